@@ -1,0 +1,1 @@
+"""Per-exit retrieval evaluation: accuracy and cost at every exit."""
