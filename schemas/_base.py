@@ -39,7 +39,7 @@ def row_from_dataclass(record: Any, schema: pa.Schema) -> dict[str, Any]:
             value = [dataclasses.asdict(v) for v in value]
         elif isinstance(value, tuple):
             value = list(value)
-        elif hasattr(value, "value") and isinstance(getattr(value, "value"), str):
+        elif hasattr(value, "value") and isinstance(value.value, str):
             value = value.value  # enums
         out[field.name] = value
     return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 
 
-class ExecStatus(str, enum.Enum):
+class ExecStatus(enum.StrEnum):
     """Outcome of running (and optionally testing) one program."""
 
     OK = "ok"

@@ -1,0 +1,134 @@
+"""Command-line options of the pipeline (DESIGN.md section 4) and their mapping to stage configs.
+
+Our flags live in a Beam ``PipelineOptions`` subclass so that one argv carries both ours and
+Beam's own (``--runner``, ``--direct_num_workers``, Dataflow/Spark/Flink flags), and the
+same options object travels to remote workers. ``run_config_from_options`` is the one place
+where flags become the frozen config the graph is built from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+#: DESIGN.md section 1: SynthCoNL's eight targets plus Rust.
+DEFAULT_TARGETS = ("cpp", "go", "rust", "java", "javascript", "php", "ruby", "c", "python")
+
+TRANSLATORS = ("auto", "vllm", "openai", "hf", "py2many")
+SANDBOXES = ("auto", "docker", "bwrap", "none")
+REQUIREMENTS = ("default", "passed", "compiled", "parsed")
+
+
+class CodeTransOptions(PipelineOptions):
+    """Flags of ``python -m pipeline.run`` (Beam's own flags are parsed by Beam)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        add = parser.add_argument
+        add("--source", default="sample",
+            help="sample | humaneval | csn:PATH | parquet:PATH | synthconl:PATH | repo:PATH | hf:NAME[:split]")
+        add("--target_languages", default=",".join(DEFAULT_TARGETS),
+            help="comma-separated target languages (the source language itself is skipped)")
+        add("--targets_per_pair", type=int, default=0,
+            help="translate each pair into a seeded random subset of K targets (0 = all)")
+        add("--translator", default="auto", choices=TRANSLATORS)
+        add("--model", default=None, help="model name or path for vllm/openai/hf translators")
+        add("--num_samples", type=int, default=1, help="samples per (pair, target); best passing kept")
+        add("--temperature", type=float, default=0.0)
+        add("--max_tokens", type=int, default=1024)
+        add("--openai_base_url", default=None, help="OpenAI-compatible endpoint, e.g. http://host:8000/v1")
+        add("--sandbox", default="auto", choices=SANDBOXES)
+        add("--require", default="default", choices=REQUIREMENTS,
+            help="what enters the dataset: passed | compiled | parsed (default: passed where tests exist, compiled otherwise)")
+        add("--output", default="./out", help="output directory (re-running over it resumes)")
+        add("--num_shards", type=int, default=1, help="parquet shards per split")
+        add("--dedup_threshold", type=float, default=0.7, help="MinHash LSH Jaccard threshold (SynthCoNL: 0.7)")
+        add("--num_perm", type=int, default=256, help="MinHash permutations (SynthCoNL: 256)")
+        add("--ngram", type=int, default=5, help="character n-gram size (SynthCoNL: 5)")
+        add("--decontaminate", default="humaneval",
+            help="comma-separated eval sets (paths or 'humaneval'); empty string disables")
+        add("--split_fractions", default="0.8,0.1,0.1", help="train,validation,test fractions by repository")
+        add("--seed", type=int, default=1234)
+        add("--max_code_bytes", type=int, default=100_000, help="larger source functions are rejected")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Everything the graph needs, validated; built only by ``run_config_from_options``."""
+
+    source: str
+    target_languages: tuple[str, ...]
+    targets_per_pair: int
+    translator: str
+    model: str | None
+    num_samples: int
+    temperature: float
+    max_tokens: int
+    openai_base_url: str | None
+    sandbox: str
+    require: str
+    output: Path
+    num_shards: int
+    dedup_threshold: float
+    num_perm: int
+    ngram: int
+    decontaminate: tuple[str, ...]
+    split_fractions: tuple[float, float, float]
+    seed: int
+    max_code_bytes: int
+
+    @property
+    def cache_dir(self) -> Path:
+        """Translation and verdict caches: kept across runs so a re-run resumes."""
+        return self.output / "cache"
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def run_config_from_options(options: PipelineOptions) -> RunConfig:
+    """Validate our flags and build the run config; raise ``ValueError`` with a clear message."""
+    o = options.view_as(CodeTransOptions)
+    targets = tuple(t.lower() for t in _csv(o.target_languages))
+    if not targets:
+        raise ValueError("--target_languages is empty")
+    unknown = sorted(set(targets) - set(DEFAULT_TARGETS))
+    if unknown:
+        raise ValueError(
+            f"unknown target language(s) {', '.join(unknown)}; valid: {', '.join(DEFAULT_TARGETS)}"
+        )
+    fractions = tuple(float(x) for x in _csv(o.split_fractions))
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+        raise ValueError(f"--split_fractions must be three non-negative numbers summing to 1, got {o.split_fractions!r}")
+    if o.num_samples < 1:
+        raise ValueError("--num_samples must be >= 1")
+    if o.num_shards < 1:
+        raise ValueError("--num_shards must be >= 1")
+    if not 0 < o.dedup_threshold <= 1:
+        raise ValueError("--dedup_threshold must be in (0, 1]")
+    return RunConfig(
+        source=o.source,
+        target_languages=targets,
+        targets_per_pair=o.targets_per_pair,
+        translator=o.translator,
+        model=o.model,
+        num_samples=o.num_samples,
+        temperature=o.temperature,
+        max_tokens=o.max_tokens,
+        openai_base_url=o.openai_base_url or os.environ.get("OPENAI_BASE_URL"),
+        sandbox=o.sandbox,
+        require=o.require,
+        output=Path(o.output).resolve(),
+        num_shards=o.num_shards,
+        dedup_threshold=o.dedup_threshold,
+        num_perm=o.num_perm,
+        ngram=o.ngram,
+        decontaminate=_csv(o.decontaminate),
+        split_fractions=fractions,  # type: ignore[arg-type]
+        seed=o.seed,
+        max_code_bytes=o.max_code_bytes,
+    )

@@ -1,0 +1,276 @@
+"""``python -m pipeline.run``: the whole dataset pipeline as one Beam graph (DESIGN.md section 2).
+
+    sources -> translate -> parse check -> sandbox run/tests -> best attempt
+            -> dedup + decontamination -> repository splits -> parquet, stats.json, card
+
+With no flags it runs the bundled sample on this machine with the DirectRunner and writes
+``./out``. Every input row ends in ``out/data`` or ``out/rejected`` (with stage and reason),
+and ``stats.json`` proves the sum. A re-run over the same output directory resumes from the
+translation and verdict caches in ``out/cache``; outputs are published atomically at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from pipeline.options import RunConfig, run_config_from_options
+from pipeline.progress import LogProgress
+from pipeline.sinks import (
+    OutputLayout,
+    WriteRejected,
+    WriteRelease,
+    clean_stale_staging,
+    new_run_id,
+    publish,
+    write_json_atomic,
+    write_text_atomic,
+)
+from pipeline.stats import LEDGER, beam_metrics, compute_stats
+
+LOG = logging.getLogger("pipeline.run")
+
+
+def _count(name: str):
+    """A pass-through step that bumps the ``ledger/<name>`` counter (for the accounting)."""
+    counter = beam.metrics.Metrics.counter(LEDGER, name)
+
+    def bump(element):
+        counter.inc()
+        return element
+
+    return beam.Map(bump)
+
+
+def _count_requests(config):
+    """Bump ``ledger/translation_requests`` by the number of translations a pair asks for."""
+    from pipeline.translate import targets_for
+
+    counter = beam.metrics.Metrics.counter(LEDGER, "translation_requests")
+
+    def bump(pair):
+        counter.inc(len(targets_for(pair, config)) * config.num_samples)
+        return pair
+
+    return beam.Map(bump)
+
+
+def build_pipeline(p: beam.Pipeline, cfg: RunConfig, staging: OutputLayout, env: dict[str, Any]) -> None:
+    """Add the whole graph to ``p``; all outputs go under ``staging``."""
+    # Stage modules are imported here so `--help` and option errors stay fast.
+    from pipeline.execute import Execute, SelectBestAttempt
+    from pipeline.finalize import DedupAndSplit
+    from pipeline.parse_check import ParseCheck
+    from pipeline.sources import ReadSource
+    from pipeline.translate import Translate
+
+    configs = env["configs"]
+    src = p | "ReadSource" >> ReadSource(cfg.source, configs["source"])
+    pairs = src["pairs"] | "CountPairs" >> _count("pairs")
+    ready = src["candidates"] | "CountReady" >> _count("ready_candidates")
+
+    translated = (
+        pairs
+        | "CountRequests" >> _count_requests(configs["translate"])
+        | "Translate" >> Translate(configs["translate"])
+    )
+    to_parse = (
+        (translated["candidates"] | "TranslateProgress" >> LogProgress("translate"), ready)
+        | "JoinReady" >> beam.Flatten()
+    )
+    parsed = to_parse | "ParseCheck" >> ParseCheck()
+    executed = (
+        parsed["candidates"]
+        | "ParseProgress" >> LogProgress("parse")
+        | "Execute" >> Execute(configs["execute"])
+    )
+    best = executed["candidates"] | "ExecuteProgress" >> LogProgress("execute") | "SelectBest" >> SelectBestAttempt()
+    release_rows = best["candidates"] | "ToReleaseRow" >> beam.Map(lambda c: c.to_release_row().to_row())
+    final = release_rows | "DedupAndSplit" >> DedupAndSplit(configs["finalize"])
+
+    final["rows"] | "DataProgress" >> LogProgress("release") | "WriteRelease" >> WriteRelease(staging, cfg.num_shards)
+    (
+        (
+            src["rejected"],
+            translated["rejected"],
+            parsed["rejected"],
+            executed["rejected"],
+            best["rejected"],
+            final["rejected"],
+        )
+        | "FlattenRejected" >> beam.Flatten()
+        | "RejectedProgress" >> LogProgress("rejected")
+        | "WriteRejected" >> WriteRejected(staging)
+    )
+
+
+def stage_configs(cfg: RunConfig, sandbox_backend: str) -> dict[str, Any]:
+    """Map the run config onto each stage's frozen config (the one place this happens)."""
+    from pipeline.execute import ExecuteConfig
+    from pipeline.finalize import FinalizeConfig
+    from pipeline.minhash import MinHashConfig
+    from pipeline.sources import SourceConfig
+    from pipeline.splits import SplitConfig
+    from pipeline.translate import TranslateConfig
+
+    return {
+        "source": SourceConfig(max_code_bytes=cfg.max_code_bytes),
+        "translate": TranslateConfig(
+            translator=cfg.translator,
+            model=cfg.model,
+            target_languages=cfg.target_languages,
+            targets_per_pair=cfg.targets_per_pair,
+            num_samples=cfg.num_samples,
+            temperature=cfg.temperature,
+            max_tokens=cfg.max_tokens,
+            seed=cfg.seed,
+            cache_dir=str(cfg.cache_dir / "translations"),
+            openai_base_url=cfg.openai_base_url,
+        ),
+        "execute": ExecuteConfig(
+            sandbox=sandbox_backend,
+            require=cfg.require,
+            cache_dir=str(cfg.cache_dir / "verdicts"),
+        ),
+        "finalize": FinalizeConfig(
+            minhash=MinHashConfig(
+                num_perm=cfg.num_perm, ngram=cfg.ngram, threshold=cfg.dedup_threshold, seed=cfg.seed,
+                column="code", id_column="id",
+            ),
+            splits=SplitConfig(fractions=cfg.split_fractions, seed=cfg.seed, column="repository_name"),
+            eval_sets=cfg.decontaminate,
+        ),
+    }
+
+
+def detect_sandbox(choice: str) -> tuple[str, str | None]:
+    """Resolve ``--sandbox`` to a concrete backend once, for every worker to agree on.
+
+    ``auto`` takes Docker when a daemon answers, else bubblewrap, else ``none`` with a loud
+    warning (DESIGN.md section 4). Returns (backend, warning or None).
+    """
+    if choice == "none":
+        return "none", "sandbox disabled (--sandbox=none): translations are parse-checked only"
+    from sandboxes import open_sandbox
+
+    candidates = ("docker", "bwrap") if choice == "auto" else (choice,)
+    errors = []
+    for backend in candidates:
+        try:
+            sandbox = open_sandbox(backend)
+            sandbox.close()
+            return backend, None
+        except Exception as exc:  # report why each backend was unusable
+            errors.append(f"{backend}: {exc}")
+    if choice != "auto":
+        raise ValueError(f"--sandbox={choice} is not usable here: {'; '.join(errors)}")
+    return "none", "NO SANDBOX AVAILABLE (" + "; ".join(errors) + "): translations were parse-checked only, not run"
+
+
+def print_summary(stats: dict[str, Any], out=sys.stderr) -> None:
+    """A short end-of-run table: rows per stage, accepted translations per language."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=out, width=110)
+    table = Table(title=f"run {stats['run_id']} ({stats.get('wall_s', 0):.1f} s)")
+    for col in ("stage", "in", "out", "rejected", "top reasons"):
+        table.add_column(col, justify="right" if col in ("in", "out", "rejected") else "left")
+    for stage in stats["stages"]:
+        reasons = stats["rejection_reasons"].get(stage["stage"], {})
+        top = ", ".join(f"{r} {n}" for r, n in sorted(reasons.items(), key=lambda x: -x[1])[:3])
+        table.add_row(stage["stage"], str(stage["in"]), str(stage["out"]), str(stage["rejected"]), top)
+    console.print(table)
+    langs = Table(title="released rows per target language")
+    langs.add_column("target")
+    langs.add_column("rows", justify="right")
+    langs.add_column("verdicts")
+    per_target: dict[str, int] = {}
+    for targets in stats["language_matrix"].values():
+        for t, n in targets.items():
+            per_target[t] = per_target.get(t, 0) + n
+    for t, n in sorted(per_target.items()):
+        v = stats["verdicts"].get(t, {})
+        langs.add_row(t, str(n), ", ".join(f"{k} {c}" for k, c in sorted(v.items())))
+    console.print(langs)
+    acc = stats["accounting"]
+    console.print(
+        f"splits {stats['splits']}  |  accounting balanced: {acc['balanced']} "
+        f"(source rows {acc['source_rows']}, requests {acc['translation_requests']}, "
+        f"released {acc['released_rows']}, rejected {stats['rejected_rows']})"
+    )
+    if stats.get("sandbox", {}).get("warning"):
+        console.print(f"[bold red]WARNING: {stats['sandbox']['warning']}[/]")
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("apache_beam", "root", "urllib3", "docker"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    options = PipelineOptions(argv)
+    try:
+        cfg = run_config_from_options(options)
+        sandbox_backend, sandbox_warning = detect_sandbox(cfg.sandbox)
+        configs = stage_configs(cfg, sandbox_backend)
+    except (ValueError, ImportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if sandbox_warning:
+        LOG.warning(sandbox_warning)
+    if not options.view_as(StandardOptions).runner:
+        options.view_as(StandardOptions).runner = "DirectRunner"
+
+    final = OutputLayout(cfg.output)
+    final.root.mkdir(parents=True, exist_ok=True)
+    clean_stale_staging(final)
+    run_id = new_run_id()
+    staging = final.staging(run_id)
+    started = time.time()
+    LOG.info("run %s: source=%s targets=%s sandbox=%s output=%s", run_id, cfg.source,
+             ",".join(cfg.target_languages), sandbox_backend, final.root)
+
+    from pipeline.sources import SourceError
+
+    try:
+        p = beam.Pipeline(options=options)
+        build_pipeline(p, cfg, staging, {"configs": configs})
+        result = p.run()
+        result.wait_until_finish()
+    except SourceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    publish(staging, final)
+    finished = time.time()
+    metrics = beam_metrics(result)
+    metrics["counters"].setdefault(f"{LEDGER}/source_rows", metrics["counters"].get("source/total", 0))
+    run_info = {
+        "run_id": run_id,
+        "started_at": datetime.fromtimestamp(started, UTC).isoformat(),
+        "finished_at": datetime.fromtimestamp(finished, UTC).isoformat(),
+        "wall_s": round(finished - started, 2),
+        "runner": str(options.view_as(StandardOptions).runner),
+        "config": {k: (list(v) if isinstance(v, tuple) else str(v) if not isinstance(v, (int, float, bool, type(None))) else v)
+                   for k, v in vars(cfg).items()},
+        "sandbox": {"requested": cfg.sandbox, "backend": sandbox_backend, "warning": sandbox_warning},
+    }
+    stats = compute_stats(final.data, final.rejected, metrics, run_info)
+    write_json_atomic(final.stats, stats)
+    from pipeline.card import render_card
+
+    write_text_atomic(final.card, render_card(final, stats))
+    print_summary(stats)
+    if not stats["accounting"]["balanced"]:
+        LOG.error("accounting does not balance: %s", stats["accounting"])
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
