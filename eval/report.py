@@ -1,0 +1,204 @@
+"""Evaluation outputs: ``metrics.json``, ``report.md`` and ``frontier.png``.
+
+``report.md`` has one table per task (rows = model x exit, plus the BM25 row; each table states
+its direction, query count and pool size) and a cost table; ``frontier.png`` plots the primary
+metric (text-to-code MRR over all languages) against ms per item and against parameters, one line
+per model through its exits, with BM25 as a horizontal floor.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from eval.metrics import METRIC_NAMES
+from eval.retrieval import PRIMARY_METRIC, PRIMARY_TASKS, ModelResult, primary_score
+from eval.tasks import RetrievalTask
+
+METRIC_LABELS: dict[str, str] = {
+    "mrr": "MRR",
+    "ndcg@10": "NDCG@10",
+    "recall@1": "R@1",
+    "recall@5": "R@5",
+    "recall@10": "R@10",
+    "map@r": "MAP@R",
+}
+
+
+def environment() -> dict[str, str]:
+    """Device and library versions, for the record."""
+    import numpy
+    import torch
+
+    device = "cuda: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    return {
+        "device": device,
+        "cpu_threads": str(torch.get_num_threads()),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+    }
+
+
+def task_summary(task: RetrievalTask) -> dict[str, Any]:
+    return {
+        "name": task.name,
+        "direction": task.direction,
+        "query_kind": task.query_kind,
+        "num_queries": task.num_queries,
+        "pool_size": task.pool_size,
+        "ranking": "full pool",
+        "source": task.source,
+    }
+
+
+def metrics_document(
+    results: Sequence[ModelResult], tasks: Sequence[RetrievalTask], meta: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "primary_metric": PRIMARY_METRIC,
+        "primary_tasks": list(PRIMARY_TASKS),
+        "metrics": list(METRIC_NAMES),
+        "meta": meta,
+        "environment": environment(),
+        "tasks": [task_summary(t) for t in tasks],
+        "models": [r.to_json() for r in results],
+    }
+
+
+def write_metrics_json(path: str | Path, document: dict[str, Any]) -> Path:
+    path = Path(path)
+    path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    return path
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _params(n: int | None) -> str:
+    if n is None:
+        return "-"
+    if n >= 1e9:
+        return f"{n / 1e9:.2f}B"
+    if n >= 1e6:
+        return f"{n / 1e6:.1f}M"
+    if n >= 1e3:
+        return f"{n / 1e3:.1f}K"
+    return str(n)
+
+
+def _exit_label(exit: int | None) -> str:
+    return "-" if exit is None else str(exit)
+
+
+def render_markdown(
+    results: Sequence[ModelResult], tasks: Sequence[RetrievalTask], meta: dict[str, Any]
+) -> str:
+    env = environment()
+    lines = [
+        "# Retrieval evaluation per exit",
+        "",
+        f"Data: {meta.get('data', '?')} (split `{meta.get('split', '?')}`). Ranking over the full "
+        "candidate pool with exact inner-product search on L2-normalised embeddings; ties by "
+        "(-score, corpus id). MRR = first relevant rank over the full pool (CodeSearchNet); "
+        "NDCG@10 as trec_eval/pytrec_eval (CoIR, MTEB); R@k = recall at k; MAP@R as Musgrave et "
+        "al. 2020. Every table carries a BM25 row as the lexical floor.",
+        "",
+        f"Device: {env['device']} ({env['cpu_threads']} threads), torch {env['torch']}. "
+        "Cost: ms per code item and items/s of `encode_code` at that exit alone "
+        f"(batch {meta.get('batch_size', '?')}, median of {meta.get('latency_repeats', '?')} runs "
+        f"over {meta.get('latency_items', '?')} items).",
+        "",
+        "## Cost and headline per exit",
+        "",
+        f"Headline: {METRIC_LABELS[PRIMARY_METRIC]} on `{PRIMARY_TASKS[0]}` (or the mean over tasks).",
+        "",
+        "| model | exit | params | ms/item | items/s | headline MRR |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        for e in r.exits:
+            lines.append(
+                f"| {r.name} | {_exit_label(e.exit)} | {_params(e.parameters)} | "
+                f"{_fmt(e.ms_per_item, '.2f')} | {_fmt(e.items_per_s, ',.0f')} | "
+                f"{_fmt(primary_score(r, e), '.4f')} |"
+            )
+    header = "| model | exit | " + " | ".join(METRIC_LABELS[m] for m in METRIC_NAMES) + " |"
+    rule = "|---|---:|" + "---:|" * len(METRIC_NAMES)
+    for task in tasks:
+        lines += ["", f"## {task.name}", "", f"{task.describe()}.", "", header, rule]
+        for r in results:
+            for e in r.exits:
+                m = e.tasks.get(task.name)
+                if m is None:
+                    continue
+                cells = " | ".join(f"{m[name]:.4f}" for name in METRIC_NAMES)
+                lines.append(f"| {r.name} | {_exit_label(e.exit)} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_frontier(results: Sequence[ModelResult], path: str | Path, title: str = "") -> Path:
+    """Headline MRR against ms/item (left) and parameters (right), one line per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, key, label in (
+        (axes[0], "ms_per_item", "ms per code item (encode at that exit)"),
+        (axes[1], "parameters", "parameters up to the exit"),
+    ):
+        for r in results:
+            if r.kind == "bm25":
+                score = primary_score(r, r.exits[0])
+                if score is not None:
+                    ax.axhline(score, color="grey", linestyle="--", linewidth=1, label=f"{r.name}")
+                continue
+            points = [
+                (getattr(e, key), primary_score(r, e), e.exit)
+                for e in r.exits
+                if getattr(e, key) is not None and primary_score(r, e) is not None
+            ]
+            if not points:
+                continue
+            points.sort()
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=r.name)
+            for x, y, n in points:
+                ax.annotate(str(n), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.set_xlabel(label)
+        ax.set_ylabel(f"{METRIC_LABELS[PRIMARY_METRIC]} ({PRIMARY_TASKS[0]})")
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize=8, loc="best")
+    fig.suptitle(title or "Accuracy against cost per exit (labels: exit layer)")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_report(
+    output_dir: str | Path,
+    results: Sequence[ModelResult],
+    tasks: Sequence[RetrievalTask],
+    meta: dict[str, Any],
+) -> dict[str, Path]:
+    """``metrics.json``, ``report.md`` and ``frontier.png`` under ``output_dir``."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return {
+        "metrics": write_metrics_json(out / "metrics.json", metrics_document(results, tasks, meta)),
+        "report": _write_text(out / "report.md", render_markdown(results, tasks, meta)),
+        "frontier": plot_frontier(results, out / "frontier.png", meta.get("title", "")),
+    }
+
+
+def _write_text(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
