@@ -1,0 +1,239 @@
+"""Docker backend: the ``docker`` SDK against a real daemon, warm containers running batches.
+
+Images. When a language's production image (``Language.image``, built from
+``sandboxes/docker/Dockerfile.<lang>``) is present locally it is used as is. Otherwise (no
+registry reachable, FACTS.md "Sandboxing") the backend builds, once, an *offline* base image
+with ``docker import`` of a tar holding only empty directories and the ``bin``/``lib``/
+``lib64``/``sbin`` -> ``usr/...`` links, and binds the host's ``/usr``, ``/etc/alternatives`` and
+the language's toolchains (``Language.mounts``: rustup's toolchain, the JDK's ``/etc`` links)
+read-only. The daemon runs as root, so binding from root's 0700 home works.
+
+Every container: ``--network none``, ``--read-only`` root, ``--user 65534:65534``,
+``--cap-drop ALL``, ``no-new-privileges``, ``--memory`` = ``--memory-swap`` (no swap),
+``--pids-limit``, size-capped ``tmpfs`` for ``/work``, ``/tmp`` (and Docker's own ``/dev/shm``),
+the agent's directory and the batch file bound read-only. The agent is the container's PID 1.
+
+Throughput. One container start costs ~0.3-0.5 s, more than most programs. A *batch* of
+programs of one language and memory limit runs in one container: the agent gives each its own
+fresh work dir, fresh rlimits, timer and output caps, kills every leftover process and wipes
+``/work``, ``/tmp`` and ``/dev/shm`` between programs; the container's memory cgroup holds one
+program at a time and the agent reads its ``oom_kill`` counter around each step, so a memory
+kill is told apart from a crash exactly as with one container per program. If the agent is
+lost mid-batch (a kernel OOM decision against it, a container-wide limit), the programs it
+did not report are re-run in a fresh container, and a program that loses two containers in a
+row is reported as ``sandbox_error``. ``batch_size=1`` is the one-container-per-program
+baseline of ``bench/bench_sandbox.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+
+from sandboxes.languages import Language
+from sandboxes.mounts import AGENT_ARGV, AGENT_DIR, AGENT_HOST_DIR, OOM_CONTROL, toolchain_mounts
+from sandboxes.program import AGENT_MEMORY_MB, Job, batch_deadline_s
+from sandboxes.sandbox import Sandbox, SandboxUnavailable
+
+OFFLINE_IMAGE = "codetrans-sandbox/offline-base:1"
+IMAGE_MODES: tuple[str, ...] = ("auto", "offline", "production")
+_ROOTFS_DIRS = ("usr", "etc", "etc/alternatives", "tmp", "work", "opt", "opt/sandbox", "job",
+                "proc", "sys", "dev", "root", "home", "var", "run")
+_ROOTFS_LINKS = (("bin", "usr/bin"), ("lib", "usr/lib"), ("lib64", "usr/lib64"),
+                 ("sbin", "usr/sbin"))
+
+
+def offline_rootfs_tar() -> bytes:
+    """A tar of only directories and the usr-merge links: the offline image's whole content."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name in _ROOTFS_DIRS:
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o1777 if name in ("tmp", "work") else 0o755  # tmpfs copies this mode
+            tar.addfile(info)
+        for name, target in _ROOTFS_LINKS:
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+class DockerSandbox(Sandbox):
+    """Runs programs in Docker containers (see module docstring)."""
+
+    name = "docker"
+
+    def __init__(self, *, batch_size: int = 64, workers: int = 1, image_mode: str = "auto",
+                 base_url: str | None = None) -> None:
+        super().__init__()
+        if batch_size < 1 or workers < 1:
+            raise ValueError(f"batch_size and workers must be >= 1, got {batch_size}, {workers}")
+        if image_mode not in IMAGE_MODES:
+            raise ValueError(f"unknown image_mode {image_mode!r}; valid: {', '.join(IMAGE_MODES)}")
+        try:
+            import docker
+            from docker.errors import DockerException
+        except ImportError as exc:
+            raise SandboxUnavailable("the docker Python SDK is not installed") from exc
+        try:
+            self.client = (docker.DockerClient(base_url=base_url, timeout=120) if base_url
+                           else docker.from_env(timeout=120))
+            self.client.ping()
+        except DockerException as exc:
+            raise SandboxUnavailable(f"no Docker daemon answers: {exc}") from exc
+        self.batch_size = batch_size
+        self.workers = workers
+        self.image_mode = image_mode
+        self._images: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+
+    # -- images ---------------------------------------------------------------------------
+    def _has_image(self, ref: str) -> bool:
+        from docker.errors import ImageNotFound
+
+        try:
+            self.client.images.get(ref)
+            return True
+        except ImageNotFound:
+            return False
+
+    def ensure_offline_image(self) -> str:
+        """Build the offline base image with ``docker import`` unless it exists."""
+        if not self._has_image(OFFLINE_IMAGE):
+            repo, tag = OFFLINE_IMAGE.rsplit(":", 1)
+            self.client.api.import_image_from_data(offline_rootfs_tar(), repository=repo, tag=tag)
+        return OFFLINE_IMAGE
+
+    def image_for(self, language: Language) -> tuple[str, list[tuple[str, str]]]:
+        """(image, read-only binds host->sandbox) for ``language``."""
+        if language.name not in self._images:
+            if self.image_mode != "offline" and self._has_image(language.image):
+                self._images[language.name] = (language.image, [])
+            elif self.image_mode == "production":
+                raise SandboxUnavailable(f"image {language.image} is not present; build it from "
+                                         f"sandboxes/docker/Dockerfile.{language.name}")
+            else:
+                binds = [("/usr", "/usr")]
+                if os.path.isdir("/etc/alternatives"):
+                    binds.append(("/etc/alternatives", "/etc/alternatives"))
+                binds += toolchain_mounts(language)
+                self._images[language.name] = (self.ensure_offline_image(), binds)
+        return self._images[language.name]
+
+    # -- running --------------------------------------------------------------------------
+    def _run_container(self, jobs: list[Job]) -> list[dict]:
+        """Run ``jobs`` (one language, one memory limit) in one container; raw results."""
+        from docker.errors import DockerException
+
+        lang = jobs[0].language
+        memory_mb = max(job.memory_mb for job in jobs) + AGENT_MEMORY_MB
+        image, binds = self.image_for(lang)
+        job_dir = tempfile.mkdtemp(prefix="sandbox-batch-")
+        container = None
+        try:
+            os.chmod(job_dir, 0o755)
+            path = os.path.join(job_dir, "batch.json")
+            with open(path, "w", encoding="utf-8") as fh:
+                json.dump({"jobs": [job.spec for job in jobs], "work_root": "/work",
+                           "oom_control": OOM_CONTROL}, fh)
+            os.chmod(path, 0o644)
+            volumes = {host: {"bind": target, "mode": "ro"} for host, target in binds}
+            volumes[AGENT_HOST_DIR] = {"bind": AGENT_DIR, "mode": "ro"}
+            volumes[job_dir] = {"bind": "/job", "mode": "ro"}
+            container = self.client.containers.run(
+                image,
+                command=list(AGENT_ARGV),
+                detach=True,
+                user="65534:65534",
+                network_mode="none",
+                network_disabled=True,
+                mem_limit=f"{memory_mb}m",
+                memswap_limit=f"{memory_mb}m",
+                pids_limit=lang.nproc + 8,
+                read_only=True,
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                tmpfs={"/work": "rw,exec,nosuid,nodev,size=256m,mode=1777",
+                       "/tmp": "rw,exec,nosuid,nodev,size=64m,mode=1777"},
+                volumes=volumes,
+                working_dir="/work",
+                environment={"PATH": "/usr/bin:/bin"},
+                labels={"codetrans-sandbox": self.token},
+            )
+            try:
+                container.wait(timeout=batch_deadline_s(jobs))
+            except Exception:  # noqa: BLE001 - requests' ReadTimeout or a daemon error
+                container.kill()
+            logs = container.logs(stdout=True, stderr=False).decode("utf-8", "replace")
+            return [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+        except DockerException as exc:
+            error = {"phase": "setup", "exit_code": None, "error": f"docker: {exc}"}
+            return [error] * len(jobs)
+        finally:
+            if container is not None:
+                try:
+                    container.remove(force=True)
+                except DockerException:
+                    pass
+            shutil.rmtree(job_dir, ignore_errors=True)
+
+    def _run_chunk(self, jobs: list[Job]) -> list[dict | None]:
+        """Run a chunk, re-running what a lost agent did not report (see module docstring)."""
+        results: list[dict | None] = []
+        pending = list(jobs)
+        lost_once = False
+        while pending:
+            got = self._run_container(pending)[: len(pending)]
+            results += got
+            pending = pending[len(got):]
+            if not pending:
+                break
+            if got:
+                lost_once = False
+            elif lost_once:  # the first pending program lost two containers in a row
+                results.append(None)
+                pending = pending[1:]
+                lost_once = False
+            else:
+                lost_once = True
+        return results
+
+    def _run_jobs(self, jobs: list[Job]) -> list[dict | None]:
+        groups: dict[tuple[str, int], list[int]] = {}
+        for i, job in enumerate(jobs):
+            groups.setdefault((job.language.name, job.memory_mb), []).append(i)
+        chunks = []
+        for indices in groups.values():
+            for start in range(0, len(indices), self.batch_size):
+                chunks.append(indices[start:start + self.batch_size])
+        out: list[dict | None] = [None] * len(jobs)
+
+        def run(idx: list[int]) -> list[dict | None]:
+            return self._run_chunk([jobs[i] for i in idx])
+
+        if self.workers == 1 or len(chunks) == 1:
+            results = [run(idx) for idx in chunks]
+        else:
+            with ThreadPoolExecutor(self.workers) as pool:
+                results = list(pool.map(run, chunks))
+        for idx, res in zip(chunks, results, strict=True):
+            for i, raw in zip(idx, res, strict=True):
+                out[i] = raw
+        return out
+
+    def close(self) -> None:
+        """Remove any container this sandbox left (normally none) and close the client."""
+        try:
+            for container in self.client.containers.list(
+                all=True, filters={"label": f"codetrans-sandbox={self.token}"}
+            ):
+                container.remove(force=True)
+        except Exception:  # noqa: BLE001 - best effort at shutdown
+            pass
+        self.client.close()

@@ -1,0 +1,138 @@
+"""What goes into a sandbox (:class:`Program`) and what comes out (:class:`RunResult`).
+
+Also the translation both backends share: a program becomes a *job* for the in-sandbox agent
+(files, steps with expanded commands, environment, limits), and the agent's raw facts become
+a :class:`RunResult` through the one classifier in :mod:`sandboxes.status`.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass, field
+
+from sandboxes.languages import Language, expand, resolve_language
+from sandboxes.status import RunStatus, classify
+
+#: Bytes of stdout and of stderr kept per run.
+OUTPUT_BYTES = 64 * 1024
+#: Largest file a program may write (RLIMIT_FSIZE).
+FILE_SIZE_BYTES = 64 * 1024 * 1024
+#: Open files per process (RLIMIT_NOFILE).
+NOFILE = 256
+#: Memory added to a run's cgroup for the agent that supervises it.
+AGENT_MEMORY_MB = 48
+
+
+@dataclass(frozen=True)
+class Program:
+    """One program to compile (if needed) and run.
+
+    ``source`` is the whole main file; the language table decides its name (Java: the public
+    class). ``extra_files`` are (relative path, content) pairs written beside it.
+    """
+
+    language: str
+    source: str
+    stdin: str = ""
+    timeout_s: float | None = None
+    memory_mb: int | None = None
+    extra_files: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        resolve_language(self.language)  # ValueError for an unknown language
+        if self.timeout_s is not None and not self.timeout_s > 0:
+            raise ValueError(f"timeout_s must be > 0, got {self.timeout_s!r}")
+        if self.memory_mb is not None and self.memory_mb < 16:
+            raise ValueError(f"memory_mb must be >= 16, got {self.memory_mb!r}")
+        for name, _ in self.extra_files:
+            if name.startswith("/") or ".." in name.split("/"):
+                raise ValueError(f"extra file {name!r} must be a relative path inside the work dir")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Outcome of one program run. ``phase``: the step that decided it (setup/compile/run)."""
+
+    status: RunStatus
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    wall_s: float
+    phase: str
+
+    def to_dict(self) -> dict:
+        return {"status": self.status.value, "exit_code": self.exit_code, "stdout": self.stdout,
+                "stderr": self.stderr, "wall_s": round(self.wall_s, 4), "phase": self.phase}
+
+
+@dataclass(frozen=True)
+class Job:
+    """A program as the agent runs it (backend-independent)."""
+
+    language: Language
+    memory_mb: int
+    spec: dict = field(hash=False, compare=False)
+
+    @property
+    def timeout_total_s(self) -> float:
+        return sum(float(step["timeout_s"]) for step in self.spec["steps"])
+
+
+def run_timeout_s(language: Language, program: Program) -> float:
+    """The run step's wall limit: the caller's, scaled by the language's factor, or the default."""
+    if program.timeout_s is None:
+        return language.timeout_s
+    return program.timeout_s * language.time_factor
+
+
+def make_job(program: Program, *, token: str | None = None, use_nproc_rlimit: bool = False,
+             address_space: bool = False) -> Job:
+    """Translate ``program`` into the agent's job description.
+
+    ``use_nproc_rlimit``: set RLIMIT_NPROC (hosts without a pids cgroup). ``address_space``:
+    cap RLIMIT_AS at the memory limit (hosts without a memory cgroup).
+    """
+    lang = resolve_language(program.language)
+    memory_mb = program.memory_mb or lang.memory_mb
+    main = lang.main_file(program.source)
+    files = [(main, program.source), *program.extra_files]
+    steps = []
+    if lang.compile_argv is not None:
+        steps.append({"phase": "compile", "argv": expand(lang, lang.compile_argv, main, memory_mb),
+                      "timeout_s": lang.compile_timeout_s})
+    steps.append({"phase": "run", "argv": expand(lang, lang.run_argv, main, memory_mb),
+                  "timeout_s": run_timeout_s(lang, program), "stdin": program.stdin})
+    env = {"PATH": lang.search_path(), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+           "SANDBOX_RUN": token or uuid.uuid4().hex, **dict(lang.env)}
+    spec = {"files": files, "steps": steps, "env": env, "output_bytes": OUTPUT_BYTES,
+            "file_size_bytes": FILE_SIZE_BYTES, "nofile": NOFILE,
+            "nproc": lang.nproc if use_nproc_rlimit else None,
+            "address_space_mb": memory_mb if address_space else None}
+    return Job(language=lang, memory_mb=memory_mb, spec=spec)
+
+
+def to_result(job: Job, raw: dict | None, lost_reason: str = "the sandbox lost this run") -> RunResult:
+    """Classify the agent's raw facts for ``job`` (``None``: the agent never reported it)."""
+    if raw is None:
+        return RunResult(RunStatus.SANDBOX_ERROR, None, "", lost_reason, 0.0, "setup")
+    stderr = raw.get("stderr", "")
+    if raw.get("error"):
+        stderr = (stderr + "\n" if stderr else "") + f"sandbox: {raw['error']}"
+    status = classify(
+        phase=raw["phase"],
+        exit_code=raw.get("exit_code"),
+        timed_out=bool(raw.get("timed_out")),
+        oom_killed=bool(raw.get("oom_killed")),
+        output_exceeded=bool(raw.get("output_exceeded")),
+        sandbox_failed=bool(raw.get("error")),
+        stderr=raw.get("stderr", ""),
+        memory_markers=job.language.memory_markers,
+    )
+    return RunResult(status, raw.get("exit_code"), raw.get("stdout", ""), stderr,
+                     float(raw.get("wall_s", 0.0)), raw["phase"])
+
+
+def batch_deadline_s(jobs: list[Job]) -> float:
+    """Generous wall limit for a whole batch: every step's limit plus per-job slack."""
+    return math.ceil(sum(job.timeout_total_s + 3.0 for job in jobs) + 20.0)

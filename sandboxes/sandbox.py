@@ -1,0 +1,135 @@
+"""The backend-independent sandbox: batch API, self-test, toolchain versions, ``open_sandbox``.
+
+A backend implements one method, ``_run_jobs(jobs) -> list[dict | None]`` (the agent's raw
+facts per job, ``None`` for a job it lost); everything else (jobs from programs, the one
+classifier, self-test, versions) lives here so both backends give the same verdicts.
+"""
+
+from __future__ import annotations
+
+import abc
+import uuid
+from collections.abc import Iterable
+
+from sandboxes.languages import LANGUAGES, resolve_language
+from sandboxes.program import Job, Program, RunResult, make_job, to_result
+from sandboxes.status import RunStatus
+
+BACKENDS: tuple[str, ...] = ("auto", "docker", "bwrap")
+
+
+class SandboxUnavailable(RuntimeError):
+    """The requested backend cannot run on this host (no daemon, no bwrap); says why."""
+
+
+class Sandbox(abc.ABC):
+    """Runs untrusted programs; see docs/contracts.md, section sandboxes/."""
+
+    name: str = ""
+    #: The backend has per-run pids and memory cgroups (else rlimits stand in for them).
+    has_cgroups: bool = True
+
+    def __init__(self) -> None:
+        self._versions: dict[str, str] = {}
+        self.token = uuid.uuid4().hex  # marks every process this sandbox starts (SANDBOX_RUN)
+
+    # -- the one backend hook -------------------------------------------------------------
+    @abc.abstractmethod
+    def _run_jobs(self, jobs: list[Job]) -> list[dict | None]:
+        """Run ``jobs`` (amortised as the backend can) and return raw facts in order."""
+
+    # -- public API -----------------------------------------------------------------------
+    def make_job(self, program: Program) -> Job:
+        return make_job(program, token=self.token, use_nproc_rlimit=not self.has_cgroups,
+                        address_space=not self.has_cgroups)
+
+    def run(self, program: Program) -> RunResult:
+        """Compile (if needed) and run one program."""
+        return self.run_batch([program])[0]
+
+    def run_batch(self, programs: list[Program]) -> list[RunResult]:
+        """Run ``programs`` with start-up costs amortised; results in the same order."""
+        if not programs:
+            return []
+        jobs = [self.make_job(program) for program in programs]
+        raws = self._run_jobs(jobs)
+        if len(raws) != len(jobs):
+            raise RuntimeError(f"{self.name}: {len(raws)} results for {len(jobs)} jobs")
+        return [to_result(job, raw) for job, raw in zip(jobs, raws, strict=True)]
+
+    def self_test(self, languages: Iterable[str] | None = None) -> dict[str, tuple[bool, str]]:
+        """Per language: does the passing program pass and the failing one fail?
+
+        Run once at start-up so that a broken toolchain is reported once, clearly, instead of
+        every translation being rejected as a compile error. Returns ``{name: (ok, message)}``.
+        """
+        names = [resolve_language(name).name for name in (languages or LANGUAGES)]
+        programs = []
+        for name in names:
+            lang = LANGUAGES[name]
+            programs += [Program(name, lang.smoke_ok), Program(name, lang.smoke_fail)]
+        results = self.run_batch(programs)
+        report: dict[str, tuple[bool, str]] = {}
+        for i, name in enumerate(names):
+            good, bad = results[2 * i], results[2 * i + 1]
+            if good.status != RunStatus.OK or good.stdout.strip() != "ok":
+                tail = (good.stderr or good.stdout)[-400:].strip()
+                report[name] = (False, f"{self.name}: the passing {name} program ended in "
+                                       f"{good.status.value} ({good.phase}): {tail}")
+            elif bad.status != RunStatus.RUNTIME_ERROR:
+                report[name] = (False, f"{self.name}: the failing {name} program ended in "
+                                       f"{bad.status.value}, expected runtime_error")
+            else:
+                report[name] = (True, f"{self.name}: {name} ok ({self.toolchain_version(name)})")
+        return report
+
+    def toolchain_version(self, language: str) -> str:
+        """First line the toolchain prints for its version, run inside this sandbox (cached)."""
+        lang = resolve_language(language)
+        if lang.name not in self._versions:
+            job = self.make_job(Program(lang.name, lang.smoke_ok))
+            job.spec["steps"] = [{"phase": "run", "argv": list(lang.version_argv),
+                                  "timeout_s": 30.0, "stdin": ""}]
+            result = to_result(job, self._run_jobs([job])[0])
+            text = (result.stdout.strip() or result.stderr.strip()).splitlines()
+            if result.status != RunStatus.OK or not text:
+                raise SandboxUnavailable(f"{self.name}: {lang.name} toolchain does not answer: "
+                                         f"{result.status.value} {result.stderr[-300:]}")
+            self._versions[lang.name] = text[0].strip()
+        return self._versions[lang.name]
+
+    def close(self) -> None:
+        """Release what the backend holds (containers, temp dirs)."""
+        self._versions.clear()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_sandbox(backend: str = "auto", **options) -> Sandbox:
+    """A ready sandbox. ``auto``: Docker when a daemon answers, else bubblewrap, else raises.
+
+    ``options`` go to the backend's constructor (e.g. ``batch_size``, ``workers``).
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown sandbox backend {backend!r}; valid: {', '.join(BACKENDS)}")
+    errors = []
+    if backend in ("auto", "docker"):
+        from sandboxes.docker_backend import DockerSandbox
+
+        try:
+            return DockerSandbox(**options)
+        except SandboxUnavailable as exc:
+            if backend == "docker":
+                raise
+            errors.append(str(exc))
+    from sandboxes.bwrap_backend import BwrapSandbox
+
+    try:
+        return BwrapSandbox(**options)
+    except SandboxUnavailable as exc:
+        errors.append(str(exc))
+    raise SandboxUnavailable("no sandbox backend can run here: " + "; ".join(errors))
