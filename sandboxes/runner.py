@@ -213,6 +213,11 @@ def spawn(
                         drain_until = time.monotonic() + _DRAIN_GRACE_S
     finally:
         sel.close()
+        if drain_until is None:  # pipes closed but no verdict yet: wait for the exit status
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                timed_out = True
         _kill_group(proc.pid)
         try:
             returncode = proc.wait(timeout=5)
