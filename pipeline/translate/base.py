@@ -1,0 +1,259 @@
+"""The translator interface, its requests and failures, the stage config and target choice.
+
+Every backend (``py2many``, ``hf``, ``openai``, ``vllm``) implements ``Translator``: a batch
+of ``TranslationRequest`` in, one ``Translation`` or ``TranslationFailure`` out per request,
+in the same order. The ``Translate`` PTransform (``transform.py``) adds caching, metrics and
+the Beam plumbing around it, so backends stay small and testable without Beam.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import hashlib
+import random
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from schemas import Candidate, RejectedRow, SourcePair, Translation, dumps
+
+#: The stage name in ``RejectedRow.stage`` (docs/contracts.md).
+STAGE = "translate"
+
+#: Languages the pipeline knows (DESIGN.md section 1: SynthCoNL's eight plus Rust).
+LANGUAGES: tuple[str, ...] = ("python", "javascript", "java", "cpp", "c", "go", "rust", "php", "ruby")
+
+#: Backends accepted by ``TranslateConfig.translator``.
+TRANSLATORS: tuple[str, ...] = ("auto", "vllm", "openai", "hf", "py2many")
+
+
+class Reason:
+    """Rejection reasons of the translate stage (the ``reason`` column)."""
+
+    TRANSLATOR_ERROR = "translator_error"  # the backend raised / py2many reported an error
+    UNSUPPORTED_SOURCE_LANGUAGE = "unsupported_source_language"
+    UNSUPPORTED_TARGET_LANGUAGE = "unsupported_target_language"
+    EMPTY_OUTPUT = "empty_output"  # a rule-based backend produced no code
+    EMPTY_REPLY = "empty_reply"  # a model replied with nothing usable
+    TRUNCATED = "truncated"  # the reply hit the max-token limit
+    REQUEST_FAILED = "request_failed"  # an endpoint kept failing after retries (transient)
+    INFERENCE_ERROR = "inference_error"  # RunInference's dead-letter output (transient)
+
+
+#: Failures that may succeed on a re-run: never cached, so a resume retries them.
+TRANSIENT_REASONS: frozenset[str] = frozenset({Reason.REQUEST_FAILED, Reason.INFERENCE_ERROR})
+
+
+@dataclasses.dataclass(frozen=True)
+class TranslateConfig:
+    """Configuration of the translate stage (one per run; picklable, shipped to workers).
+
+    Attributes:
+        translator: ``auto`` (vllm where CUDA, vLLM and a model are present, else py2many),
+            ``vllm``, ``openai``, ``hf`` or ``py2many``.
+        model: model name (vllm, openai) or local path (hf). Not used by py2many.
+        target_languages: languages to translate into; the pair's own language is skipped.
+        targets_per_pair: 0 = every target; K > 0 = a seeded random subset of K per pair
+            (SynthCoNL drew one secondary language per triplet).
+        num_samples: samples per (pair, target); each gets its ``attempt`` index 0..N-1.
+        temperature, max_tokens, top_p: sampling of model backends.
+        seed: seeds target choice and per-sample generation seeds.
+        cache_dir: directory of the translation cache (sqlite); None disables caching.
+        openai_base_url: ``http://host:port/v1`` of an OpenAI-compatible server.
+        openai_api_key_env: name of the environment variable holding the API key.
+        openai_concurrency, openai_timeout_s, openai_retries, openai_backoff_s: client limits.
+        vllm_server_kwargs: extra ``vllm serve`` flags (``max-num-seqs``,
+            ``gpu-memory-utilization`` ...), passed through to Beam's ``VLLMChatModelHandler``.
+        vllm_chat_template_path: optional chat template file for the vLLM server.
+        hf_device: ``auto`` (cuda if available), ``cpu`` or ``cuda[:N]``.
+        hf_batch_size: prompts per ``generate`` call.
+        batch_size: requests per translator call (bounds memory and cache transactions).
+        py2many_timeout_s: wall-clock limit of one py2many subprocess.
+    """
+
+    translator: str = "auto"
+    model: str | None = None
+    target_languages: tuple[str, ...] = ("cpp", "go", "rust", "java", "javascript", "php", "ruby", "c", "python")
+    targets_per_pair: int = 0
+    num_samples: int = 1
+    temperature: float = 0.0
+    max_tokens: int = 1024
+    top_p: float = 1.0
+    seed: int = 1234
+    cache_dir: str | None = None
+    openai_base_url: str | None = None
+    openai_api_key_env: str = "OPENAI_API_KEY"
+    openai_concurrency: int = 8
+    openai_timeout_s: float = 120.0
+    openai_retries: int = 4
+    openai_backoff_s: float = 1.0
+    vllm_server_kwargs: Mapping[str, str] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+    vllm_chat_template_path: str | None = None
+    hf_device: str = "auto"
+    hf_batch_size: int = 8
+    batch_size: int = 16
+    py2many_timeout_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.translator not in TRANSLATORS:
+            raise ValueError(f"unknown translator {self.translator!r}; valid: {', '.join(TRANSLATORS)}")
+        targets = tuple(t.lower() for t in self.target_languages)
+        unknown = sorted(set(targets) - set(LANGUAGES))
+        if unknown:
+            raise ValueError(f"unknown target language(s) {', '.join(unknown)}; valid: {', '.join(LANGUAGES)}")
+        object.__setattr__(self, "target_languages", targets)
+        object.__setattr__(self, "vllm_server_kwargs", MappingProxyType(dict(self.vllm_server_kwargs)))
+        for name in ("num_samples", "max_tokens", "openai_concurrency", "hf_batch_size", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.targets_per_pair < 0:
+            raise ValueError(f"targets_per_pair must be >= 0, got {self.targets_per_pair}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if self.openai_retries < 0:
+            raise ValueError(f"openai_retries must be >= 0, got {self.openai_retries}")
+        if self.translator in ("vllm", "hf") and not self.model:
+            raise ValueError(f"--translator={self.translator} needs --model (a model name or path)")
+        if self.translator == "openai" and not (self.openai_base_url and self.model):
+            raise ValueError("--translator=openai needs --openai_base_url and --model")
+
+    def __reduce__(self):  # MappingProxyType does not pickle; rebuild from a plain dict
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields["vllm_server_kwargs"] = dict(self.vllm_server_kwargs)
+        return (_rebuild_config, (fields,))
+
+    def sampling(self) -> dict[str, Any]:
+        """The sampling parameters that change a model's output (the cache keys on them)."""
+        return {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens, "seed": self.seed}
+
+    def sampling_json(self) -> str:
+        return dumps(self.sampling())
+
+
+def _rebuild_config(fields: dict[str, Any]) -> TranslateConfig:
+    return TranslateConfig(**fields)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TranslationRequest:
+    """Translate ``pair`` into ``target_language``; ``attempt`` is the sample index."""
+
+    pair: SourcePair
+    target_language: str
+    attempt: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.pair.pair_id}/{self.target_language}/{self.attempt}"
+
+    def sample_seed(self, seed: int) -> int:
+        """A per-request seed: the same request gets the same seed on every worker and re-run."""
+        digest = hashlib.sha256(f"{seed}/{self.key}".encode()).digest()
+        return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TranslationFailure:
+    """Why ``request`` produced no usable translation.
+
+    ``raw_reply`` keeps a model's reply (or a rule-based tool's output) for the rejected row.
+    ``translator``/``prompt_version``/``sampling`` identify what was tried, for the cache.
+    """
+
+    request: TranslationRequest
+    reason: str
+    detail: str | None = None
+    raw_reply: str | None = None
+    translator: str = ""
+    prompt_version: str = "none"
+    sampling: str = "{}"
+    latency_s: float = 0.0
+
+    @property
+    def transient(self) -> bool:
+        """True for failures a re-run may not repeat (never cached)."""
+        return self.reason in TRANSIENT_REASONS
+
+    def to_rejected(self) -> RejectedRow:
+        """The rejected row, keeping the raw reply (as a Translation when there is one)."""
+        if self.raw_reply is None:
+            return reject_request(self.request, self.reason, self.detail)
+        translation = Translation(
+            pair_id=self.request.pair.pair_id,
+            target_language=self.request.target_language,
+            code="",
+            translator=self.translator,
+            prompt_version=self.prompt_version,
+            sampling=self.sampling,
+            attempt=self.request.attempt,
+            latency_s=self.latency_s,
+            raw_reply=self.raw_reply,
+        )
+        return Candidate(self.request.pair, translation).reject(STAGE, self.reason, self.detail)
+
+
+def reject_request(request: TranslationRequest, reason: str, detail: str | None = None) -> RejectedRow:
+    """A translate-stage rejected row for a request that got no translation at all."""
+    row = Candidate(request.pair).reject(STAGE, reason, detail)
+    return dataclasses.replace(row, target_language=request.target_language, attempt=request.attempt)
+
+
+class Translator(abc.ABC):
+    """A translation backend. ``name`` is ``backend:model`` (the ``Translation.translator``).
+
+    ``translate`` must return exactly one result per request, in order, and must not raise
+    for a bad request (return a ``TranslationFailure``); it may raise when the backend itself
+    is unusable (no server, no model), which fails the pipeline loudly.
+    """
+
+    name: str
+    #: ``prompts.PROMPT_VERSION`` for model backends, ``none`` for rule-based ones.
+    prompt_version: str = "none"
+
+    @abc.abstractmethod
+    def translate(self, requests: list[TranslationRequest]) -> list[Translation | TranslationFailure]:
+        """Translate a batch."""
+
+    def sampling_json(self) -> str:
+        """Canonical JSON of the sampling parameters this backend uses (cache key part)."""
+        return "{}"
+
+    def supports(self, source_language: str, target_language: str) -> bool:  # noqa: ARG002
+        """Whether this backend can translate between the two languages at all."""
+        return True
+
+    def stats(self) -> dict[str, float]:
+        """Throughput counters since setup: requests, tokens_in, tokens_out, latency_ms sum."""
+        return {}
+
+    def close(self) -> None:
+        """Release processes, models, connections (nothing to release by default)."""
+        return None
+
+
+def targets_for(pair: SourcePair, config: TranslateConfig) -> tuple[str, ...]:
+    """The target languages ``pair`` is translated into.
+
+    All configured targets except the pair's own language, or, with ``targets_per_pair=K``,
+    a random subset of K drawn with a generator seeded by (seed, pair_id): the same pair gets
+    the same targets on every worker and every re-run (SynthCoNL paired each function with
+    one secondary language per triplet).
+    """
+    source = pair.language.lower()
+    targets = tuple(t for t in config.target_languages if t != source)
+    k = config.targets_per_pair
+    if k == 0 or k >= len(targets):
+        return targets
+    rng = random.Random(f"{config.seed}/{pair.pair_id}")
+    chosen = set(rng.sample(targets, k))
+    return tuple(t for t in targets if t in chosen)
+
+
+def requests_for(pair: SourcePair, config: TranslateConfig) -> list[TranslationRequest]:
+    """One request per (target, attempt): ``len(targets_for) * num_samples`` requests."""
+    return [
+        TranslationRequest(pair, target, attempt)
+        for target in targets_for(pair, config)
+        for attempt in range(config.num_samples)
+    ]

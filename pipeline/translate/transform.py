@@ -1,0 +1,294 @@
+"""``Translate(config)``: SourcePair -> ``candidates`` (Candidate with translation) + ``rejected``.
+
+Each pair becomes one request per (target, attempt) (``base.requests_for``), and every
+request leaves as exactly one candidate or one rejected row, so the accounting in
+``stats.json`` (requests = released + rejected after the source) holds.
+
+Graph:
+* ``py2many``, ``hf``, ``openai``: batches of requests -> ``_TranslateFn`` (cache lookup,
+  the backend's ``translate`` for the misses, cache store) -> ``_RouteFn``.
+* ``vllm``: batches -> ``_CacheLookupFn`` (hits out, misses on) -> ``VLLMTranslate``
+  (RunInference) -> ``_StoreFn`` (cache store) -> ``_RouteFn``.
+
+Metrics (namespace ``translate``): ``total``, ``kept``, ``dropped``, ``dropped_<reason>``,
+``latency_ms`` (distribution, generated requests only), ``cache_hits`` (generations avoided),
+``cache_misses`` (generations done), and per backend ``<backend>_requests``,
+``<backend>_tokens_in``, ``<backend>_tokens_out``, ``<backend>_latency_ms``.
+``throughput_from_metrics`` turns them into the per-backend summary for ``stats.json``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from typing import Any
+
+import apache_beam as beam
+
+from pipeline.translate.base import (
+    TranslateConfig,
+    TranslationFailure,
+    TranslationRequest,
+    Translator,
+    requests_for,
+)
+from pipeline.translate.prompts import PROMPT_VERSION
+from schemas import Candidate, Translation
+
+LOG = logging.getLogger(__name__)
+NAMESPACE = "translate"
+BACKENDS = ("py2many", "hf", "openai", "vllm")
+
+
+def resolve_translator(config: TranslateConfig) -> str:
+    """The concrete backend for ``config.translator``; ``auto`` is decided here and logged.
+
+    ``auto`` takes ``vllm`` when a model is named, vLLM is installed and torch sees a CUDA
+    device; otherwise ``py2many`` (CPU, no model). On Dataflow the launcher usually has no GPU:
+    name ``--translator=vllm`` there.
+    """
+    if config.translator != "auto":
+        return config.translator
+    reasons = []
+    if not config.model:
+        reasons.append("no --model")
+    if importlib.util.find_spec("vllm") is None:
+        reasons.append("vllm not installed")
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            reasons.append("no CUDA device")
+    except ImportError:
+        reasons.append("torch not installed")
+    if reasons:
+        LOG.info("--translator=auto picked py2many (%s)", ", ".join(reasons))
+        return "py2many"
+    LOG.info("--translator=auto picked vllm with model %s", config.model)
+    return "vllm"
+
+
+def make_translator(config: TranslateConfig) -> Translator:
+    """Build the backend ``config`` names (``auto`` resolved). Heavy: call in ``setup()``."""
+    backend = resolve_translator(config)
+    if backend == "py2many":
+        from pipeline.translate.py2many import Py2ManyTranslator
+
+        return Py2ManyTranslator(config)
+    if backend == "hf":
+        from pipeline.translate.hf import HFTranslator
+
+        return HFTranslator(config)
+    if backend == "openai":
+        from pipeline.translate.openai import OpenAITranslator
+
+        return OpenAITranslator(config)
+    from pipeline.translate.vllm import VLLMTranslator
+
+    return VLLMTranslator(config)
+
+
+def translator_identity(config: TranslateConfig, backend: str) -> tuple[str, str, str]:
+    """(translator name, prompt version, sampling JSON) of a backend: the cache's key parts."""
+    if backend == "py2many":
+        from pipeline.translate.py2many import py2many_version
+
+        return f"py2many:{py2many_version()}", "none", "{}"
+    return f"{backend}:{config.model}", PROMPT_VERSION, config.sampling_json()
+
+
+def _open_cache(config: TranslateConfig):
+    if not config.cache_dir:
+        return None
+    from pipeline.translate.cache import TranslationCache
+
+    return TranslationCache(config.cache_dir)
+
+
+class _TranslateFn(beam.DoFn):
+    """A batch of requests -> (request, result) for each, through the cache and the backend."""
+
+    def __init__(self, config: TranslateConfig, backend: str) -> None:
+        self._config = config
+        self._backend = backend
+
+    def setup(self) -> None:
+        from dataclasses import replace
+
+        self._translator = make_translator(replace(self._config, translator=self._backend))
+        self._cache = _open_cache(self._config)
+        self._hits = beam.metrics.Metrics.counter(NAMESPACE, "cache_hits")
+        self._misses = beam.metrics.Metrics.counter(NAMESPACE, "cache_misses")
+        self._counters = {
+            k: beam.metrics.Metrics.counter(NAMESPACE, f"{self._backend}_{k}") for k in ("requests", "tokens_in", "tokens_out")
+        }
+        self._latency = beam.metrics.Metrics.distribution(NAMESPACE, f"{self._backend}_latency_ms")
+
+    def process(self, batch: list[TranslationRequest]):
+        t = self._translator
+        ident = (t.name, t.prompt_version, t.sampling_json())
+        cached = self._cache.get_many(batch, *ident) if self._cache is not None else [None] * len(batch)
+        todo = [r for r, c in zip(batch, cached, strict=True) if c is None]
+        self._hits.inc(len(batch) - len(todo))
+        fresh: dict[str, Translation | TranslationFailure] = {}
+        if todo:
+            self._misses.inc(len(todo))
+            before = t.stats()
+            results = t.translate(todo)
+            if len(results) != len(todo):
+                raise RuntimeError(f"{t.name} returned {len(results)} results for {len(todo)} requests")
+            after = t.stats()
+            for k, counter in self._counters.items():
+                delta = int(after.get(k, 0) - before.get(k, 0))
+                if delta:
+                    counter.inc(delta)
+            for r, res in zip(todo, results, strict=True):
+                fresh[r.key] = res
+                self._latency.update(int(res.latency_s * 1000))
+            if self._cache is not None:
+                self._cache.put_many(zip(todo, results, strict=True), *ident)
+        for r, c in zip(batch, cached, strict=True):
+            yield r, (c if c is not None else fresh[r.key])
+
+    def teardown(self) -> None:
+        for obj in (getattr(self, "_translator", None), getattr(self, "_cache", None)):
+            if obj is not None:
+                obj.close()
+
+
+class _CacheLookupFn(beam.DoFn):
+    """vLLM path: emit cached results; send misses on (tagged ``misses``)."""
+
+    def __init__(self, config: TranslateConfig) -> None:
+        self._config = config
+
+    def setup(self) -> None:
+        self._cache = _open_cache(self._config)
+        self._ident = translator_identity(self._config, "vllm")
+        self._hits = beam.metrics.Metrics.counter(NAMESPACE, "cache_hits")
+        self._misses = beam.metrics.Metrics.counter(NAMESPACE, "cache_misses")
+
+    def process(self, batch: list[TranslationRequest]):
+        cached = self._cache.get_many(batch, *self._ident) if self._cache is not None else [None] * len(batch)
+        for r, c in zip(batch, cached, strict=True):
+            if c is None:
+                self._misses.inc()
+                yield beam.pvalue.TaggedOutput("misses", r)
+            else:
+                self._hits.inc()
+                yield r, c
+
+    def teardown(self) -> None:
+        if getattr(self, "_cache", None) is not None:
+            self._cache.close()
+
+
+class _StoreFn(beam.DoFn):
+    """vLLM path: store fresh results in the cache (batched), pass them on."""
+
+    def __init__(self, config: TranslateConfig) -> None:
+        self._config = config
+
+    def setup(self) -> None:
+        self._cache = _open_cache(self._config)
+        self._ident = translator_identity(self._config, "vllm")
+
+    def process(self, batch):
+        if self._cache is not None:
+            self._cache.put_many(batch, *self._ident)
+        yield from batch
+
+    def teardown(self) -> None:
+        if getattr(self, "_cache", None) is not None:
+            self._cache.close()
+
+
+class _RouteFn(beam.DoFn):
+    """(request, result) -> Candidate (main) or RejectedRow (``rejected``), with metrics."""
+
+    def setup(self) -> None:
+        self._total = beam.metrics.Metrics.counter(NAMESPACE, "total")
+        self._kept = beam.metrics.Metrics.counter(NAMESPACE, "kept")
+        self._dropped = beam.metrics.Metrics.counter(NAMESPACE, "dropped")
+        self._latency = beam.metrics.Metrics.distribution(NAMESPACE, "latency_ms")
+
+    def process(self, element):
+        request, result = element
+        self._total.inc()
+        self._latency.update(int(result.latency_s * 1000))
+        if isinstance(result, Translation):
+            self._kept.inc()
+            yield Candidate(request.pair, result)
+        else:
+            self._dropped.inc()
+            beam.metrics.Metrics.counter(NAMESPACE, f"dropped_{result.reason}").inc()
+            yield beam.pvalue.TaggedOutput("rejected", result.to_rejected())
+
+
+class Translate(beam.PTransform):
+    """SourcePair -> outputs ``candidates`` (Candidate with translation) and ``rejected``.
+
+    Args:
+        config: the stage config.
+        vllm_handler: optional keyed ModelHandler for the vllm path (tests pass a stand-in).
+        vllm_message_factory: how chat dicts are given to that handler.
+    """
+
+    def __init__(self, config: TranslateConfig, vllm_handler: Any = None, vllm_message_factory: Any = None) -> None:
+        super().__init__()
+        self._config = config
+        self._vllm_handler = vllm_handler
+        self._vllm_message_factory = vllm_message_factory
+
+    def expand(self, pairs):
+        config = self._config
+        backend = resolve_translator(config)
+        requests = pairs | "Requests" >> beam.FlatMap(requests_for, config)
+        batches = requests | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=config.batch_size)
+        if backend == "vllm":
+            from pipeline.translate.vllm import VLLMTranslate
+
+            looked = batches | "CacheLookup" >> beam.ParDo(_CacheLookupFn(config)).with_outputs("misses", main="hits")
+            generated = (
+                looked.misses
+                | "VLLM" >> VLLMTranslate(config, self._vllm_handler, self._vllm_message_factory)
+                | "BatchStore" >> beam.BatchElements(min_batch_size=1, max_batch_size=config.batch_size * 4)
+                | "Store" >> beam.ParDo(_StoreFn(config))
+            )
+            results = (looked.hits, generated) | "Merge" >> beam.Flatten()
+        else:
+            results = batches | "TranslateBatch" >> beam.ParDo(_TranslateFn(config, backend))
+        return results | "Route" >> beam.ParDo(_RouteFn()).with_outputs("rejected", main="candidates")
+
+
+def throughput_from_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Per-backend throughput and cache counts for ``stats.json``.
+
+    ``metrics`` is ``{"counters": {"ns/name": n}, "distributions": {"ns/name": {...}}}`` as
+    ``pipeline.stats.beam_metrics`` returns it. For vLLM, latency comes from RunInference's
+    own ``inference_batch_latency_micro_secs`` distribution when present.
+    """
+    counters = metrics.get("counters", {})
+    dists = metrics.get("distributions", {})
+    out: dict[str, Any] = {
+        "cache_hits": int(counters.get(f"{NAMESPACE}/cache_hits", 0)),
+        "cache_misses": int(counters.get(f"{NAMESPACE}/cache_misses", 0)),
+        "backends": {},
+    }
+    for backend in BACKENDS:
+        keys = {k: f"{NAMESPACE}/{backend}_{k}" for k in ("requests", "tokens_in", "tokens_out")}
+        if not any(v in counters for v in keys.values()):
+            continue
+        row: dict[str, Any] = {k: int(counters.get(v, 0)) for k, v in keys.items()}
+        lat = dists.get(f"{NAMESPACE}/{backend}_latency_ms")
+        if backend == "vllm" and lat is None:
+            lat_us = next((d for k, d in dists.items() if k.endswith("inference_batch_latency_micro_secs")), None)
+            if lat_us:
+                lat = {"mean": lat_us["mean"] / 1000, "sum": lat_us["sum"] / 1000}
+        if lat:
+            row["latency_ms_mean"] = round(lat["mean"], 2)
+            busy_s = lat["sum"] / 1000
+            if busy_s > 0:
+                row["tokens_out_per_busy_s"] = round(row["tokens_out"] / busy_s, 2)
+        out["backends"][backend] = row
+    return out
