@@ -81,8 +81,9 @@ def scan_splits(data_dir: Path, splits: Sequence[str] = SPLITS) -> dict[str, Spl
     Splits without shards are left out (an empty glob would make ``load_dataset`` fail).
 
     Raises:
-        ValueError: ``data_dir`` is not a directory or a file named like a shard of an unknown
-            split is present (it would be silently ignored by the ``{split}-*`` globs).
+        ValueError: ``data_dir`` is not a directory, a shard's footer cannot be read, or a file
+            named like a shard of an unknown split is present (the ``{split}-*`` globs would
+            silently ignore it).
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
@@ -102,7 +103,10 @@ def scan_splits(data_dir: Path, splits: Sequence[str] = SPLITS) -> dict[str, Spl
             continue
         rows = nbytes = disk = 0
         for path in paths:
-            meta = pq.read_metadata(path)
+            try:
+                meta = pq.read_metadata(path)
+            except (OSError, ValueError) as exc:  # ArrowInvalid is a ValueError
+                raise ValueError(f"{path.name}: unreadable parquet ({exc})") from None
             rows += meta.num_rows
             nbytes += sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
             disk += path.stat().st_size
