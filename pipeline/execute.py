@@ -1,0 +1,463 @@
+"""Execution validation: every translation compiled, run and checked against its source's tests.
+
+Pure core first (``Validator``: tests from the source, validated against the source in the
+python sandbox; one harness program per translation; verdicts from the sandbox's results;
+the verdict cache), then the Beam DoFn and the ``Execute`` / ``SelectBestAttempt``
+PTransforms (DESIGN.md sections 2, 3 and 5).
+
+Status of a translation (``schemas.ExecStatus``):
+  * ``passed``: compiled, ran, every case printed PASS;
+  * ``failed``: compiled and ran to the end, some case FAIL/ERROR or missing;
+  * ``no_tests``: compiled and ran as a library unit (no usable cases, or cases that cannot
+    be written in that language: ``stderr_tail`` then says ``unrenderable: ...``);
+  * otherwise the program status that stopped it (``compile_error``, ``runtime_error``,
+    ``timeout``, ``memory_exceeded``, ``output_exceeded``, ``sandbox_error``);
+  * ``not_run`` with ``--sandbox=none``.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from pipeline.harness import Case, HarnessRequest, Unrenderable, harness_for, parse_case_lines
+from pipeline.harness.pytypes import Signature, signature_of
+from pipeline.testgen import (
+    TestGenConfig,
+    generate_inputs,
+    read_validation,
+    seed_for,
+    source_cases,
+    validation_program,
+)
+from pipeline.verdict_cache import VerdictCache, cache_key
+from schemas import COMPILED_STATUSES, Candidate, ExecStatus, SourcePair, TestCase, Verdict, dumps
+
+LOG = logging.getLogger(__name__)
+STAGE = "execute"
+SANDBOXES = ("auto", "docker", "bwrap", "none")
+REQUIREMENTS = ("default", "passed", "compiled", "parsed")
+#: Bumped whenever harness or verdict logic changes meaning, so old cache entries are not reused.
+CACHE_VERSION = "execute/v1"
+STDERR_TAIL = 1000
+TOOLCHAIN_UNAVAILABLE = "toolchain_unavailable"
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecuteConfig:
+    """Configuration of the execute stage.
+
+    Attributes:
+        sandbox: ``auto`` (Docker if a daemon answers, else bubblewrap), ``docker``, ``bwrap``
+            or ``none`` (nothing runs: verdicts ``not_run``, rows kept, a loud warning).
+        require: what is kept: ``passed``, ``compiled`` (compiled and ran: passed, failed,
+            no_tests), ``parsed`` (everything that reached this stage) or ``default``
+            (passed where tests ran, else compiled and ran as a library unit).
+        cache_dir: directory of the sqlite verdict cache (None: no cache).
+        batch_size: programs per sandbox batch.
+        timeout_s: run-time limit per program (None: the language table's default).
+        testgen: test derivation and generation settings.
+    """
+
+    sandbox: str = "auto"
+    require: str = "default"
+    cache_dir: str | None = None
+    batch_size: int = 32
+    timeout_s: float | None = None
+    testgen: TestGenConfig = dataclasses.field(default_factory=TestGenConfig)
+
+    def __post_init__(self) -> None:
+        if self.sandbox not in SANDBOXES:
+            raise ValueError(f"unknown sandbox {self.sandbox!r}; valid: {', '.join(SANDBOXES)}")
+        if self.require not in REQUIREMENTS:
+            raise ValueError(f"unknown requirement {self.require!r}; valid: {', '.join(REQUIREMENTS)}")
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+
+    def __str__(self) -> str:
+        return f"ExecuteConfig(sandbox={self.sandbox}, require={self.require}, cache={self.cache_dir})"
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceTests:
+    """The validated cases of one source function."""
+
+    cases: tuple[TestCase, ...] = ()
+    invalid: int = 0
+    note: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Planned:
+    """One candidate's program, ready for the sandbox."""
+
+    candidate: Candidate
+    language: str
+    source: str
+    n_cases: int
+    note: str | None
+    key: str | None
+
+
+def _tail(text: str, n: int = STDERR_TAIL) -> str:
+    text = text.strip()
+    return text[-n:]
+
+
+def _cases(tests: Iterable[TestCase]) -> list[Case]:
+    return [Case(tuple(ast.literal_eval(t.args)), ast.literal_eval(t.expected)) for t in tests]
+
+
+def keep(verdict: Verdict, require: str) -> bool:
+    """Does a verdict meet ``require`` (see ``ExecuteConfig``)?"""
+    status = ExecStatus(verdict.exec_status)
+    if status == ExecStatus.NOT_RUN or require == "parsed":
+        return True
+    if require == "passed":
+        return status == ExecStatus.PASSED
+    if require == "compiled":
+        return status in COMPILED_STATUSES
+    if verdict.tests_total > 0:  # default: passed where tests ran ...
+        return status == ExecStatus.PASSED
+    return status in (ExecStatus.NO_TESTS, ExecStatus.OK, ExecStatus.PASSED)  # ... compiled otherwise
+
+
+def rejection_reason(verdict: Verdict) -> str:
+    """The rejected row's reason: the exec status, or ``toolchain_unavailable``."""
+    if verdict.stderr_tail and verdict.stderr_tail.startswith(TOOLCHAIN_UNAVAILABLE):
+        return TOOLCHAIN_UNAVAILABLE
+    return str(verdict.exec_status)
+
+
+def verdict_from_run(
+    base: Verdict, status: str, stdout: str, stderr: str, wall_s: float, n_cases: int, note: str | None
+) -> Verdict:
+    """The verdict of one harness run (``status``: the sandbox's program status)."""
+    results = parse_case_lines(stdout, n_cases) if n_cases else []
+    passed = sum(r == "PASS" for r in results)
+    if status != "ok":
+        exec_status = ExecStatus(status)
+    elif n_cases == 0:
+        exec_status = ExecStatus.NO_TESTS
+    else:
+        exec_status = ExecStatus.PASSED if passed == n_cases else ExecStatus.FAILED
+    detail = _tail(stderr)
+    if exec_status == ExecStatus.FAILED:
+        bad = [f"{i}:{(r or 'MISSING').lower()}" for i, r in enumerate(results) if r != "PASS"]
+        detail = _tail(f"cases not passed: {', '.join(bad[:20])}" + (f"\n{detail}" if detail else ""))
+    if note:
+        detail = _tail(note + (f"\n{detail}" if detail else ""))
+    return dataclasses.replace(
+        base, exec_status=exec_status, tests_passed=passed, tests_total=n_cases,
+        stderr_tail=detail or None, wall_s=round(float(wall_s), 4),
+    )
+
+
+def base_verdict(c: Candidate) -> Verdict:
+    t = c.translation
+    if c.verdict is not None:
+        return c.verdict
+    return Verdict(pair_id=t.pair_id, target_language=t.target_language, attempt=t.attempt)
+
+
+class Validator:
+    """The pure core: source tests, harness programs, verdicts (sandbox passed in).
+
+    ``sandbox`` is any object with the ``sandboxes`` interface (``run_batch``,
+    ``self_test``, ``toolchain_version``); ``None`` means nothing runs (``not_run``).
+    """
+
+    def __init__(self, config: ExecuteConfig, sandbox: Any | None, cache: VerdictCache | None = None) -> None:
+        self.config = config
+        self.sandbox = sandbox
+        self.cache = cache if cache is not None else VerdictCache(None)
+        self._toolchains: dict[str, tuple[bool, str]] = {}
+        self._versions: dict[str, str] = {}
+        self._source_tests: dict[str, SourceTests] = {}
+        self.counts: dict[str, int] = {}
+
+    def _count(self, name: str, n: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + n
+
+    # -- toolchains ------------------------------------------------------------------------
+    def toolchain(self, language: str) -> tuple[bool, str]:
+        """(usable, message) for a language, self-tested once per process."""
+        if language not in self._toolchains:
+            try:
+                report = self.sandbox.self_test([language])
+                ok, message = next(iter(report.values()))
+            except Exception as exc:  # an unknown language or a broken backend: say why once
+                ok, message = False, f"{type(exc).__name__}: {exc}"
+            if not ok:
+                LOG.error("execute: %s toolchain unavailable: %s", language, message)
+            self._toolchains[language] = (ok, message)
+        return self._toolchains[language]
+
+    def version(self, language: str) -> str:
+        if language not in self._versions:
+            self._versions[language] = self.sandbox.toolchain_version(language)
+        return self._versions[language]
+
+    def _program(self, language: str, source: str) -> Any:
+        from sandboxes import Program
+
+        return Program(language=language, source=source, timeout_s=self.config.timeout_s)
+
+    # -- source tests ----------------------------------------------------------------------
+    def source_tests(self, pairs: Iterable[SourcePair]) -> dict[str, SourceTests]:
+        """Validated cases per pair id: given/doctest cases the source passes, plus generated."""
+        todo: list[tuple[SourcePair, list[TestCase], list[tuple], str, str]] = []
+        for pair in pairs:
+            if pair.pair_id in self._source_tests or any(p.pair_id == pair.pair_id for p, *_ in todo):
+                continue
+            given = source_cases(pair, self.config.testgen)
+            sig = signature_of(pair.code, pair.func_name) if pair.language.lower() == "python" else None
+            if sig is None:
+                self._source_tests[pair.pair_id] = SourceTests(note=None if not given else "source signature unreadable")
+                continue
+            try:
+                existing = [tuple(ast.literal_eval(c.args)) for c in given]
+            except (ValueError, SyntaxError):
+                existing = []
+            generated = generate_inputs(
+                sig, existing, self.config.testgen.max_generated, seed_for(pair.pair_id, self.config.testgen.seed)
+            )
+            if not given and not generated:
+                self._source_tests[pair.pair_id] = SourceTests()
+                continue
+            program = validation_program(pair.code, pair.func_name, given, generated, self.config.testgen)
+            todo.append((pair, given, generated, program, ""))
+        if not todo:
+            return self._source_tests
+        python_ok, python_msg = self.toolchain("python")
+        keys = [cache_key(CACHE_VERSION, "source", prog, "python", self.version("python")) if python_ok else ""
+                for _, _, _, prog, _ in todo]
+        cached = self.cache.get_many([k for k in keys if k])
+        runs = [(i, item) for i, item in enumerate(todo) if python_ok and keys[i] not in cached]
+        results = self.sandbox.run_batch([self._program("python", item[3]) for _, item in runs]) if runs else []
+        by_index = dict(zip([i for i, _ in runs], results, strict=True))
+        fresh: dict[str, dict] = {}
+        for i, (pair, given, generated, _, _) in enumerate(todo):
+            if not python_ok:
+                self._source_tests[pair.pair_id] = SourceTests(note=f"source not validated: python {TOOLCHAIN_UNAVAILABLE}")
+                continue
+            if keys[i] in cached:
+                value = cached[keys[i]]
+            else:
+                res = by_index[i]
+                valid, invalid = read_validation(res.stdout, given, generated, self.config.testgen)
+                note = None
+                if res.status.value != "ok":
+                    note = f"source validation ended in {res.status.value}: {_tail(res.stderr, 300)}"
+                value = {"cases": [dataclasses.asdict(c) for c in valid], "invalid": invalid, "note": note}
+                fresh[keys[i]] = value
+            cases = tuple(TestCase(**c) for c in value["cases"])
+            note = value.get("note")
+            if value["invalid"]:
+                self._count("invalid_test", value["invalid"])
+                msg = f"invalid_test: {value['invalid']} of {len(given)} source cases fail on the source itself"
+                note = f"{note}; {msg}" if note else msg
+            self._source_tests[pair.pair_id] = SourceTests(cases=cases, invalid=value["invalid"], note=note)
+        self.cache.put_many(fresh)
+        return self._source_tests
+
+    # -- harness programs ------------------------------------------------------------------
+    def plan(self, c: Candidate, tests: SourceTests) -> Planned:
+        """The harness (or library-unit) program for one candidate."""
+        t = c.translation
+        language = t.target_language
+        module = harness_for(language)
+        note = tests.note
+        n_cases = 0
+        source = None
+        if tests.cases:
+            sig: Signature | None = signature_of(c.pair.code, c.pair.func_name)
+            cases = _cases(tests.cases)
+            try:
+                if sig is None:
+                    raise Unrenderable("source signature unreadable")
+                req = HarnessRequest(code=t.code, func_name=c.pair.func_name, signature=sig.refined(
+                    [(k.args, k.expected) for k in cases]), cases=tuple(cases))
+                source = module.render(req)
+                n_cases = len(cases)
+            except Unrenderable as exc:
+                note = f"unrenderable: {exc}" + (f"; {note}" if note else "")
+                self._count("unrenderable")
+        if source is None:
+            source = module.library_unit(t.code)
+        return Planned(c, module.LANGUAGE, source, n_cases, note, None)
+
+    # -- the whole check -------------------------------------------------------------------
+    def check(self, candidates: list[Candidate]) -> list[Candidate]:
+        """Candidates with verdicts filled (exec status, tests, stderr tail, wall time)."""
+        if self.sandbox is None:
+            self._count("not_run", len(candidates))
+            return [dataclasses.replace(c, verdict=dataclasses.replace(
+                base_verdict(c), exec_status=ExecStatus.NOT_RUN,
+                stderr_tail="not run: sandbox disabled (--sandbox=none)")) for c in candidates]
+        tests = self.source_tests([c.pair for c in candidates])
+        out: dict[int, Candidate] = {}
+        plans: list[tuple[int, Planned]] = []
+        for i, c in enumerate(candidates):
+            language = harness_for(c.translation.target_language).LANGUAGE
+            ok, message = self.toolchain(language)
+            if not ok:
+                out[i] = dataclasses.replace(c, verdict=dataclasses.replace(
+                    base_verdict(c), exec_status=ExecStatus.SANDBOX_ERROR,
+                    stderr_tail=_tail(f"{TOOLCHAIN_UNAVAILABLE}: {message}")))
+                self._count(TOOLCHAIN_UNAVAILABLE)
+                continue
+            p = self.plan(c, tests.get(c.pair.pair_id, SourceTests()))
+            tests_json = dumps([dataclasses.asdict(k) for k in tests.get(c.pair.pair_id, SourceTests()).cases])
+            key = cache_key(CACHE_VERSION, "verdict", p.source, tests_json, p.language, self.version(p.language),
+                            str(self.config.timeout_s))
+            plans.append((i, dataclasses.replace(p, key=key)))
+        cached = self.cache.get_many([p.key for _, p in plans])
+        self._count("cache_hits", sum(p.key in cached for _, p in plans))
+        to_run = [(i, p) for i, p in plans if p.key not in cached]
+        results = self.sandbox.run_batch([self._program(p.language, p.source) for _, p in to_run]) if to_run else []
+        fresh: dict[str, dict] = {}
+        for (i, p), res in zip(to_run, results, strict=True):
+            v = verdict_from_run(base_verdict(p.candidate), res.status.value, res.stdout, res.stderr,
+                                 res.wall_s, p.n_cases, p.note)
+            if res.status.value != "sandbox_error":  # a lost run is retried next time
+                fresh[p.key] = {k: getattr(v, k) for k in ("tests_passed", "tests_total", "stderr_tail", "wall_s")} | {
+                    "exec_status": str(v.exec_status)}
+            out[i] = dataclasses.replace(p.candidate, verdict=v)
+        for i, p in plans:
+            if p.key in cached:
+                value = cached[p.key]
+                out[i] = dataclasses.replace(p.candidate, verdict=dataclasses.replace(
+                    base_verdict(p.candidate), exec_status=ExecStatus(value["exec_status"]),
+                    tests_passed=value["tests_passed"], tests_total=value["tests_total"],
+                    stderr_tail=value["stderr_tail"], wall_s=value["wall_s"]))
+        self.cache.put_many(fresh)
+        return [out[i] for i in range(len(candidates))]
+
+
+# -- best of N -------------------------------------------------------------------------------
+
+_RANK = {ExecStatus.PASSED: 0, ExecStatus.NO_TESTS: 1, ExecStatus.OK: 1, ExecStatus.NOT_RUN: 1, ExecStatus.FAILED: 2}
+
+
+def select_best(candidates: Iterable[Candidate]) -> tuple[Candidate, list[Candidate]]:
+    """(kept, others) among the attempts of one (pair, target).
+
+    The first attempt (lowest index) that passes; if none passes, the best status in the
+    order passed > no_tests/ok/not_run > failed > anything else, ties to the lowest attempt.
+    """
+    items = list(candidates)
+    if not items:
+        raise ValueError("select_best needs at least one candidate")
+
+    def rank(c: Candidate) -> tuple[int, int]:
+        status = ExecStatus(c.verdict.exec_status) if c.verdict else ExecStatus.NOT_RUN
+        return _RANK.get(status, 3), c.translation.attempt if c.translation else 0
+
+    items.sort(key=rank)
+    return items[0], items[1:]
+
+
+# -- Beam ------------------------------------------------------------------------------------
+
+def _open_sandbox(choice: str) -> Any | None:
+    if choice == "none":
+        return None
+    from sandboxes import open_sandbox
+
+    return open_sandbox(choice)
+
+
+class ExecuteFn(beam.DoFn):
+    """Runs a batch of candidates through the ``Validator``; tags kept/rejected."""
+
+    def __init__(self, config: ExecuteConfig) -> None:
+        self.config = config
+
+    def setup(self) -> None:
+        self.sandbox = _open_sandbox(self.config.sandbox)
+        if self.sandbox is None:
+            LOG.warning("EXECUTE: SANDBOX DISABLED: translations are NOT compiled or run; "
+                        "rows keep exec_status=not_run")
+        self.cache = VerdictCache(self.config.cache_dir)
+        self.validator = Validator(self.config, self.sandbox, self.cache)
+        self.metrics = {name: Metrics.counter(STAGE, name) for name in ("total", "kept", "dropped")}
+        self.latency = Metrics.distribution(STAGE, "latency_ms")
+
+    def _counter(self, name: str):
+        if name not in self.metrics:
+            self.metrics[name] = Metrics.counter(STAGE, name)
+        return self.metrics[name]
+
+    def process(self, batch: list[Candidate]) -> Iterator:
+        started = time.perf_counter()
+        before = dict(self.validator.counts)
+        checked = self.validator.check(list(batch))
+        per_item_ms = int(1000 * (time.perf_counter() - started) / max(1, len(checked)))
+        for name, value in self.validator.counts.items():
+            if value - before.get(name, 0):
+                self._counter(name).inc(value - before.get(name, 0))
+        for c in checked:
+            self.metrics["total"].inc()
+            self.latency.update(per_item_ms)
+            self._counter(f"status_{c.verdict.exec_status}").inc()
+            if keep(c.verdict, self.config.require):
+                self.metrics["kept"].inc()
+                yield c
+            else:
+                reason = rejection_reason(c.verdict)
+                self.metrics["dropped"].inc()
+                self._counter(f"dropped_{reason}").inc()
+                yield beam.pvalue.TaggedOutput("rejected", c.reject(STAGE, reason, c.verdict.stderr_tail))
+
+    def teardown(self) -> None:
+        if getattr(self, "cache", None) is not None:
+            self.cache.close()
+        if getattr(self, "sandbox", None) is not None:
+            self.sandbox.close()
+            self.sandbox = None
+
+
+class Execute(beam.PTransform):
+    """``Candidate`` (parsed) -> outputs ``candidates`` (verdict filled) and ``rejected``."""
+
+    def __init__(self, config: ExecuteConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or ExecuteConfig()
+
+    def expand(self, pcoll):
+        results = (
+            pcoll
+            | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.config.batch_size)
+            | "Run" >> beam.ParDo(ExecuteFn(self.config)).with_outputs("rejected", main="candidates")
+        )
+        return {"candidates": results.candidates, "rejected": results.rejected}
+
+
+def _select_group(item: tuple[Any, Iterable[Candidate]]) -> Iterator:
+    _, group = item
+    best, others = select_best(group)
+    yield best
+    for c in others:
+        yield beam.pvalue.TaggedOutput(
+            "rejected", c.reject("select", "not_best_attempt", f"attempt {best.translation.attempt} kept"))
+
+
+class SelectBestAttempt(beam.PTransform):
+    """Keep one attempt per (pair, target): ``candidates`` and ``rejected`` (stage ``select``)."""
+
+    def expand(self, pcoll):
+        results = (
+            pcoll
+            | "KeyByTarget" >> beam.Map(lambda c: ((c.pair.pair_id, c.translation.target_language), c))
+            | "GroupAttempts" >> beam.GroupByKey()
+            | "Pick" >> beam.FlatMap(_select_group).with_outputs("rejected", main="candidates")
+        )
+        return {"candidates": results.candidates, "rejected": results.rejected}

@@ -1,0 +1,121 @@
+"""The per-language harnesses as pure functions: the program text they render."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.harness import (
+    HARNESSES,
+    Case,
+    HarnessRequest,
+    Unrenderable,
+    harness_for,
+    parse_case_lines,
+)
+from pipeline.harness.base import name_variants, pick_function
+from pipeline.harness.pytypes import FLOAT, INT, STR, PyType, from_annotation, infer, signature_of
+
+SUM_SRC = "from typing import List\n\ndef sum_list(xs: List[int], k: int) -> int:\n    return sum(xs) * k\n"
+SUM_SIG = signature_of(SUM_SRC, "sum_list")
+SUM_CASES = (Case(([1, 2, 3], 2), 12), Case(([], 5), 0))
+
+
+def req(code: str, cases=SUM_CASES, sig=SUM_SIG, name="sum_list") -> HarnessRequest:
+    return HarnessRequest(code=code, func_name=name, signature=sig, cases=cases)
+
+
+def test_every_target_language_has_a_harness():
+    assert set(HARNESSES) == {"cpp", "c", "java", "javascript", "go", "rust", "php", "ruby", "python"}
+    assert harness_for("C++") is HARNESSES["cpp"] and harness_for("js") is HARNESSES["javascript"]
+    with pytest.raises(ValueError, match="no test harness"):
+        harness_for("cobol")
+
+
+def test_signature_types_from_hints():
+    import ast
+
+    sig = signature_of(
+        "from typing import *\ndef f(a: int, b: List[str], c: Optional[Dict[str, float]] = None,"
+        " d: 'Tuple[int, str]' = (1, 'x'), e=3) -> list[int]: pass", "f")
+    assert sig.params == ("a", "b", "c", "d", "e")
+    assert [str(t) for t in sig.param_types] == [
+        "int", "list[str]", "optional[dict[str, float]]", "tuple[int, str]", "any"]
+    assert str(sig.returns) == "list[int]"
+    assert sig.defaults == (None, (1, "x"), 3)
+    assert from_annotation(ast.parse("int | None", mode="eval").body) == PyType("optional", (INT,))
+    assert infer([1, 2.5]) == PyType("list", (FLOAT,))
+    assert infer({"a": [1]}) == PyType("dict", (STR, PyType("list", (INT,))))
+    refined = signature_of("def g(x, y: list): pass", "g").refined([((1, ["a"]), None)])
+    assert [str(t) for t in refined.param_types] == ["int", "list[str]"]
+
+
+def test_translator_naming_conventions_are_found():
+    assert name_variants("sum_list") == ["sum_list", "sumList", "SumList"]
+    assert pick_function(["helper", "SumList"], "sum_list") == "SumList"
+    assert pick_function(["main", "only_one"], "whatever") == "only_one"
+    assert pick_function(["a", "SUM_LIST"], "sum_list") == "SUM_LIST"
+    with pytest.raises(Unrenderable, match="not found"):
+        pick_function(["a", "b"], "sum_list")
+
+
+def test_cpp_declares_arguments_with_the_translations_own_types():
+    src = HARNESSES["cpp"].render(req("inline int sum_list(std::vector<int>& xs, int k) { return 0; }"))
+    assert "using F = __h::ft<decltype(&sum_list)>;" in src
+    assert "F::arg<0> a0{1, 2, 3}; F::arg<1> a1{2};" in src
+    assert "F::ret e{12}; bool ok = __h::eq(sum_list(a0, a1), e);" in src
+    assert "#include <vector>" in src and "@@CASE 1" in src
+
+
+def test_java_literals_follow_the_declared_parameter_types():
+    code = "import java.util.*;\npublic class Solution {\n  public static long sumList(List<Integer> xs, long k) { return 0; }\n}\n"
+    src = HARNESSES["java"].render(req(code))
+    assert "new ArrayList<Integer>(Arrays.<Integer>asList(1, 2, 3)), 2L" in src
+    assert "Solution.sumList(" in src and "\nclass Solution" in src and "public class Main" in src
+    bare = HARNESSES["java"].render(req("public int sumList(int[] xs, int k) { return 0; }"))
+    assert "new Main().sumList(new int[]{1, 2, 3}, 2)" in bare
+
+
+def test_go_and_rust_literals_follow_the_declared_types():
+    go = HARNESSES["go"].render(req("package main\n\nfunc SumList(xs []int64, k int) (int, error) { return 0, nil }\n"))
+    assert "SumList([]int64{1, 2, 3}, 2)" in go and "if r1 != nil { panic(r1) }" in go
+    rust = HARNESSES["rust"].render(req("pub fn sum_list(xs: &Vec<i32>, k: i32) -> i64 { 0 }"))
+    assert "sum_list(&vec![1i32, 2i32, 3i32], 2i32)" in rust and "let e: i64 = 12i64;" in rust
+    rust_str = HARNESSES["rust"].render(req(
+        "fn wrap(s: &str) -> String { s.to_string() }", cases=(Case(("a\"b",), "[a\"b]"),),
+        sig=signature_of("def wrap(s: str) -> str: pass", "wrap"), name="wrap"))
+    assert 'wrap("a\\"b")' in rust_str and 'String::from("[a\\"b]")' in rust_str
+
+
+def test_dynamic_languages_render_python_values():
+    cases = (Case(({"a": [1, None]}, True, 1.5), "x'y"),)
+    sig = signature_of("def f(d, b, x): pass", "f")
+    js = HARNESSES["javascript"].render(req("export function f(d, b, x) {}", cases, sig, "f"))
+    assert 'f({"a": [1, null]}, true, 1.5), "x\'y"' in js and "export" not in js
+    php = HARNESSES["php"].render(req("<?php\nfunction f($d, $b, $x) {}\n?>", cases, sig, "f"))
+    assert "f(['a' => [1, null]], true, 1.5), 'x\\'y'" in php and php.count("<?php") == 1
+    rb = HARNESSES["ruby"].render(req("def f(d, b, x)\nend", cases, sig, "f"))
+    assert "f({'a' => [1, nil]}, true, 1.5), 'x\\'y'" in rb
+
+
+def test_unrenderable_cases_are_reported_not_guessed():
+    sig = signature_of("from typing import Dict\ndef total(d: Dict[str, int]) -> int: pass", "total")
+    with pytest.raises(Unrenderable, match="dict in c"):
+        HARNESSES["c"].render(req("int total(int *d) { return 0; }", (Case(({"a": 1},), 1),), sig, "total"))
+    with pytest.raises(Unrenderable, match="list in c"):
+        HARNESSES["c"].render(req("int sum_list(int *xs, int n, int k) { return 0; }"))
+    with pytest.raises(Unrenderable, match="parameter type Foo in java"):
+        HARNESSES["java"].render(req("class S { static int sumList(Foo xs, int k) { return 0; } }"))
+    with pytest.raises(Unrenderable, match="takes 1 parameters"):
+        HARNESSES["go"].render(req("package main\nfunc SumList(xs []int) int { return 0 }"))
+
+
+def test_library_units_have_a_trivial_main_where_needed():
+    assert "int main() { return 0; }" in HARNESSES["cpp"].library_unit("int f() { return 1; }")
+    assert "func main() {}" in HARNESSES["go"].library_unit("package foo\nfunc F() int { return 1 }")
+    assert "public class Main" in HARNESSES["java"].library_unit("public class Solution { }")
+    assert HARNESSES["rust"].library_unit("fn main() {}\n").count("fn main") == 1
+
+
+def test_case_lines_are_read_per_case():
+    out = "noise\n@@CASE 0 PASS\n@@CASE 2 ERROR\nprinted by the function\n@@CASE 1 FAIL\n@@CASE 9 PASS\n"
+    assert parse_case_lines(out, 4) == ["PASS", "FAIL", "ERROR", None]
