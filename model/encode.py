@@ -21,14 +21,18 @@ from model.tokenizer import MoseTokenizer
 class MoseEncoder:
     """A loaded checkpoint: ``.exits``, ``.encode_code``, ``.encode_text``, ``.parameters_up_to``."""
 
-    def __init__(self, model: MoseModel, tokenizer: MoseTokenizer, device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self, model: MoseModel, tokenizer: MoseTokenizer, device: str | torch.device = "cpu"
+    ) -> None:
         self.model = model.to(device).eval()
         self.tokenizer = tokenizer
         self.device = torch.device(device)
         self.max_length = int(model.config.max_length)
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike[str], device: str | None = None) -> MoseEncoder:
+    def from_pretrained(
+        cls, path: str | os.PathLike[str], device: str | None = None
+    ) -> MoseEncoder:
         """Load ``path`` (a checkpoint directory); device defaults to CUDA when available."""
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         model = MoseModel.from_pretrained(str(path))
@@ -50,7 +54,9 @@ class MoseEncoder:
         batch_size: int = 32,
     ) -> dict[int, np.ndarray]:
         """Embed code snippets (``<sep>Represent this {language} code ...:<sep>code<cls>``)."""
-        return self._encode(self.tokenizer.format_code(codes, languages, self.max_length), exits, batch_size)
+        return self._encode(
+            self.tokenizer.format_code(codes, languages, self.max_length), exits, batch_size
+        )
 
     def encode_text(
         self, texts: Sequence[str], exits: Sequence[int] | None = None, batch_size: int = 32

@@ -119,10 +119,26 @@ class MoseModel(PreTrainedModel):
         self.exit_norms = nn.ModuleDict(
             {str(e): nn.LayerNorm(hidden, eps=config.norm_epsilon) for e in config.exits}
         )
-        self.projections = nn.ModuleDict({str(e): nn.Linear(hidden, projection) for e in config.exits})
+        self.projections = nn.ModuleDict(
+            {str(e): nn.Linear(hidden, projection) for e in config.exits}
+        )
         self.head = MoseSharedHead(config)
         self.gradient_checkpointing = False
         self.post_init()
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs) -> MoseModel:
+        """transformers' loader, then every tensor copied into freshly allocated memory.
+
+        Tensors loaded from safetensors can sit at addresses that are not 64-byte aligned,
+        which sends CPU matmuls down other SIMD paths (results differ by ~1e-8). Copying makes
+        a loaded model compute bit-for-bit what the saved one did, which exact resume needs.
+        """
+        model = super().from_pretrained(*args, **kwargs)
+        with torch.no_grad():
+            for tensor in [*model.parameters(), *model.buffers()]:
+                tensor.data = tensor.data.clone()
+        return model
 
     @property
     def exits(self) -> list[int]:

@@ -147,14 +147,21 @@ class MoseTokenizer:
         ids.append(self.cls_id)
         return ids
 
-    def format_code(self, codes: Sequence[str], languages: Sequence[str], max_length: int) -> list[list[int]]:
+    def format_code(
+        self, codes: Sequence[str], languages: Sequence[str], max_length: int
+    ) -> list[list[int]]:
         """``<sep>Represent this {language} code snippet for retrieval:<sep>code<cls>``."""
         if len(codes) != len(languages):
             raise ValueError("codes and languages differ in length")
         bodies = self.encode_plain(codes)
         return [
             self.pack(
-                [self._instruction(CODE_INSTRUCTION.format(language=language_display_name(lang))), body],
+                [
+                    self._instruction(
+                        CODE_INSTRUCTION.format(language=language_display_name(lang))
+                    ),
+                    body,
+                ],
                 max_length,
             )
             for body, lang in zip(bodies, languages, strict=True)

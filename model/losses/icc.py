@@ -1,0 +1,17 @@
+"""In-context classification (ICC): are all snippets of a packed context from one repository?
+
+MoSE pretraining packs several functions into one context separated by ``<sep>``; with
+probability 0.5 they come from different repositories, and the ``<cls>`` state is classified
+same-repository (1) or not (0) with binary cross-entropy (ModularStarEncoder, arXiv 2503.03008;
+DESIGN.md section 7).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def icc_loss(logits: torch.Tensor, same_repository: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy. logits (B,), same_repository (B,) in {0, 1}."""
+    return F.binary_cross_entropy_with_logits(logits.float(), same_repository.float())

@@ -1,0 +1,75 @@
+"""Reading shards and building deterministic pretraining / contrastive batches."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from model.data import (
+    ContrastiveSampler,
+    PretrainSampler,
+    chunk_source,
+    read_corpus,
+    read_release,
+    repository_snippets,
+)
+from model.tokenizer import MoseTokenizer
+
+
+@pytest.fixture
+def tokenizer(shard_dir):
+    rows = read_release(shard_dir)
+    texts = [r["func1_CSN"] for r in rows] + [r["func2"] for r in rows]
+    return MoseTokenizer.train(texts, 400)
+
+
+def test_read_release_filters_split(shard_dir):
+    assert len(read_release(shard_dir)) == 24
+    assert read_release(shard_dir, split="test") == []
+    with pytest.raises(ValueError):
+        read_release(shard_dir / "nowhere")
+
+
+def test_icc_contexts_are_labelled_by_repository(shard_dir, tokenizer):
+    groups = repository_snippets(read_release(shard_dir))
+    owner = {code: repo for repo, codes in groups.items() for code in codes}
+    sampler = PretrainSampler(groups, tokenizer, 128, seed=1)
+    rng = __import__("random").Random(0)
+    labels = []
+    for _ in range(200):
+        codes, label = sampler._context(rng)
+        assert 2 <= len(codes) <= 4
+        assert label == int(len({owner[c] for c in codes}) == 1)
+        labels.append(label)
+    assert 0.35 < sum(labels) / len(labels) < 0.65
+    batch = sampler.batch(3, 4)
+    assert (batch.input_ids[:, -1] == tokenizer.cls_id).all()  # left padded, <cls> last
+    assert torch.equal(batch.input_ids, sampler.batch(3, 4).input_ids)  # pure function of step
+
+
+def test_contrastive_batches_mix_kinds_without_duplicate_sources(shard_dir, tokenizer):
+    sampler = ContrastiveSampler(read_release(shard_dir), tokenizer, 96, seed=0)
+    kinds = []
+    for step in range(6):
+        batch = sampler.batch(step, 8)
+        rows = {tuple(r.tolist()) for r in batch.doc_ids}
+        assert len(rows) == 8
+        kinds.extend(batch.kinds)
+        assert (batch.query_ids[:, -1] == tokenizer.cls_id).all()
+    assert 0.4 < kinds.count("text-code") / len(kinds) < 0.9
+    assert torch.equal(sampler.batch(2, 8).query_ids, sampler.batch(2, 8).query_ids)
+
+
+def test_corpus_groups_by_top_directory(tmp_path):
+    (tmp_path / "pkg_a").mkdir()
+    (tmp_path / "pkg_b" / "sub").mkdir(parents=True)
+    body = "def f(x):\n    return x + 1\n\n\ndef g(y):\n    return y * 2\n"
+    (tmp_path / "pkg_a" / "m.py").write_text(body)
+    (tmp_path / "pkg_b" / "sub" / "n.py").write_text(body)
+    (tmp_path / "pkg_b" / "notes.txt").write_text("ignored")
+    groups = read_corpus(tmp_path)
+    assert sorted(groups) == ["pkg_a", "pkg_b"]
+    assert chunk_source(body, max_chars=30, min_chars=5) == [
+        "def f(x):\n    return x + 1",
+        "def g(y):\n    return y * 2",
+    ]
