@@ -275,7 +275,7 @@ def _python_docstring(node: Any) -> tuple[str | None, int]:
         value = raw.strip("\"'rbuRBU")
     if not isinstance(value, str):
         return None, 0
-    return value, raw.count("\n") + 1
+    return value, sum(1 for line in raw.splitlines() if line.strip())
 
 
 def _preceding_comment(
