@@ -19,11 +19,13 @@ Hardening, after MultiPL-E's ``safe_subprocess.run`` (nuprl/MultiPL-E,
   an unprivileged uid: the sandboxes run programs as uid 65534);
 * optional ``oom_score_adj`` so that, in a memory cgroup shared with the agent, the kernel kills
   the program rather than the agent;
+* the pipes are enlarged past the cap, so a flood's verdict does not depend on timing;
 * stdin is fed from a thread and a closed stdin (``BrokenPipeError``) is ignored.
 """
 
 from __future__ import annotations
 
+import fcntl
 import math
 import os
 import resource
@@ -110,6 +112,21 @@ def _child_setup(limits: Limits, cgroup_procs: tuple[str, ...]) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
 
+def _grow_pipe(fd: int, cap: int) -> None:
+    """Make the pipe hold more than the cap, so a flood always *reaches* the cap.
+
+    Runtimes that write stdout asynchronously (node's libuv) stop writing when the default
+    64 KiB pipe is full and their event loop never runs again; with a pipe larger than the cap
+    the verdict is ``output_exceeded`` whatever the reader's timing, instead of sometimes
+    ``timeout``.
+    """
+    size = min(1024 * 1024, max(65536, 2 * cap))
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
+    except (OSError, AttributeError):
+        pass
+
+
 def _kill_group(pgid: int) -> None:
     try:
         os.killpg(pgid, signal.SIGKILL)
@@ -174,6 +191,7 @@ def spawn(
     bufs = {proc.stdout.fileno(): out_buf, proc.stderr.fileno(): err_buf}
     sel = selectors.DefaultSelector()
     for pipe in (proc.stdout, proc.stderr):
+        _grow_pipe(pipe.fileno(), cap)
         os.set_blocking(pipe.fileno(), False)
         sel.register(pipe.fileno(), selectors.EVENT_READ)
     timed_out = output_exceeded = False
