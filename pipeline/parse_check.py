@@ -9,14 +9,15 @@ downloads them at run time and fails offline) and are built once per worker in
 
 Function-level snippets are not always whole programs, so two wrappers are tried before
 declaring an error: PHP code without an opening ``<?php`` tag gets one (the grammar would
-otherwise read it as inline HTML and accept anything), and Java or PHP *methods* (CSN's Java
-functions are methods) are retried inside a class body when they fail at top level. Reported
+otherwise read it as inline HTML and accept anything), and Java, JavaScript or PHP *methods*
+(CSN's Java functions are methods) are retried inside a class body when they fail at top level. Reported
 positions are always in the original code's coordinates.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 
 import apache_beam as beam
@@ -43,10 +44,15 @@ GRAMMARS: dict[str, str] = {
 #: (prefix, suffix) tried when the bare code does not parse (methods outside a class).
 _CLASS_WRAPPERS: dict[str, tuple[str, str]] = {
     "java": ("class __ParseCheck__ {\n", "\n}\n"),
+    "javascript": ("class __ParseCheck__ {\n", "\n}\n"),
     "php": ("<?php class __ParseCheck__ {\n", "\n}\n"),
 }
 
 _SNIPPET_CHARS = 60
+
+# A JavaScript class method (``async get name(...) {``) rather than a function: parse it inside
+# a class body first, saving a failed top-level parse.
+_JS_METHOD = re.compile(r"^\s*(static\s+)?(async\s+)?(\*\s*)?((get|set)\s+)?(?!function\b)[A-Za-z_$#][\w$]*\s*\(")
 
 
 class ParseChecker:
@@ -65,21 +71,30 @@ class ParseChecker:
 
     def check(self, language: str, code: str) -> tuple[bool, str | None]:
         """(True, None) when ``code`` parses; else (False, "line:col: kind near 'snippet'")."""
-        parser = self._parsers.get(language)
-        if parser is None:
-            raise ValueError(f"no parser for {language!r}; valid: {', '.join(self._parsers)}")
+        parser = self._parser_for(language)
         if not code.strip():
             return False, "1:1: empty code"
         prefix = ""
         if language == "php" and not code.lstrip().startswith("<?"):
             prefix = "<?php\n"
+        wrapper = _CLASS_WRAPPERS.get(language)
+        if language == "javascript" and _JS_METHOD.match(code):
+            method_error = self._first_error(parser, wrapper[0], code, wrapper[1])
+            if method_error is None or self._first_error(parser, prefix, code, "") is None:
+                return True, None
+            return False, method_error
         error = self._first_error(parser, prefix, code, "")
         if error is None:
             return True, None
-        wrapper = _CLASS_WRAPPERS.get(language)
         if wrapper is not None and self._first_error(parser, wrapper[0], code, wrapper[1]) is None:
             return True, None
         return False, error
+
+    def _parser_for(self, language: str):
+        parser = self._parsers.get(language)
+        if parser is None:
+            raise ValueError(f"no parser for {language!r}; valid: {', '.join(self._parsers)}")
+        return parser
 
     def _first_error(self, parser, prefix: str, code: str, suffix: str) -> str | None:
         data = (prefix + code + suffix).encode("utf-8", "surrogatepass")

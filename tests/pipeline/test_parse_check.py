@@ -64,6 +64,10 @@ def test_invalid_code_names_line_col_and_snippet(checker, language):
 def test_methods_outside_a_class_parse(checker):
     assert checker.check("java", "public int size() {\n    return this.n;\n}\n") == (True, None)
     assert checker.check("php", "public function size() {\n    return $this->n;\n}\n") == (True, None)
+    assert checker.check("javascript", "async get size () {\n  return this.n\n}\n") == (True, None)
+    assert checker.check("javascript", "foo(a, b);\nbar()\n") == (True, None)  # calls, not a method
+    ok, error = checker.check("javascript", "size(a) {\n  return a +;\n}\n")
+    assert not ok and error.startswith("2:"), error  # reported in the method's own coordinates
 
 
 def test_php_without_open_tag_is_really_checked(checker):
