@@ -58,6 +58,7 @@ class AblationConfig:
     steps: int = 200
     pretrain_steps: int = 200
     seeds: tuple[int, ...] = (0,)
+    max_length: int | None = 128
     split: str = "test"
     batch_size: int = 32
     latency_items: int = 128
@@ -105,6 +106,8 @@ def train_argv(run: Run, cfg: AblationConfig, objective: str, steps: int, seed: 
         f"--objective={objective}", f"--steps={steps}", f"--seed={seed}",
         f"--num_layers={run.num_layers}", f"--exits={','.join(map(str, run.exits))}",
     ]
+    if cfg.max_length is not None:
+        argv.append(f"--max_length={cfg.max_length}")
     if not run.self_distillation:
         argv.append("--no_self_distillation")
     if init is not None:
@@ -237,7 +240,8 @@ def render_table(rows: Sequence[dict[str, Any]], bm25: ModelResult, cfg: Ablatio
         "# Self-distillation ablation (MoSE, arXiv 2503.03008)",
         "",
         f"Budget per model: {cfg.pretrain_steps} pretraining (MLM + ICC) + {cfg.steps} contrastive "
-        f"steps, config `{cfg.config}`, trainer's default batch, data `{cfg.data}`, seeds "
+        f"steps, config `{cfg.config}`, context {cfg.max_length or 'of the config'} tokens, "
+        f"trainer's default batch, data `{cfg.data}`, seeds "
         f"{', '.join(map(str, cfg.seeds))}. Evaluated on split `{cfg.split}`.",
         "",
         f"Text: `{text_task}` ({by_name[text_task].describe()}).",
@@ -320,6 +324,8 @@ def run_ablation(cfg: AblationConfig) -> dict[str, Any]:
 
     results: dict[tuple[str, int], ModelResult] = {}
     train_seconds: dict[str, float] = {}
+    bm25 = evaluate_bm25(tasks, eval_cfg)
+    document: dict[str, Any] = {}
     for run in plan_runs(cfg.exits):
         for seed in cfg.seeds:
             log.info("training %s seed %d", run.name, seed)
@@ -329,7 +335,21 @@ def run_ablation(cfg: AblationConfig) -> dict[str, Any]:
             results[(run.name, seed)] = evaluate_encoder(
                 MoseEncoder.from_pretrained(ckpt, device="cpu"), tasks, name, "mose", str(ckpt), eval_cfg
             )
-    bm25 = evaluate_bm25(tasks, eval_cfg)
+            # outputs after every model: an interrupted ablation still leaves its partial table
+            document = write_outputs(cfg, tasks, results, bm25, train_seconds)
+    print((out / "ablation.md").read_text(encoding="utf-8"))
+    return document
+
+
+def write_outputs(
+    cfg: AblationConfig,
+    tasks: Sequence[RetrievalTask],
+    results: dict[tuple[str, int], ModelResult],
+    bm25: ModelResult,
+    train_seconds: dict[str, float],
+) -> dict[str, Any]:
+    """ablation.md, ablation.json, ablation.png and eval/ from the models evaluated so far."""
+    out = Path(cfg.output)
     rows = comparison_rows(cfg.exits, results, cfg.seeds, [t.name for t in tasks])
     # seed noise: the spread of the same model over seeds, averaged over exits and modes
     spreads = [r[m]["text_mrr"]["std"] for r in rows for m in MODES
@@ -354,7 +374,6 @@ def run_ablation(cfg: AblationConfig) -> dict[str, Any]:
         "latency_items": cfg.latency_items, "latency_repeats": cfg.latency_repeats,
         "title": "Ablation models: accuracy against cost per exit",
     })
-    print(table)
     return document
 
 
@@ -376,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pretrain_steps", type=int, default=200, help="MLM+ICC steps per model (0: none)")
     p.add_argument("--seed", type=int, default=None, help="one seed (shorthand for --seeds=S)")
     p.add_argument("--seeds", type=_ints, default=(0,))
+    p.add_argument("--max_length", type=int, default=128,
+                   help="training context in tokens, the same for every model (0: the config's)")
     p.add_argument("--split", default="test")
     p.add_argument("--batch_size", type=int, default=32, help="encoding batch for evaluation")
     p.add_argument("--latency_items", type=int, default=128)
@@ -388,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
             data=args.data, output=args.output, config=args.config, exits=args.exits,
             steps=args.steps, pretrain_steps=args.pretrain_steps,
             seeds=(args.seed,) if args.seed is not None else args.seeds, split=args.split,
+            max_length=args.max_length or None,
             batch_size=args.batch_size, latency_items=args.latency_items,
             latency_repeats=args.latency_repeats, extra_train_args=tuple(args.train_arg or ()),
         )

@@ -66,3 +66,27 @@ def test_rows_compare_each_exit_with_its_own_k_layer_model():
     text = verdict(rows, noise=0.01)
     assert "1 of 2 lower exits (2)" in text and "spread (0.0100) at 2" in text
     assert "one seed only" in verdict(rows, noise=None)
+
+
+@pytest.mark.slow
+def test_ablation_end_to_end_on_tiny_shards(tmp_path):
+    """Three 2-layer models, one training step each, evaluated per exit: table, json, plot."""
+    pytest.importorskip("model.train")
+    import json
+
+    from eval.ablation import main
+    from tests.eval.shards import humaneval_rows, write_release_shards
+
+    data = write_release_shards(tmp_path / "data", humaneval_rows(24, split_of=lambda i: "test" if i % 3 == 0 else "train"))
+    out = tmp_path / "ablation"
+    assert main([f"--data={data}", f"--output={out}", "--exits=1,2", "--steps=1", "--pretrain_steps=0",
+                 "--max_length=64", "--latency_items=4", "--latency_repeats=1", "--train_arg=--batch_size=4"]) == 0
+    doc = json.loads((out / "ablation.json").read_text())
+    assert [r["name"] for r in doc["runs"]] == ["self-distilled", "alone-1", "last-exit-only"]
+    assert [r["exit"] for r in doc["rows"]] == [1, 2]
+    assert doc["rows"][0]["self-distilled"]["text_mrr"]["mean"] is not None
+    assert doc["rows"][0]["alone"]["text_mrr"]["mean"] is not None
+    assert "Verdict" in (out / "ablation.md").read_text()
+    assert (out / "ablation.png").stat().st_size > 0 and (out / "eval" / "metrics.json").exists()
+    # a repeated command reuses finished runs instead of retraining
+    assert (out / "checkpoints" / "alone-1" / "seed0" / "DONE").exists()
