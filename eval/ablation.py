@@ -17,8 +17,8 @@ gets ``ablation.md`` / ``ablation.json`` (one comparison table: per exit, MRR an
 three modes, the difference (a) - (b), latency and parameters, mean and spread over seeds),
 ``ablation.png`` and the full per-model report under ``eval/``.
 
-    python -m eval.ablation --data=out/data-dir --output=out/ablation [--steps=200]
-        [--pretrain_steps=200] [--seeds=0,1] [--config=tiny] [--exits=2,4,6]
+    python -m eval.ablation --data=out/data-dir --output=out/ablation [--steps=60]
+        [--pretrain_steps=60] [--seeds=0,1] [--config=tiny] [--exits=2,4,6] [--max_length=128]
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ class AblationConfig:
     output: str
     config: str = "tiny"
     exits: tuple[int, ...] = (2, 4, 6)
-    steps: int = 200
-    pretrain_steps: int = 200
+    steps: int = 60
+    pretrain_steps: int = 60
     seeds: tuple[int, ...] = (0,)
     max_length: int | None = 128
     split: str = "test"
@@ -391,8 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", required=True)
     p.add_argument("--config", default="tiny")
     p.add_argument("--exits", type=_ints, default=(2, 4, 6))
-    p.add_argument("--steps", type=int, default=200, help="contrastive steps per model")
-    p.add_argument("--pretrain_steps", type=int, default=200, help="MLM+ICC steps per model (0: none)")
+    p.add_argument("--steps", type=int, default=60, help="contrastive steps per model")
+    p.add_argument("--pretrain_steps", type=int, default=60, help="MLM+ICC steps per model (0: none)")
     p.add_argument("--seed", type=int, default=None, help="one seed (shorthand for --seeds=S)")
     p.add_argument("--seeds", type=_ints, default=(0,))
     p.add_argument("--max_length", type=int, default=128,
