@@ -214,9 +214,11 @@ class Validator:
     def source_tests(self, pairs: Iterable[SourcePair]) -> dict[str, SourceTests]:
         """Validated cases per pair id: given/doctest cases the source passes, plus generated."""
         todo: list[tuple[SourcePair, list[TestCase], list[tuple], str, str]] = []
+        queued: set[str] = set()
         for pair in pairs:
-            if pair.pair_id in self._source_tests or any(p.pair_id == pair.pair_id for p, *_ in todo):
+            if pair.pair_id in self._source_tests or pair.pair_id in queued:
                 continue
+            queued.add(pair.pair_id)
             given = source_cases(pair, self.config.testgen)
             sig = signature_of(pair.code, pair.func_name) if pair.language.lower() == "python" else None
             if sig is None:

@@ -1,10 +1,11 @@
-"""C harness: scalar and string arguments only; anything else is reported as unrenderable.
+"""C harness: scalars, strings and flat arrays; anything else is reported as unrenderable.
 
-C passes lists as a pointer plus a length, a convention each translator picks its own way,
-so a list, dict, tuple or optional parameter or result makes the cases unrenderable (the
-verdict says e.g. ``unrenderable: list in c``) and the translation is compiled and run as a
-library unit instead. Numbers are converted by C's own rules; strings compare with ``strcmp``,
-floats with a tolerance.
+A flat list argument is passed the usual C way, as an array and its length
+(``int *xs, int n``) when the translation declares exactly that; any other list, a dict, a
+list result or an optional makes the cases unrenderable (the verdict says e.g.
+``unrenderable: dict in c``) and the translation is compiled and run as a library unit.
+Numbers are converted by C's own rules; strings compare with ``strcmp``, floats with a
+tolerance.
 """
 
 from __future__ import annotations
@@ -107,6 +108,39 @@ def literal(v: Any, kind: str) -> str:
     raise Unrenderable("parameter type in c")
 
 
+def _flat(v: Any) -> bool:
+    """A list of numbers/bools only (passed as a C array plus its length)."""
+    return isinstance(v, (list, tuple)) and all(_python_kind(x) in ("number", "bool") for x in v)
+
+
+def _arguments(args: tuple[Any, ...], ctypes: list[str], name: str) -> list[str]:
+    """C arguments for the Python ones; a flat list fills a ``T *`` and the length after it.
+
+    The (pointer, length) pair is the usual C rendering of a Python list; any other shape of
+    parameter list is unrenderable rather than guessed.
+    """
+    out: list[str] = []
+    j = 0
+    for a in args:
+        if j >= len(ctypes):
+            raise Unrenderable(f"c function {name} takes {len(ctypes)} parameters")
+        kind = _kind(ctypes[j])
+        if _python_kind(a) == "list":
+            elem = re.sub(r"\bconst\b|\*", "", ctypes[j]).strip()
+            if kind != "pointer" or j + 1 >= len(ctypes) or _kind(ctypes[j + 1]) != "int" or _kind(elem) not in (
+                    "int", "float", "bool", "char"):
+                raise Unrenderable("list in c (no array and length parameters)")
+            items = ", ".join(literal(x, "int" if _kind(elem) == "char" else _kind(elem)) for x in a) or "0"
+            out += [f"({elem}[]){{{items}}}", str(len(a))]
+            j += 2
+        else:
+            out.append(literal(a, kind))
+            j += 1
+    if j != len(ctypes):
+        raise Unrenderable(f"c function {name} takes {len(ctypes)} parameters")
+    return out
+
+
 def defined_functions(code: str) -> list[str]:
     return [m.group(2) for m in _DEF.finditer(code) if m.group(2) not in _KEYWORDS]
 
@@ -115,24 +149,22 @@ def render(req: HarnessRequest) -> str:
     check_arity(req)
     for case in req.cases:  # say what cannot be written before looking at the C side
         for v in (*case.args, case.expected):
-            if _python_kind(v) in ("list", "dict", "set"):
-                raise Unrenderable(f"{_python_kind(v)} in c")
+            kind = _python_kind(v)
+            if kind in ("dict", "set") or (kind == "list" and (v is case.expected or not _flat(v))):
+                raise Unrenderable(f"{kind} in c")
     code = _MAIN.sub("int __translated_main(", req.code)
     name = pick_function(defined_functions(code), req.func_name)
     m = next(m for m in _DEF.finditer(code) if m.group(2) == name)
     inner, _ = balanced_parens(code, m.start(3) - 1)
     params = [] if inner.strip() in ("", "void") else split_top_level(inner)
-    kinds = []
+    ctypes = []
     for p in params:
         p = re.sub(r"\[\s*\]", "*", p)
-        ptype = re.sub(r"[A-Za-z_]\w*\s*$", "", p).strip() or p
-        kinds.append(_kind(ptype))
-    if any(len(pad_args(req, c)) != len(kinds) for c in req.cases):
-        raise Unrenderable(f"c function {name} takes {len(kinds)} parameters (list length argument?)")
+        ctypes.append(re.sub(r"[A-Za-z_]\w*\s*$", "", p).strip() or p)
     ret = _kind(m.group(1))
     lines = ["int main(void) {"]
     for i, case in enumerate(req.cases):
-        args = ", ".join(literal(a, k) for a, k in zip(pad_args(req, case), kinds, strict=True))
+        args = ", ".join(_arguments(pad_args(req, case), ctypes, name))
         call = f"{name}({args})"
         e = case.expected
         if ret == "void":

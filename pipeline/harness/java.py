@@ -107,7 +107,7 @@ def _generic(t: str) -> tuple[str, list[str]]:
 def literal(v: Any, t: str) -> str:
     """A Java expression of declared type ``t`` holding the Python value ``v``."""
     t = re.sub(r"\s+", " ", t.strip())
-    if t.endswith("...") :
+    if t.endswith("..."):
         t = t[:-3] + "[]"
     if v is None:
         if t in ("int", "long", "double", "float", "boolean", "char", "short", "byte"):
@@ -118,8 +118,7 @@ def literal(v: Any, t: str) -> str:
         elem = t[:-2].strip()
         if not isinstance(v, (list, tuple)):
             raise Unrenderable(f"{type(v).__name__} for {t} in java")
-        return f"new {_erase(elem)}[]{{" + ", ".join(literal(x, elem) for x in v) + "}" if "<" not in elem else \
-            f"new {_erase(elem)}[]{{" + ", ".join(literal(x, elem) for x in v) + "}"
+        return f"new {_erase(elem)}[]{{" + ", ".join(literal(x, elem) for x in v) + "}"
     if base in _INTS:
         if isinstance(v, bool) or not isinstance(v, int):
             raise Unrenderable(f"{type(v).__name__} for {t} in java")

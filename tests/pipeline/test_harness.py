@@ -86,6 +86,11 @@ def test_go_and_rust_literals_follow_the_declared_types():
     assert 'wrap("a\\"b")' in rust_str and 'String::from("[a\\"b]")' in rust_str
 
 
+def test_c_passes_flat_lists_as_array_and_length():
+    src = HARNESSES["c"].render(req("long sum_list(const int *xs, int n, int k) { return 0; }"))
+    assert "sum_list((int[]){1, 2, 3}, 3, 2)" in src and "sum_list((int[]){0}, 0, 5)" in src
+
+
 def test_dynamic_languages_render_python_values():
     cases = (Case(({"a": [1, None]}, True, 1.5), "x'y"),)
     sig = signature_of("def f(d, b, x): pass", "f")
@@ -101,8 +106,10 @@ def test_unrenderable_cases_are_reported_not_guessed():
     sig = signature_of("from typing import Dict\ndef total(d: Dict[str, int]) -> int: pass", "total")
     with pytest.raises(Unrenderable, match="dict in c"):
         HARNESSES["c"].render(req("int total(int *d) { return 0; }", (Case(({"a": 1},), 1),), sig, "total"))
-    with pytest.raises(Unrenderable, match="list in c"):
-        HARNESSES["c"].render(req("int sum_list(int *xs, int n, int k) { return 0; }"))
+    with pytest.raises(Unrenderable, match="takes 2 parameters"):
+        HARNESSES["c"].render(req("int sum_list(int *xs, int k) { return 0; }"))  # no length parameter
+    with pytest.raises(Unrenderable, match="list in c"):  # list results have no C convention
+        HARNESSES["c"].render(req("int *f(int n) { return 0; }", (Case((1,), [1]),), signature_of("def f(n): pass", "f"), "f"))
     with pytest.raises(Unrenderable, match="parameter type Foo in java"):
         HARNESSES["java"].render(req("class S { static int sumList(Foo xs, int k) { return 0; } }"))
     with pytest.raises(Unrenderable, match="takes 1 parameters"):
