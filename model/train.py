@@ -253,6 +253,31 @@ def contrastive_losses(
     }
 
 
+def batch_losses(
+    model: MoseModel,
+    batch: PretrainBatch | ContrastiveBatch,
+    exits: list[int],
+    tokenizer: MoseTokenizer,
+    cfg: TrainConfig,
+    position: int,
+    device: torch.device,
+) -> dict[int, dict[str, torch.Tensor]]:
+    """Per-exit losses of one micro-batch; the MLM masks depend only on (seed, position)."""
+    if isinstance(batch, PretrainBatch):
+        generator = torch.Generator().manual_seed(hash((cfg.seed, 4, position)) & 0xFFFFFFFFFFFF)
+        return pretrain_losses(
+            model, batch, exits, tokenizer, generator, device, cfg.mlm_probability
+        )
+    return contrastive_losses(model, batch, exits, device, cfg.temperature)
+
+
+def batch_tokens(batch: PretrainBatch | ContrastiveBatch) -> int:
+    """Non-padding tokens the batch feeds the model."""
+    if isinstance(batch, PretrainBatch):
+        return int(batch.attention_mask.sum())
+    return int(batch.query_mask.sum() + batch.doc_mask.sum())
+
+
 # -- checkpoints ----------------------------------------------------------------------------
 
 
@@ -411,26 +436,11 @@ def train(cfg: TrainConfig) -> list[dict[str, Any]]:
                 position = step * cfg.grad_accum + micro
                 batch = sampler.batch(position, cfg.batch_size)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                    if isinstance(batch, PretrainBatch):
-                        generator = torch.Generator().manual_seed(
-                            hash((cfg.seed, 4, position)) & 0xFFFFFFFFFFFF
-                        )
-                        per_exit = pretrain_losses(
-                            model,
-                            batch,
-                            trained_exits,
-                            tokenizer,
-                            generator,
-                            device,
-                            cfg.mlm_probability,
-                        )
-                        window_tokens += int(batch.attention_mask.sum())
-                    else:
-                        per_exit = contrastive_losses(
-                            model, batch, trained_exits, device, cfg.temperature
-                        )
-                        window_tokens += int(batch.query_mask.sum() + batch.doc_mask.sum())
+                    per_exit = batch_losses(
+                        model, batch, trained_exits, tokenizer, cfg, position, device
+                    )
                     loss = combine({e: v["loss"] for e, v in per_exit.items()}, weights)
+                window_tokens += batch_tokens(batch)
                 (loss / cfg.grad_accum).backward()
                 total += float(loss.detach()) / cfg.grad_accum
                 for e, parts in per_exit.items():

@@ -73,3 +73,25 @@ def test_corpus_groups_by_top_directory(tmp_path):
         "def f(x):\n    return x + 1",
         "def g(y):\n    return y * 2",
     ]
+
+
+def test_demo_data_mines_documented_functions_without_docstrings(tmp_path):
+    from model.demo_data import main as demo_main
+
+    pkg = tmp_path / "src" / "pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "m.py").write_text(
+        'def area(width, height):\n    """Area of a rectangle in square units.\n\n    More.\n    """\n'
+        "    return width * height\n\n\ndef bare(x):\n    return x\n"
+    )
+    assert (
+        demo_main(
+            [f"--source={tmp_path / 'src'}", f"--output={tmp_path / 'out'}", "--test_fraction=0"]
+        )
+        == 0
+    )
+    rows = read_release(tmp_path / "out")
+    assert len(rows) == 1
+    assert rows[0]["func_documentation_string"] == "Area of a rectangle in square units."
+    assert rows[0]["func1_CSN"] == "def area(width, height):\n    return width * height\n"
+    assert rows[0]["repository_name"] == "pkg" and rows[0]["func2"] == ""
