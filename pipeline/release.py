@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+import yaml
 
 from pipeline.hub_metadata import (
     SHARD_RE,
@@ -154,6 +155,14 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
+def _temporary_folder(source: Path) -> Path:
+    """A fresh folder inside DIR (same file system: shards are hard-linked, not copied)."""
+    try:
+        return Path(tempfile.mkdtemp(prefix=".release-", dir=source))
+    except OSError:  # DIR is read-only: copy into the system's temp dir instead
+        return Path(tempfile.mkdtemp(prefix="release-"))
+
+
 def stage_release(source: Path, dest: Path, config: ReleaseConfig) -> Path:
     """Lay out the release folder ``dest`` from the output directory ``source``.
 
@@ -183,7 +192,10 @@ def stage_release(source: Path, dest: Path, config: ReleaseConfig) -> Path:
     shutil.copy2(source / "stats.json", dest / "stats.json")
 
     card = card_path.read_text(encoding="utf-8")
-    old_meta, _ = split_front_matter(card)
+    try:
+        old_meta, _ = split_front_matter(card)
+    except (yaml.YAMLError, ValueError) as exc:
+        raise ReleaseError(f"{card_path}: unreadable YAML front matter ({exc})") from None
     license_id = config.license or old_meta.get("license") or "other"
     pretty_name = config.pretty_name or old_meta.get("pretty_name") or config.repo_id.split("/")[1]
     extra = {k: v for k, v in old_meta.items() if k not in _GENERATED_KEYS}
@@ -395,7 +407,7 @@ def release(
                 f"no Hub token: set {config.token_env} (or pass --token_env=NAME), or use --dry_run"
             )
     keep = config.staging_dir is not None
-    folder = config.staging_dir or Path(tempfile.mkdtemp(prefix="release-"))
+    folder = config.staging_dir or _temporary_folder(source)
     try:
         stage_release(source, folder, config)
         summary = validate_release(folder, stats)

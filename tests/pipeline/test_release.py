@@ -320,3 +320,10 @@ def test_staging_dir_must_be_empty(out_dir, tmp_path):
     (tmp_path / "stage" / "x").write_text("x")
     with pytest.raises(ReleaseError, match="not empty"):
         stage_release(out_dir, tmp_path / "stage", ReleaseConfig(out_dir, "acme/codetrans"))
+
+
+def test_broken_card_yaml_is_a_clear_error(out_dir, capsys):
+    (out_dir / "README.md").write_text("---\nlicense: [unclosed\n---\n# Card\n")
+    assert main([str(out_dir), "--repo_id=acme/codetrans", "--dry_run"]) == 2
+    assert "unreadable YAML front matter" in capsys.readouterr().err
+    assert not list(out_dir.glob(".release-*"))  # the temporary folder is gone
