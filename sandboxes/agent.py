@@ -18,10 +18,12 @@ the host classifies them (``sandboxes.status.classify``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import signal
+import stat
 import sys
 import time
 
@@ -98,13 +100,31 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def run_job(job: dict, index: int, spec: dict) -> dict:
-    """Run one job's steps in a fresh dir; return its raw facts (see module docstring)."""
-    work = os.path.join(spec.get("work_root", "/work"), f"j{index}")
-    result = {"id": job.get("id", index), "phase": "setup", "exit_code": None,
-              "timed_out": False, "oom_killed": False, "output_exceeded": False,
-              "stdout": "", "stderr": "", "wall_s": 0.0, "error": None}
-    start = time.monotonic()
+def _digest(path: str) -> str:
+    """Hash of a dir's names, modes and contents: did anything touch a compiled program?"""
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(dirs + files):
+            full = os.path.join(root, name)
+            st = os.lstat(full)
+            digest.update(f"{os.path.relpath(full, path)}\0{st.st_mode}\0".encode())
+            if stat.S_ISLNK(st.st_mode):
+                digest.update(os.readlink(full).encode())
+            elif stat.S_ISREG(st.st_mode):
+                with open(full, "rb") as fh:
+                    digest.update(hashlib.sha256(fh.read()).digest())
+    return digest.hexdigest()
+
+
+def _new_result(job: dict, index: int) -> dict:
+    return {"id": job.get("id", index), "phase": "setup", "exit_code": None,
+            "timed_out": False, "oom_killed": False, "output_exceeded": False,
+            "stdout": "", "stderr": "", "wall_s": 0.0, "error": None}
+
+
+def _prepare(job: dict, work: str) -> str | None:
+    """Create the fresh work dir and write the job's files; an error message or None."""
     try:
         os.mkdir(work, 0o700)
         for name, content in job["files"]:
@@ -114,38 +134,142 @@ def run_job(job: dict, index: int, spec: dict) -> dict:
             with open(path, "w", encoding="utf-8") as fh:
                 fh.write(content)
     except (OSError, KeyError, ValueError) as exc:
-        result["error"] = f"could not prepare the work dir: {exc}"
-        return result
-    env = {key: value.replace("{dir}", work) for key, value in job.get("env", {}).items()}
+        return f"could not prepare the work dir: {exc}"
+    return None
+
+
+def _env(job: dict, work: str, extra: dict | None = None) -> dict:
+    env = {key: value.replace("{dir}", work)
+           for key, value in {**job.get("env", {}), **(extra or {})}.items()}
     env.setdefault("HOME", work)
     env.setdefault("TMPDIR", work)
+    return env
+
+
+def _limits(job: dict, step: dict, wall_s: float | None = None) -> Limits:
+    return Limits(
+        wall_s=float(wall_s if wall_s is not None else step["timeout_s"]),
+        output_bytes=int(job.get("output_bytes", 65536)),
+        kill_on_output_cap=step["phase"] == "run",
+        file_size_bytes=job.get("file_size_bytes"),
+        nproc=job.get("nproc"),
+        nofile=job.get("nofile"),
+        address_space_mb=job.get("address_space_mb"),
+        oom_score_adj=1000,
+    )
+
+
+def _run_step(job: dict, step: dict, work: str, env: dict, oom_path: str | None) -> tuple[dict, bool]:
+    """Spawn one step; (its raw facts, whether the job stops here)."""
+    before = _oom_kills(oom_path)
+    outcome = spawn(step["argv"], limits=_limits(job, step), cwd=work, env=env,
+                    stdin=step.get("stdin", "").encode("utf-8"))
+    _kill_everything()
+    oom = _oom_kills(oom_path) > before
+    facts = {"phase": step["phase"], "exit_code": outcome.exit_code,
+             "timed_out": outcome.timed_out, "oom_killed": oom,
+             "output_exceeded": outcome.output_exceeded, "stdout": _text(outcome.stdout),
+             "stderr": _text(outcome.stderr), "error": outcome.spawn_error}
+    if outcome.spawn_error is not None:
+        facts["phase"] = "setup"
+        return facts, True
+    stop = (outcome.exit_code != 0 or outcome.timed_out or oom
+            or (outcome.output_exceeded and step["phase"] == "run"))
+    return facts, stop
+
+
+def compile_all(jobs: list[dict], spec: dict) -> dict[int, dict]:
+    """Batch compile: every compiled job of the batch, before any program runs.
+
+    Because no untrusted code runs during this phase, the compiles may share state that a
+    program must never reach: one warm compile server (javac in one JVM) or a shared build
+    cache (Go's ``GOCACHE``), deleted before the first program runs. Each job's dir is then
+    hashed; a job whose dir changed before its turn (an earlier program tampered with it) is
+    recompiled alone, so every verdict is what a fresh sandbox would give.
+    Returns ``{index: {"facts": compile facts, "digest": dir hash}}`` for jobs compiled here.
+    """
+    batch = spec["batch_compile"]
+    root = spec.get("work_root", "/work")
     oom_path = spec.get("oom_control")
-    for step in job["steps"]:
-        limits = Limits(
-            wall_s=float(step["timeout_s"]),
-            output_bytes=int(job.get("output_bytes", 65536)),
-            kill_on_output_cap=step["phase"] == "run",
-            file_size_bytes=job.get("file_size_bytes"),
-            nproc=job.get("nproc"),
-            nofile=job.get("nofile"),
-            address_space_mb=job.get("address_space_mb"),
-            oom_score_adj=1000,
-        )
+    ready = []
+    for i, job in enumerate(jobs):
+        work = os.path.join(root, f"j{i}")
+        if job["steps"][0]["phase"] == "compile" and _prepare(job, work) is None:
+            ready.append(i)
+    if not ready:
+        return {}
+    done: dict[int, dict] = {}
+    server = batch.get("server_argv")
+    if server:
+        agent_dir = os.path.dirname(os.path.abspath(__file__))
+        argv = [arg.replace("{agent_dir}", agent_dir) for arg in server]
+        argv += [f"j{i}/{jobs[i]['files'][0][0]}" for i in ready]
+        first = jobs[ready[0]]
+        step = {"phase": "compile", "timeout_s": batch["timeout_s"]}
         before = _oom_kills(oom_path)
-        outcome = spawn(step["argv"], limits=limits, cwd=work, env=env,
-                        stdin=step.get("stdin", "").encode("utf-8"))
+        outcome = spawn(argv, limits=_limits(first, step), cwd=root, env=_env(first, root))
         _kill_everything()
-        oom = _oom_kills(oom_path) > before
-        result.update(phase=step["phase"], exit_code=outcome.exit_code,
-                      timed_out=outcome.timed_out, oom_killed=oom,
-                      output_exceeded=outcome.output_exceeded, stdout=_text(outcome.stdout),
-                      stderr=_text(outcome.stderr), error=outcome.spawn_error)
-        if outcome.spawn_error is not None:
-            result["phase"] = "setup"
-            break
-        if outcome.exit_code != 0 or outcome.timed_out or oom or (
-            outcome.output_exceeded and step["phase"] == "run"
-        ):
+        if outcome.spawn_error is None and not outcome.timed_out and _oom_kills(oom_path) == before:
+            for i in ready:
+                work = os.path.join(root, f"j{i}")
+                try:
+                    with open(os.path.join(work, ".compile.rc")) as fh:
+                        code = int(fh.read().strip())
+                    with open(os.path.join(work, ".compile.err"), "rb") as fh:
+                        err = _text(fh.read()[: int(first.get("output_bytes", 65536))])
+                    os.unlink(os.path.join(work, ".compile.rc"))
+                    os.unlink(os.path.join(work, ".compile.err"))
+                except (OSError, ValueError):
+                    continue  # not compiled here: the job compiles alone in its turn
+                done[i] = {"phase": "compile", "exit_code": code, "timed_out": False,
+                           "oom_killed": False, "output_exceeded": False, "stdout": "",
+                           "stderr": err.replace(f"j{i}/", ""), "error": None}
+    else:
+        for i in ready:
+            job, work = jobs[i], os.path.join(root, f"j{i}")
+            facts, _ = _run_step(job, job["steps"][0], work, _env(job, work, batch.get("env")),
+                                 oom_path)
+            if facts["error"] is None and not facts["timed_out"] and not facts["oom_killed"]:
+                done[i] = facts
+    for value in batch.get("env", {}).values():  # shared caches never meet a program
+        if value.startswith(root + "/"):
+            shutil.rmtree(value, ignore_errors=True)
+    out = {}
+    for i in ready:
+        if i in done:
+            out[i] = {"facts": done[i], "digest": _digest(os.path.join(root, f"j{i}"))}
+        else:
+            shutil.rmtree(os.path.join(root, f"j{i}"), ignore_errors=True)
+    return out
+
+
+def run_job(job: dict, index: int, spec: dict, compiled: dict | None = None) -> dict:
+    """Run one job's steps in a fresh dir; return its raw facts (see module docstring).
+
+    ``compiled``: this job's entry from :func:`compile_all`, if the batch compiled it.
+    """
+    work = os.path.join(spec.get("work_root", "/work"), f"j{index}")
+    result = _new_result(job, index)
+    start = time.monotonic()
+    steps = job["steps"]
+    if compiled is not None and os.path.isdir(work) and _digest(work) == compiled["digest"]:
+        result.update(compiled["facts"])
+        if compiled["facts"]["exit_code"] != 0:
+            result["wall_s"] = round(time.monotonic() - start, 4)
+            return result
+        steps = steps[1:]
+    else:
+        if compiled is not None:  # tampered with since the batch compile: start afresh
+            shutil.rmtree(work, ignore_errors=True)
+        error = _prepare(job, work)
+        if error is not None:
+            result["error"] = error
+            return result
+    env = _env(job, work)
+    for step in steps:
+        facts, stop = _run_step(job, step, work, env, spec.get("oom_control"))
+        result.update(facts)
+        if stop:
             break
     result["wall_s"] = round(time.monotonic() - start, 4)
     return result
@@ -159,8 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     _harden()
     with open(args[0], encoding="utf-8") as fh:
         spec = json.load(fh)
-    for index, job in enumerate(spec["jobs"]):
-        result = run_job(job, index, spec)
+    jobs = spec["jobs"]
+    compiled = compile_all(jobs, spec) if spec.get("batch_compile") else {}
+    for index, job in enumerate(jobs):
+        result = run_job(job, index, spec, compiled.get(index))
         _kill_everything()
         _wipe(os.path.join(spec.get("work_root", "/work"), f"j{index}"), keep_root=False)
         for path in spec.get("wipe", ("/tmp", "/dev/shm")):

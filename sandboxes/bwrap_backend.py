@@ -15,7 +15,10 @@ descendant is in it; the agent reads the cgroup's ``oom_kill`` counter through a
 to tell a memory kill from a crash. Without root (or without writable cgroups) bwrap runs in
 its own user namespace as the calling user and rlimits stand in (RLIMIT_AS, RLIMIT_NPROC).
 
-``run_batch`` runs programs on ``workers`` threads (each its own sandbox and cgroup).
+Batches: like a warm container, one bwrap sandbox and one cgroup run a batch of programs of
+one language and memory limit (``batch_size``; 1 gives one sandbox per program), the agent
+giving each a fresh dir, fresh limits and a clean ``/tmp``; ``workers`` threads run batches side
+by side.
 """
 
 from __future__ import annotations
@@ -27,10 +30,16 @@ import signal
 import tempfile
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 from sandboxes.mounts import AGENT_ARGV, AGENT_DIR, AGENT_HOST_DIR, OOM_CONTROL, toolchain_mounts
-from sandboxes.program import AGENT_MEMORY_MB, Job, batch_deadline_s
+from sandboxes.program import (
+    Job,
+    batch_deadline_s,
+    batch_spec,
+    group_memory_mb,
+    sandbox_failed,
+    setup_error,
+)
 from sandboxes.runner import Limits, spawn
 from sandboxes.sandbox import Sandbox, SandboxUnavailable
 
@@ -108,22 +117,18 @@ class BwrapSandbox(Sandbox):
 
     name = "bwrap"
 
-    def __init__(self, *, workers: int = 1, use_cgroups: bool | None = None,
-                 batch_size: int | None = None) -> None:
-        super().__init__()
-        if workers < 1:
-            raise ValueError(f"workers must be >= 1, got {workers}")
+    def __init__(self, *, batch_size: int = 64, workers: int = 1,
+                 use_cgroups: bool | None = None) -> None:
+        super().__init__(batch_size=batch_size, workers=workers)
         self.bwrap = shutil.which("bwrap")
         if self.bwrap is None:
             raise SandboxUnavailable("bubblewrap is not installed (apt-get install bubblewrap)")
         if not os.path.exists("/usr/bin/python3"):
             raise SandboxUnavailable("the agent needs /usr/bin/python3 on the host")
-        self.workers = workers
         self.privileged = os.geteuid() == 0
         self.has_cgroups = cgroups_usable() if use_cgroups is None else use_cgroups
         if self.has_cgroups and not self.privileged:
             raise ValueError("per-run cgroups need root")
-        del batch_size  # accepted for open_sandbox(); every bwrap run is its own sandbox
 
     def _argv(self, job: Job, job_dir: str, cgroup: _RunCgroup | None) -> list[str]:
         argv = [self.bwrap]
@@ -158,38 +163,31 @@ class BwrapSandbox(Sandbox):
                      "--bounding-set=-all", "--no-new-privs"]
         return [*argv, "--", *AGENT_ARGV]
 
-    def _run_one(self, job: Job) -> dict | None:
-        job_dir = tempfile.mkdtemp(prefix="sandbox-job-")
+    def _run_group(self, jobs: list[Job]) -> list[dict]:
+        job_dir = tempfile.mkdtemp(prefix="sandbox-batch-")
         cgroup = None
         try:
             os.chmod(job_dir, 0o755)
-            spec = {"jobs": [job.spec], "work_root": "/work",
-                    "oom_control": OOM_CONTROL if self.has_cgroups else None}
             path = os.path.join(job_dir, "batch.json")
             with open(path, "w", encoding="utf-8") as fh:
-                json.dump(spec, fh)
+                json.dump(batch_spec(jobs, oom_control=OOM_CONTROL if self.has_cgroups else None),
+                          fh)
             os.chmod(path, 0o644)
             if self.has_cgroups:
-                cgroup = _RunCgroup(job.memory_mb + AGENT_MEMORY_MB, job.language.nproc + 8)
-            limits = Limits(wall_s=batch_deadline_s([job]), output_bytes=4 * 1024 * 1024,
+                cgroup = _RunCgroup(group_memory_mb(jobs), jobs[0].language.nproc + 8)
+            limits = Limits(wall_s=batch_deadline_s(jobs), output_bytes=64 * 1024 * 1024,
                             kill_on_output_cap=False, set_cpu_limit=False)
-            outcome = spawn(self._argv(job, job_dir, cgroup), limits=limits,
+            outcome = spawn(self._argv(jobs[0], job_dir, cgroup), limits=limits,
                             env={"PATH": "/usr/bin:/bin"},
                             cgroup_procs=cgroup.procs if cgroup else ())
             lines = [line for line in outcome.stdout.decode("utf-8", "replace").splitlines()
                      if line.startswith("{")]
-            if not lines:
-                return {"phase": "setup", "exit_code": None, "error":
-                        "bwrap sandbox failed: " + outcome.stderr.decode("utf-8", "replace")[-500:]
-                        + (outcome.spawn_error or "")}
-            return json.loads(lines[0])
+            stderr = outcome.stderr.decode("utf-8", "replace")
+            if not lines and (outcome.spawn_error or sandbox_failed(stderr)):
+                detail = outcome.spawn_error or stderr[-800:]
+                return [setup_error(f"bwrap sandbox failed: {detail}")] * len(jobs)
+            return [json.loads(line) for line in lines]
         finally:
             if cgroup is not None:
                 cgroup.remove()
             shutil.rmtree(job_dir, ignore_errors=True)
-
-    def _run_jobs(self, jobs: list[Job]) -> list[dict | None]:
-        if self.workers == 1 or len(jobs) == 1:
-            return [self._run_one(job) for job in jobs]
-        with ThreadPoolExecutor(self.workers) as pool:
-            return list(pool.map(self._run_one, jobs))

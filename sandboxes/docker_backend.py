@@ -18,11 +18,11 @@ programs of one language and memory limit runs in one container: the agent gives
 fresh work dir, fresh rlimits, timer and output caps, kills every leftover process and wipes
 ``/work``, ``/tmp`` and ``/dev/shm`` between programs; the container's memory cgroup holds one
 program at a time and the agent reads its ``oom_kill`` counter around each step, so a memory
-kill is told apart from a crash exactly as with one container per program. If the agent is
-lost mid-batch (a kernel OOM decision against it, a container-wide limit), the programs it
-did not report are re-run in a fresh container, and a program that loses two containers in a
-row is reported as ``sandbox_error``. ``batch_size=1`` is the one-container-per-program
-baseline of ``bench/bench_sandbox.py``.
+kill is told apart from a crash exactly as with one container per program. Compilers are
+amortised too (``batch_spec``: a whole batch compiles before any program runs, sharing Go's
+build cache or one warm javac). If the agent is lost mid-batch, the programs it did not report
+are re-run in a fresh container (``Sandbox._run_chunk``). ``batch_size=1`` is the
+one-container-per-program baseline of ``bench/bench_sandbox.py``.
 """
 
 from __future__ import annotations
@@ -33,11 +33,17 @@ import os
 import shutil
 import tarfile
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 
 from sandboxes.languages import Language
 from sandboxes.mounts import AGENT_ARGV, AGENT_DIR, AGENT_HOST_DIR, OOM_CONTROL, toolchain_mounts
-from sandboxes.program import AGENT_MEMORY_MB, Job, batch_deadline_s
+from sandboxes.program import (
+    Job,
+    batch_deadline_s,
+    batch_spec,
+    group_memory_mb,
+    sandbox_failed,
+    setup_error,
+)
 from sandboxes.sandbox import Sandbox, SandboxUnavailable
 
 OFFLINE_IMAGE = "codetrans-sandbox/offline-base:1"
@@ -72,24 +78,19 @@ class DockerSandbox(Sandbox):
 
     def __init__(self, *, batch_size: int = 64, workers: int = 1, image_mode: str = "auto",
                  base_url: str | None = None) -> None:
-        super().__init__()
-        if batch_size < 1 or workers < 1:
-            raise ValueError(f"batch_size and workers must be >= 1, got {batch_size}, {workers}")
+        super().__init__(batch_size=batch_size, workers=workers)
         if image_mode not in IMAGE_MODES:
             raise ValueError(f"unknown image_mode {image_mode!r}; valid: {', '.join(IMAGE_MODES)}")
         try:
             import docker
-            from docker.errors import DockerException
         except ImportError as exc:
             raise SandboxUnavailable("the docker Python SDK is not installed") from exc
         try:
             self.client = (docker.DockerClient(base_url=base_url, timeout=120) if base_url
                            else docker.from_env(timeout=120))
             self.client.ping()
-        except DockerException as exc:
+        except docker.errors.DockerException as exc:
             raise SandboxUnavailable(f"no Docker daemon answers: {exc}") from exc
-        self.batch_size = batch_size
-        self.workers = workers
         self.image_mode = image_mode
         self._images: dict[str, tuple[str, list[tuple[str, str]]]] = {}
 
@@ -127,12 +128,12 @@ class DockerSandbox(Sandbox):
         return self._images[language.name]
 
     # -- running --------------------------------------------------------------------------
-    def _run_container(self, jobs: list[Job]) -> list[dict]:
+    def _run_group(self, jobs: list[Job]) -> list[dict]:
         """Run ``jobs`` (one language, one memory limit) in one container; raw results."""
         from docker.errors import DockerException
 
         lang = jobs[0].language
-        memory_mb = max(job.memory_mb for job in jobs) + AGENT_MEMORY_MB
+        memory_mb = group_memory_mb(jobs)
         image, binds = self.image_for(lang)
         job_dir = tempfile.mkdtemp(prefix="sandbox-batch-")
         container = None
@@ -140,8 +141,7 @@ class DockerSandbox(Sandbox):
             os.chmod(job_dir, 0o755)
             path = os.path.join(job_dir, "batch.json")
             with open(path, "w", encoding="utf-8") as fh:
-                json.dump({"jobs": [job.spec for job in jobs], "work_root": "/work",
-                           "oom_control": OOM_CONTROL}, fh)
+                json.dump(batch_spec(jobs, oom_control=OOM_CONTROL), fh)
             os.chmod(path, 0o644)
             volumes = {host: {"bind": target, "mode": "ro"} for host, target in binds}
             volumes[AGENT_HOST_DIR] = {"bind": AGENT_DIR, "mode": "ro"}
@@ -171,10 +171,14 @@ class DockerSandbox(Sandbox):
             except Exception:  # noqa: BLE001 - requests' ReadTimeout or a daemon error
                 container.kill()
             logs = container.logs(stdout=True, stderr=False).decode("utf-8", "replace")
-            return [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+            lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+            if not lines:
+                stderr = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")
+                if sandbox_failed(stderr):
+                    return [setup_error(f"docker: the agent failed: {stderr[-800:]}")] * len(jobs)
+            return lines
         except DockerException as exc:
-            error = {"phase": "setup", "exit_code": None, "error": f"docker: {exc}"}
-            return [error] * len(jobs)
+            return [setup_error(f"docker: {exc}")] * len(jobs)
         finally:
             if container is not None:
                 try:
@@ -182,50 +186,6 @@ class DockerSandbox(Sandbox):
                 except DockerException:
                     pass
             shutil.rmtree(job_dir, ignore_errors=True)
-
-    def _run_chunk(self, jobs: list[Job]) -> list[dict | None]:
-        """Run a chunk, re-running what a lost agent did not report (see module docstring)."""
-        results: list[dict | None] = []
-        pending = list(jobs)
-        lost_once = False
-        while pending:
-            got = self._run_container(pending)[: len(pending)]
-            results += got
-            pending = pending[len(got):]
-            if not pending:
-                break
-            if got:
-                lost_once = False
-            elif lost_once:  # the first pending program lost two containers in a row
-                results.append(None)
-                pending = pending[1:]
-                lost_once = False
-            else:
-                lost_once = True
-        return results
-
-    def _run_jobs(self, jobs: list[Job]) -> list[dict | None]:
-        groups: dict[tuple[str, int], list[int]] = {}
-        for i, job in enumerate(jobs):
-            groups.setdefault((job.language.name, job.memory_mb), []).append(i)
-        chunks = []
-        for indices in groups.values():
-            for start in range(0, len(indices), self.batch_size):
-                chunks.append(indices[start:start + self.batch_size])
-        out: list[dict | None] = [None] * len(jobs)
-
-        def run(idx: list[int]) -> list[dict | None]:
-            return self._run_chunk([jobs[i] for i in idx])
-
-        if self.workers == 1 or len(chunks) == 1:
-            results = [run(idx) for idx in chunks]
-        else:
-            with ThreadPoolExecutor(self.workers) as pool:
-                results = list(pool.map(run, chunks))
-        for idx, res in zip(chunks, results, strict=True):
-            for i, raw in zip(idx, res, strict=True):
-                out[i] = raw
-        return out
 
     def close(self) -> None:
         """Remove any container this sandbox left (normally none) and close the client."""

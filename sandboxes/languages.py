@@ -48,6 +48,12 @@ class Language:
             (e.g. rustup's toolchain, which lives under root's 0700 home).
         memory_markers: stderr text of the runtime's own out-of-memory error.
         version_argv: prints the toolchain version (verdict cache keys).
+        batch_compiler: a compile server that compiles a whole batch in one process (argv,
+            the batch's source paths appended; it writes ``.compile.rc``/``.compile.err`` into
+            each program's dir). ``{agent_dir}`` is the agent's directory.
+        batch_compile_env: environment shared by a batch's compiles (Go's build cache).
+        batch_artifact_mb: memory headroom per program for what a batch compile leaves on
+            the work tmpfs until the program runs.
         smoke_ok / smoke_fail: the self-test's passing and failing programs (MultiPL-E's
             ``--testing`` mode): the first must print ``ok`` and exit 0, the second must fail.
     """
@@ -74,6 +80,9 @@ class Language:
     env: tuple[tuple[str, str], ...] = ()
     mounts: tuple[tuple[str, str], ...] = ()
     memory_markers: tuple[str, ...] = ()
+    batch_compiler: tuple[str, ...] | None = None
+    batch_compile_env: tuple[tuple[str, str], ...] = ()
+    batch_artifact_mb: int = 0
     _class_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -83,6 +92,10 @@ class Language:
     @property
     def compiled(self) -> bool:
         return self.compile_argv is not None
+
+    @property
+    def batch_compiles(self) -> bool:
+        return self.compiled and (self.batch_compiler is not None or bool(self.batch_compile_env))
 
     def main_file(self, source: str) -> str:
         """The main file's name for ``source`` (Java: ``<public class>.java``)."""
@@ -165,6 +178,9 @@ LANGUAGES: dict[str, Language] = {
             memory_mb=1024,
             nproc=128,
             memory_markers=("java.lang.OutOfMemoryError",),
+            batch_compiler=("java", *_JVM, "-Xmx384m", "{agent_dir}/BatchJavac.java",
+                            "-encoding", "UTF-8", "-nowarn", "--"),
+            batch_artifact_mb=1,
             smoke_ok='public class Main {\n  public static void main(String[] a) {\n'
                      '    System.out.println("ok");\n  }\n}\n',
             smoke_fail='public class Main {\n  public static void main(String[] a) {\n'
@@ -209,6 +225,8 @@ LANGUAGES: dict[str, Language] = {
                  ("GOTOOLCHAIN", "local")),
             nproc=128,
             memory_markers=("runtime: out of memory",),
+            batch_compile_env=(("GOCACHE", "/work/.batch-gocache"),),
+            batch_artifact_mb=4,
             smoke_ok='package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("ok") }\n',
             smoke_fail='package main\n\nfunc main() { panic("self-test failure") }\n',
         ),

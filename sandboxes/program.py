@@ -136,3 +136,37 @@ def to_result(job: Job, raw: dict | None, lost_reason: str = "the sandbox lost t
 def batch_deadline_s(jobs: list[Job]) -> float:
     """Generous wall limit for a whole batch: every step's limit plus per-job slack."""
     return math.ceil(sum(job.timeout_total_s + 3.0 for job in jobs) + 20.0)
+
+
+def group_memory_mb(jobs: list[Job]) -> int:
+    """Memory cgroup of a batch: the largest program limit, the agent, and the headroom for
+    what a batch compile leaves on the work tmpfs (``Language.batch_artifact_mb``), so every
+    program sees the memory it would see alone."""
+    lang = jobs[0].language
+    headroom = lang.batch_artifact_mb * len(jobs) if len(jobs) > 1 and lang.batch_compiles else 0
+    return max(job.memory_mb for job in jobs) + AGENT_MEMORY_MB + headroom
+
+
+def batch_spec(jobs: list[Job], *, oom_control: str | None) -> dict:
+    """The agent's input for a batch of one language: jobs plus, for two or more compiled
+    programs of a language that declares it, the batch compile (see ``agent.compile_all``)."""
+    lang = jobs[0].language
+    spec: dict = {"jobs": [job.spec for job in jobs], "work_root": "/work",
+                  "oom_control": oom_control}
+    if lang.batch_compiles and len(jobs) > 1:
+        spec["batch_compile"] = {
+            "server_argv": list(lang.batch_compiler) if lang.batch_compiler else None,
+            "env": dict(lang.batch_compile_env),
+            "timeout_s": sum(lang.compile_timeout_s for _ in jobs),
+        }
+    return spec
+
+
+def setup_error(detail: str) -> dict:
+    """Raw facts for a run the sandbox could not even start."""
+    return {"phase": "setup", "exit_code": None, "error": detail}
+
+
+def sandbox_failed(agent_stderr: str) -> bool:
+    """Did the sandbox or the agent itself fail (as opposed to being killed mid-batch)?"""
+    return "Traceback" in agent_stderr or "bwrap:" in agent_stderr or "setpriv:" in agent_stderr

@@ -1,8 +1,11 @@
 """The backend-independent sandbox: batch API, self-test, toolchain versions, ``open_sandbox``.
 
-A backend implements one method, ``_run_jobs(jobs) -> list[dict | None]`` (the agent's raw
-facts per job, ``None`` for a job it lost); everything else (jobs from programs, the one
-classifier, self-test, versions) lives here so both backends give the same verdicts.
+A backend implements one method, ``_run_group(jobs) -> list[dict]``: start one sandbox (a
+container, a bwrap sandbox) running the agent over a batch of jobs of one language and memory
+limit, and return the agent's raw facts in order (fewer when the agent was lost). Everything
+else (jobs from programs, grouping and chunking by ``batch_size``, re-running what a lost agent
+did not report, worker threads, the one classifier, self-test, versions) lives here, so both
+backends give the same verdicts.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import abc
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from sandboxes.languages import LANGUAGES, resolve_language
 from sandboxes.program import Job, Program, RunResult, make_job, to_result
@@ -29,14 +33,69 @@ class Sandbox(abc.ABC):
     #: The backend has per-run pids and memory cgroups (else rlimits stand in for them).
     has_cgroups: bool = True
 
-    def __init__(self) -> None:
+    def __init__(self, *, batch_size: int = 64, workers: int = 1) -> None:
+        if batch_size < 1 or workers < 1:
+            raise ValueError(f"batch_size and workers must be >= 1, got {batch_size}, {workers}")
+        self.batch_size = batch_size
+        self.workers = workers
         self._versions: dict[str, str] = {}
         self.token = uuid.uuid4().hex  # marks every process this sandbox starts (SANDBOX_RUN)
 
     # -- the one backend hook -------------------------------------------------------------
     @abc.abstractmethod
+    def _run_group(self, jobs: list[Job]) -> list[dict]:
+        """Run ``jobs`` (one language, one memory limit) in one sandbox; raw facts in order.
+
+        May return fewer results than jobs when the agent is lost (the rest are re-run).
+        """
+
+    # -- batching -------------------------------------------------------------------------
+    def _run_chunk(self, jobs: list[Job]) -> list[dict | None]:
+        """Run a chunk, re-running in a fresh sandbox what a lost agent did not report.
+
+        A job that loses two sandboxes in a row gets ``None`` (reported as sandbox_error).
+        """
+        results: list[dict | None] = []
+        pending = list(jobs)
+        lost_once = False
+        while pending:
+            got = self._run_group(pending)[: len(pending)]
+            results += got
+            pending = pending[len(got):]
+            if not pending:
+                break
+            if got:
+                lost_once = False
+            elif lost_once:
+                results.append(None)
+                pending = pending[1:]
+                lost_once = False
+            else:
+                lost_once = True
+        return results
+
     def _run_jobs(self, jobs: list[Job]) -> list[dict | None]:
-        """Run ``jobs`` (amortised as the backend can) and return raw facts in order."""
+        """Group by (language, memory), chunk by ``batch_size``, run chunks on ``workers``."""
+        groups: dict[tuple[str, int], list[int]] = {}
+        for i, job in enumerate(jobs):
+            groups.setdefault((job.language.name, job.memory_mb), []).append(i)
+        chunks = [indices[start:start + self.batch_size]
+                  for indices in groups.values()
+                  for start in range(0, len(indices), self.batch_size)]
+
+        def run(idx: list[int]) -> list[dict | None]:
+            return self._run_chunk([jobs[i] for i in idx])
+
+        if self.workers == 1 or len(chunks) == 1:
+            results = [run(idx) for idx in chunks]
+        else:
+            with ThreadPoolExecutor(self.workers) as pool:
+                results = list(pool.map(run, chunks))
+        out: list[dict | None] = [None] * len(jobs)
+        for idx, res in zip(chunks, results, strict=True):
+            for i, raw in zip(idx, res, strict=True):
+                out[i] = raw
+        return out
 
     # -- public API -----------------------------------------------------------------------
     def make_job(self, program: Program) -> Job:

@@ -1,0 +1,117 @@
+"""Sandbox throughput: verdicts per second, one container per program vs warm batched containers.
+
+DESIGN.md section 8: per language, the batched path must give >= 3x the verdicts/s of one
+container per program, with identical verdicts (asserted here). Programs are the language
+table's self-test programs (half pass, half fail at run time), so every verdict is a full
+compile + run. Baseline: ``DockerSandbox(batch_size=1)`` (a fresh container per program, the
+same agent, limits and image). Candidate: ``DockerSandbox(batch_size=N)`` (one warm container
+per language batch, a fresh dir and fresh limits per program). bwrap rows: one sandbox per
+program, sequential (baseline) vs ``--bwrap_workers`` threads (candidate).
+One warm-up batch per backend and language, then the median of ``--repeats`` runs.
+
+    .venv/bin/python bench/bench_sandbox.py [--languages=python,c] [--n=8] [--repeats=3]
+                                            [--backends=docker,bwrap] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sandboxes import LANGUAGES, Program, RunStatus, SandboxUnavailable  # noqa: E402
+from sandboxes.bwrap_backend import BwrapSandbox  # noqa: E402
+from sandboxes.docker_backend import DockerSandbox  # noqa: E402
+
+
+def _programs(language: str, n: int) -> list[Program]:
+    lang = LANGUAGES[language]
+    return [Program(language, lang.smoke_ok if i % 2 == 0 else lang.smoke_fail) for i in range(n)]
+
+
+def _timed(sandbox, programs: list[Program], repeats: int) -> tuple[float, list[RunStatus]]:
+    sandbox.run_batch(programs[:2])  # warm-up: page cache, image, compiler files
+    times, statuses = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        results = sandbox.run_batch(programs)
+        times.append(time.perf_counter() - start)
+        got = [r.status for r in results]
+        if statuses is not None and got != statuses:
+            raise SystemExit(f"{sandbox.name}: verdicts changed between repeats: {got} vs {statuses}")
+        statuses = got
+    return statuses, statistics.median(times)
+
+
+def _versions() -> str:
+    import docker
+
+    parts = [f"python {platform.python_version()}", f"docker-py {docker.__version__}"]
+    try:
+        parts.append(f"dockerd {docker.from_env().version()['Version']}")
+    except Exception:  # noqa: BLE001 - no daemon: the docker rows are skipped anyway
+        pass
+    return ", ".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--languages", default=",".join(LANGUAGES))
+    parser.add_argument("--backends", default="docker,bwrap")
+    parser.add_argument("--n", type=int, default=8, help="programs per language and run")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--bwrap_workers", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="n=4, repeats=1")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.n, args.repeats = 4, 1
+    languages = [name.strip() for name in args.languages.split(",") if name.strip()]
+    for name in languages:
+        if name not in LANGUAGES:
+            parser.error(f"unknown language {name!r}")
+    print(f"# sandbox verdicts/s, {args.n} programs per language, median of {args.repeats} "
+          f"(ratio = baseline time / candidate time, >1 = faster)")
+    print(f"# device: {platform.machine()} {platform.node()}, cpus={len(__import__('os').sched_getaffinity(0))};"
+          f" {_versions()}")
+    print("case | baseline | candidate | ratio | n")
+    failed = False
+    for backend in args.backends.split(","):
+        try:
+            if backend == "docker":
+                base, cand = DockerSandbox(batch_size=1), DockerSandbox(batch_size=max(args.n, 1))
+                labels = ("1 container/program", "warm batched container")
+            elif backend == "bwrap":
+                base, cand = BwrapSandbox(workers=1), BwrapSandbox(workers=args.bwrap_workers)
+                labels = ("1 sandbox/program", f"{args.bwrap_workers} workers")
+            else:
+                parser.error(f"unknown backend {backend!r}")
+        except SandboxUnavailable as exc:
+            print(f"# {backend}: skipped ({exc})")
+            continue
+        print(f"# {backend}: baseline = {labels[0]}, candidate = {labels[1]}")
+        for name in languages:
+            programs = _programs(name, args.n)
+            base_status, base_s = _timed(base, programs, args.repeats)
+            cand_status, cand_s = _timed(cand, programs, args.repeats)
+            if base_status != cand_status:
+                print(f"# {backend} {name}: VERDICTS DIFFER: {base_status} vs {cand_status}")
+                failed = True
+            expected = [RunStatus.OK if i % 2 == 0 else RunStatus.RUNTIME_ERROR
+                        for i in range(args.n)]
+            if cand_status != expected:
+                print(f"# {backend} {name}: unexpected verdicts {cand_status}")
+                failed = True
+            print(f"{backend}/{name} | {args.n / base_s:.2f}/s | {args.n / cand_s:.2f}/s | "
+                  f"{base_s / cand_s:.2f}x | {args.n}", flush=True)
+        base.close()
+        cand.close()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
