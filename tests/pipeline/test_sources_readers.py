@@ -389,3 +389,27 @@ def test_shape_detection():
     assert detect_shape(SOURCE_PAIR_SCHEMA.names) == "source_pair"
     assert detect_shape(RELEASE_SCHEMA.names) == "synthconl"
     assert detect_shape(["a", "b"]) is None
+
+
+@pytest.mark.parametrize(("text", "license_id"), [
+    ("MIT License\n\nPermission is hereby granted, free of charge, to any person", "mit"),
+    ("Redistribution and use in source and binary forms, with or without\nmodification ... Neither the name", "bsd-3-clause"),
+    ("GNU GENERAL PUBLIC LICENSE\n   Version 3, 29 June 2007", "gpl-3.0"),
+    ("All rights reserved. Do not copy.", None),
+])
+def test_license_files_are_recognised(tmp_path, text, license_id):
+    from pipeline.sources.repo import detect_license
+
+    (tmp_path / "LICENSE.txt").write_text(text)
+    assert detect_license(tmp_path) == license_id
+
+
+def test_language_names_and_first_paragraph():
+    from pipeline.sources import first_paragraph, normalize_language
+
+    assert [normalize_language(x) for x in ("Python", "JavaScript", "js", "C++", "cpp", "Go", "golang", "PHP")] == [
+        "python", "javascript", "javascript", "cpp", "cpp", "go", "go", "php"]
+    assert normalize_language("cobol") is None and normalize_language(None) is None
+    assert first_paragraph("  Sum two\n  numbers.\n\n  Details.\n") == "Sum two numbers."
+    assert first_paragraph("Sum.\n>>> f(1)\n1\n") == "Sum."
+    assert first_paragraph("Clamp a value.\n@param v the value\n") == "Clamp a value."

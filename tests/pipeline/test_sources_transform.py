@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.sources import ReadSource, SourceError, read_source, resolve_spec
@@ -42,7 +42,7 @@ def test_read_source_sharded_by_file_with_tagged_outputs(tmp_path):
     pairs = sorted(r.pair_id for r in expected if hasattr(r, "tests"))
     reasons = sorted(r.reason for r in expected if hasattr(r, "stage"))
 
-    p = TestPipeline()
+    p = BeamTestPipeline()
     out = p | transform
     assert_that(out["pairs"] | beam.Map(lambda r: r.pair_id), equal_to(pairs), label="Pairs")
     assert_that(out["rejected"] | beam.Map(lambda r: r.reason), equal_to(reasons), label="Rejected")
@@ -64,7 +64,7 @@ def test_synthconl_release_shard_goes_to_candidates(tmp_path):
     ).to_row() for target, code in (("go", "func inc(x int) int {\n\treturn x + 1\n}\n"),
                                     ("ruby", "def inc(x)\n  x + 1\nend\n"))]
     pq.write_table(pa.Table.from_pylist(rows, schema=RELEASE_SCHEMA), tmp_path / "train-00000-of-00001.parquet")
-    p = TestPipeline()
+    p = BeamTestPipeline()
     out = p | ReadSource(f"synthconl:{tmp_path}")
     keys = out["candidates"] | beam.Map(lambda c: (c.key, c.translation.translator, len(c.pair.tests)))
     assert_that(keys, equal_to([("00ff00ff00ff00ff/go/0", "vllm:Qwen/Qwen2.5-Coder-7B-Instruct", 1),
@@ -77,3 +77,17 @@ def test_bad_spec_fails_when_the_transform_is_built():
     with pytest.raises(SourceError):
         ReadSource("csn:/nonexistent/x.jsonl")
     assert len(resolve_spec("sample")) == 1
+
+
+def test_repository_is_read_one_file_per_unit(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.py").write_text(
+            f'def {name}(x):\n    """Return x scaled by two here."""\n    y = 2 * x\n    return y\n'
+        )
+    transform = ReadSource(f"repo:{tmp_path}")
+    assert [u.location for u in transform.units] == ["a.py", "b.py"]
+    p = BeamTestPipeline()
+    out = p | transform
+    assert_that(out["pairs"] | beam.Map(lambda r: (r.func_name, r.repository_name)),
+                equal_to([("a", tmp_path.name), ("b", tmp_path.name)]))
+    p.run().wait_until_finish()
