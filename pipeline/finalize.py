@@ -18,7 +18,7 @@ from typing import Any
 import apache_beam as beam
 
 from pipeline.decontaminate import Decontaminate
-from pipeline.dedup import ExactDedup, NearDedup
+from pipeline.dedup import Dedup
 from pipeline.minhash import MinHashConfig
 from pipeline.splits import AssignSplits, SplitConfig
 from schemas import RejectedRow, dumps
@@ -69,8 +69,12 @@ def _outcome_kept(unit: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def _outcome_removed(unit: dict[str, Any], stage: str) -> tuple[str, dict[str, Any]]:
-    kept_id = unit.get("kept_id")
-    detail = f"cluster {unit.get('dedup_cluster')}, kept {kept_id}" if kept_id else None
+    if unit.get("eval_match"):
+        detail = f"matches {unit['eval_match']}"
+    elif unit.get("kept_id"):
+        detail = f"cluster {unit.get('dedup_cluster')}, kept {unit['kept_id']}"
+    else:
+        detail = None
     return unit[UNIT_ID], {"keep": False, "stage": stage, "reason": unit["reason"], "detail": detail}
 
 
@@ -115,15 +119,14 @@ class DedupAndSplit(beam.PTransform):
             | "GroupRowsByPair" >> beam.GroupByKey()
             | "PairUnit" >> beam.MapTuple(lambda pid, rs: pair_unit(pid, list(rs)))
         )
-        exact = units | "ExactDedup" >> ExactDedup(cfg.minhash)
-        near = exact["kept"] | "NearDedup" >> NearDedup(cfg.minhash)
-        decon = near["kept"] | "Decontaminate" >> Decontaminate(cfg.minhash, list(cfg.eval_sets))
+        # Exact then near dedup; every removed pair points at a pair that was kept.
+        dedup = units | "Dedup" >> Dedup(cfg.minhash)
+        decon = dedup["kept"] | "Decontaminate" >> Decontaminate(cfg.minhash, list(cfg.eval_sets))
         split = decon["kept"] | "AssignSplits" >> AssignSplits(cfg.splits)
         outcomes = (
             (
                 split | "KeptOutcome" >> beam.Map(_outcome_kept),
-                exact["removed"] | "ExactOutcome" >> beam.Map(_outcome_removed, "dedup"),
-                near["removed"] | "NearOutcome" >> beam.Map(_outcome_removed, "dedup"),
+                dedup["removed"] | "DedupOutcome" >> beam.Map(_outcome_removed, "dedup"),
                 decon["removed"] | "DecontamOutcome" >> beam.Map(_outcome_removed, "decontaminate"),
             )
             | "FlattenOutcomes" >> beam.Flatten()

@@ -30,8 +30,9 @@ class CodeTransOptions(PipelineOptions):
         add = parser.add_argument
         add("--source", default="sample",
             help="sample | humaneval | csn:PATH | parquet:PATH | synthconl:PATH | repo:PATH | hf:NAME[:split]")
-        add("--target_languages", default=",".join(DEFAULT_TARGETS),
-            help="comma-separated target languages (the source language itself is skipped)")
+        add("--target_languages", default="auto",
+            help="comma-separated target languages (the source language itself is skipped); "
+                 "'auto' = all nine, or the translator's own targets when it is rule-based (py2many: cpp,go,rust)")
         add("--targets_per_pair", type=int, default=0,
             help="translate each pair into a seeded random subset of K targets (0 = all)")
         add("--translator", default="auto", choices=TRANSLATORS)
@@ -48,8 +49,8 @@ class CodeTransOptions(PipelineOptions):
         add("--dedup_threshold", type=float, default=0.7, help="MinHash LSH Jaccard threshold (SynthCoNL: 0.7)")
         add("--num_perm", type=int, default=256, help="MinHash permutations (SynthCoNL: 256)")
         add("--ngram", type=int, default=5, help="character n-gram size (SynthCoNL: 5)")
-        add("--decontaminate", default="humaneval",
-            help="comma-separated eval sets (paths or 'humaneval'); empty string disables")
+        add("--decontaminate", default="auto",
+            help="comma-separated eval sets (paths or 'humaneval'); 'auto' = humaneval unless it is the source; empty disables")
         add("--split_fractions", default="0.8,0.1,0.1", help="train,validation,test fractions by repository")
         add("--seed", type=int, default=1234)
         add("--max_code_bytes", type=int, default=100_000, help="larger source functions are rejected")
@@ -61,6 +62,7 @@ class RunConfig:
 
     source: str
     target_languages: tuple[str, ...]
+    targets_were_auto: bool
     targets_per_pair: int
     translator: str
     model: str | None
@@ -90,10 +92,19 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+def _decontaminate_sets(value: str, source: str) -> tuple[str, ...]:
+    """``auto``: HumanEval, unless HumanEval is what we are building from (it would remove all)."""
+    if value.strip() == "auto":
+        return () if source == "humaneval" else ("humaneval",)
+    return _csv(value)
+
+
 def run_config_from_options(options: PipelineOptions) -> RunConfig:
     """Validate our flags and build the run config; raise ``ValueError`` with a clear message."""
     o = options.view_as(CodeTransOptions)
-    targets = tuple(t.lower() for t in _csv(o.target_languages))
+    targets = DEFAULT_TARGETS if o.target_languages.strip() == "auto" else tuple(
+        t.lower() for t in _csv(o.target_languages)
+    )
     if not targets:
         raise ValueError("--target_languages is empty")
     unknown = sorted(set(targets) - set(DEFAULT_TARGETS))
@@ -113,6 +124,7 @@ def run_config_from_options(options: PipelineOptions) -> RunConfig:
     return RunConfig(
         source=o.source,
         target_languages=targets,
+        targets_were_auto=o.target_languages.strip() == "auto",
         targets_per_pair=o.targets_per_pair,
         translator=o.translator,
         model=o.model,
@@ -127,7 +139,7 @@ def run_config_from_options(options: PipelineOptions) -> RunConfig:
         dedup_threshold=o.dedup_threshold,
         num_perm=o.num_perm,
         ngram=o.ngram,
-        decontaminate=_csv(o.decontaminate),
+        decontaminate=_decontaminate_sets(o.decontaminate, o.source),
         split_fractions=fractions,  # type: ignore[arg-type]
         seed=o.seed,
         max_code_bytes=o.max_code_bytes,

@@ -11,6 +11,7 @@ translation and verdict caches in ``out/cache``; outputs are published atomicall
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import time
@@ -118,21 +119,30 @@ def stage_configs(cfg: RunConfig, sandbox_backend: str) -> dict[str, Any]:
     from pipeline.sources import SourceConfig
     from pipeline.splits import SplitConfig
     from pipeline.translate import TranslateConfig
+    from pipeline.translate.py2many import TARGETS as PY2MANY_TARGETS
+    from pipeline.translate.transform import resolve_translator
 
+    translate = TranslateConfig(
+        translator=cfg.translator,
+        model=cfg.model,
+        target_languages=cfg.target_languages,
+        targets_per_pair=cfg.targets_per_pair,
+        num_samples=cfg.num_samples,
+        temperature=cfg.temperature,
+        max_tokens=cfg.max_tokens,
+        seed=cfg.seed,
+        cache_dir=str(cfg.cache_dir / "translations"),
+        openai_base_url=cfg.openai_base_url,
+    )
+    backend = resolve_translator(translate)
+    # Resolve `auto` once here so every worker agrees, and ask a rule-based translator only
+    # for the targets it has (else every other target is a guaranteed rejection).
+    translate = dataclasses.replace(translate, translator=backend)
+    if cfg.targets_were_auto and backend == "py2many":
+        translate = dataclasses.replace(translate, target_languages=tuple(PY2MANY_TARGETS))
     return {
         "source": SourceConfig(max_code_bytes=cfg.max_code_bytes),
-        "translate": TranslateConfig(
-            translator=cfg.translator,
-            model=cfg.model,
-            target_languages=cfg.target_languages,
-            targets_per_pair=cfg.targets_per_pair,
-            num_samples=cfg.num_samples,
-            temperature=cfg.temperature,
-            max_tokens=cfg.max_tokens,
-            seed=cfg.seed,
-            cache_dir=str(cfg.cache_dir / "translations"),
-            openai_base_url=cfg.openai_base_url,
-        ),
+        "translate": translate,
         "execute": ExecuteConfig(
             sandbox=sandbox_backend,
             require=cfg.require,
@@ -211,7 +221,7 @@ def print_summary(stats: dict[str, Any], out=sys.stderr) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("apache_beam", "root", "urllib3", "docker"):
+    for noisy in ("apache_beam", "urllib3", "docker"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     argv = list(sys.argv[1:] if argv is None else argv)
     options = PipelineOptions(argv)
@@ -256,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         "finished_at": datetime.fromtimestamp(finished, UTC).isoformat(),
         "wall_s": round(finished - started, 2),
         "runner": str(options.view_as(StandardOptions).runner),
+        "translator": configs["translate"].translator,
+        "target_languages": list(configs["translate"].target_languages),
         "config": {k: (list(v) if isinstance(v, tuple) else str(v) if not isinstance(v, (int, float, bool, type(None))) else v)
                    for k, v in vars(cfg).items()},
         "sandbox": {"requested": cfg.sandbox, "backend": sandbox_backend, "warning": sandbox_warning},
