@@ -135,7 +135,7 @@ def _default_graph(tmp_path: Path) -> beam.Pipeline:
     from pipeline.sinks import OutputLayout
 
     options = PipelineOptions(
-        ["--runner=DirectRunner", "--sandbox=none", "--translator=py2many", "--decontaminate=", f"--output={tmp_path / 'out'}"]
+        ["--runner=DirectRunner", "--sandbox=none", "--translator=py2many", f"--output={tmp_path / 'out'}"]
     )
     cfg = run_config_from_options(options)
     try:
