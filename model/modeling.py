@@ -74,15 +74,21 @@ class MoseSharedHead(nn.Module):
         self.mlm_decoder = nn.Linear(hidden, config.vocab_size)
         self.icc_classifier = nn.Linear(hidden, 1)
 
-    def _trunk(self, hidden: torch.Tensor, exit_index: int) -> torch.Tensor:
-        index = torch.full(hidden.shape[:-1], exit_index, dtype=torch.long, device=hidden.device)
+    def _trunk(self, hidden: torch.Tensor, exit_index: int | torch.Tensor) -> torch.Tensor:
+        if isinstance(exit_index, int):
+            index = torch.full(
+                hidden.shape[:-1], exit_index, dtype=torch.long, device=hidden.device
+            )
+        else:
+            index = exit_index.to(hidden.device)
         conditioned = torch.cat([hidden, self.exit_embedding(index).to(hidden.dtype)], dim=-1)
         return self.norm(self.act(self.dense(conditioned)))
 
-    def mlm_logits(self, hidden: torch.Tensor, exit_index: int) -> torch.Tensor:
+    def mlm_logits(self, hidden: torch.Tensor, exit_index: int | torch.Tensor) -> torch.Tensor:
+        """(N, H) states of one exit (int index) or of several (a (N,) index tensor) -> (N, V)."""
         return self.mlm_decoder(self._trunk(hidden, exit_index))
 
-    def icc_logits(self, cls_hidden: torch.Tensor, exit_index: int) -> torch.Tensor:
+    def icc_logits(self, cls_hidden: torch.Tensor, exit_index: int | torch.Tensor) -> torch.Tensor:
         return self.icc_classifier(self._trunk(cls_hidden, exit_index)).squeeze(-1)
 
 

@@ -221,14 +221,20 @@ def pretrain_losses(
     inputs, labels = inputs.to(device), labels.to(device)
     output = model(inputs, batch.attention_mask.to(device), exits=exits, pool=False)
     predicted = labels != IGNORE_INDEX  # (B, T): the head runs only on masked positions
-    target = labels[predicted]
-    same = batch.same_repository.to(device)
+    target = labels[predicted]  # (N,)
+    same = batch.same_repository.to(device)  # (B,)
+    # All exits go through the shared head in one call (rows tagged with their exit index):
+    # fewer, larger matmuls keep the cost of self-distillation small.
+    tags = torch.tensor([model.exit_index(e) for e in exits], device=device)
+    masked_rows = torch.cat([output.exit_hidden_states[e][predicted] for e in exits])  # (E*N, H)
+    cls_rows = torch.cat([output.exit_hidden_states[e][:, -1] for e in exits])  # (E*B, H)
+    mlm_logits = model.head.mlm_logits(masked_rows, tags.repeat_interleave(target.numel()))
+    icc_logits = model.head.icc_logits(cls_rows, tags.repeat_interleave(same.numel()))
     result: dict[int, dict[str, torch.Tensor]] = {}
-    for e in exits:
-        hidden = output.exit_hidden_states[e]
-        index = model.exit_index(e)
-        mlm = mlm_loss(model.head.mlm_logits(hidden[predicted], index), target)
-        icc = icc_loss(model.head.icc_logits(hidden[:, -1], index), same)
+    for k, e in enumerate(exits):
+        n, b = target.numel(), same.numel()
+        mlm = mlm_loss(mlm_logits[k * n : (k + 1) * n], target)
+        icc = icc_loss(icc_logits[k * b : (k + 1) * b], same)
         result[e] = {"mlm": mlm, "icc": icc, "loss": mlm + icc}
     return result
 
