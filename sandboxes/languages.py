@@ -242,6 +242,7 @@ LANGUAGES: dict[str, Language] = {
             version_argv=("rustc", "--version"),
             path=("/opt/rust/bin", "/usr/local/cargo/bin"),
             mounts=(("~/.rustup/toolchains/stable-*", "/opt/rust"),),
+            env=(("RUSTUP_HOME", "/usr/local/rustup"),),  # for the production image's rustc
             memory_markers=("memory allocation of",),
             smoke_ok='fn main() {\n    println!("ok");\n}\n',
             smoke_fail='fn main() {\n    assert_eq!(1 + 1, 3, "self-test failure");\n}\n',

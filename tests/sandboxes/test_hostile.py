@@ -157,3 +157,30 @@ def test_fork_bomb_alone_leaves_nothing(backend):
     assert result.status is RunStatus.TIMEOUT
     assert leftover_pids(sandbox.token) == []
     assert len(os.listdir("/proc")) < before + 50
+
+
+_TAMPER_GO = """package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	// overwrite the next program's compiled binary, left by the batch compile
+	if os.WriteFile("/work/j1/main", []byte("#!/bin/sh\\necho hacked\\n"), 0o755) == nil {
+		fmt.Println("tampered")
+	}
+}
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_batch_compile_cannot_be_tampered_with(backend):
+    """A program rewriting a later program's batch-compiled binary does not change its verdict."""
+    sandbox = get_sandbox(backend)
+    ok = (FIXTURES / "go" / "ok.go").read_text()
+    tamper, victim = sandbox.run_batch([Program("go", _TAMPER_GO), Program("go", ok, stdin="1 2 3 4 5")])
+    assert tamper.status is RunStatus.OK and tamper.stdout.strip() == "tampered", tamper
+    assert victim.status is RunStatus.OK and victim.stdout.strip() == "sum 15", victim
+    assert leftover_pids(sandbox.token) == []
