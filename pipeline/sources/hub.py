@@ -13,6 +13,7 @@ from typing import Any
 
 from pipeline.sources.core import Reason, SourceError, reject
 from pipeline.sources.files import Row
+from schemas import RejectedRow
 
 DEFAULT_SPLIT = "train"
 
@@ -38,7 +39,7 @@ def load_dataset(name: str, split: str, streaming: bool) -> Any:
         raise SourceError(f"cannot load Hub dataset {name!r} (split {split!r}): {type(exc).__name__}: {message}") from None
 
 
-def read_hf(name: str, split: str, streaming: bool) -> Iterator[Row]:
+def read_hf(name: str, split: str, streaming: bool) -> Iterator[Row | RejectedRow]:
     """Rows of the dataset as ``(where, row)``; a read failure part-way ends in one rejected row."""
     dataset = load_dataset(name, split, streaming)
     n = 0
