@@ -35,12 +35,14 @@ def _md_table(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def _front_matter(layout: OutputLayout, stats: dict[str, Any]) -> str:
+    from pipeline.hub_metadata import hub_yaml, render_front_matter
+
     try:
-        from pipeline.hub_metadata import hub_yaml, render_front_matter
-    except ImportError:  # the Hub metadata module is optional for a local run
+        # Rows keep their source repository's license; the collection as a whole is "other".
+        meta = hub_yaml(layout.data, license="other", pretty_name="Validated cross-language code translations")
+    except ValueError as exc:  # e.g. a run that released no rows has no shards to describe
+        LOG.warning("card without dataset_info: %s", exc)
         return "---\nlicense: other\ntags:\n- code\n---\n"
-    # Rows keep their source repository's license; the collection as a whole is "other".
-    meta = hub_yaml(layout.data, license="other", pretty_name="Validated cross-language code translations")
     return render_front_matter(meta)
 
 
