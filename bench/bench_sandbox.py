@@ -5,17 +5,19 @@ container per program, with identical verdicts (asserted here). Programs are the
 table's self-test programs (half pass, half fail at run time), so every verdict is a full
 compile + run. Baseline: ``DockerSandbox(batch_size=1)`` (a fresh container per program, the
 same agent, limits and image). Candidate: ``DockerSandbox(batch_size=N)`` (one warm container
-per language batch, a fresh dir and fresh limits per program). bwrap rows: one sandbox per
-program, sequential (baseline) vs ``--bwrap_workers`` threads (candidate).
-One warm-up batch per backend and language, then the median of ``--repeats`` runs.
+per language batch, a fresh dir and fresh limits per program, batch compile where the
+language allows it). bwrap rows: ``BwrapSandbox(batch_size=1)`` (one sandbox and cgroup per
+program) vs ``BwrapSandbox(batch_size=N)`` (one sandbox and cgroup per batch). All sequential
+(one worker). One warm-up batch per backend and language, then the median of ``--repeats``.
 
-    .venv/bin/python bench/bench_sandbox.py [--languages=python,c] [--n=8] [--repeats=3]
+    .venv/bin/python bench/bench_sandbox.py [--languages=python,c] [--n=8] [--repeats=1]
                                             [--backends=docker,bwrap] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -64,8 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--languages", default=",".join(LANGUAGES))
     parser.add_argument("--backends", default="docker,bwrap")
     parser.add_argument("--n", type=int, default=8, help="programs per language and run")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--bwrap_workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="n=4, repeats=1")
     args = parser.parse_args(argv)
     if args.quick:
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown language {name!r}")
     print(f"# sandbox verdicts/s, {args.n} programs per language, median of {args.repeats} "
           f"(ratio = baseline time / candidate time, >1 = faster)")
-    print(f"# device: {platform.machine()} {platform.node()}, cpus={len(__import__('os').sched_getaffinity(0))};"
+    print(f"# device: {platform.machine()} {platform.node()}, cpus={len(os.sched_getaffinity(0))};"
           f" {_versions()}")
     print("case | baseline | candidate | ratio | n")
     failed = False
@@ -86,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                 base, cand = DockerSandbox(batch_size=1), DockerSandbox(batch_size=max(args.n, 1))
                 labels = ("1 container/program", "warm batched container")
             elif backend == "bwrap":
-                base, cand = BwrapSandbox(workers=1), BwrapSandbox(workers=args.bwrap_workers)
-                labels = ("1 sandbox/program", f"{args.bwrap_workers} workers")
+                base, cand = BwrapSandbox(batch_size=1), BwrapSandbox(batch_size=max(args.n, 1))
+                labels = ("1 sandbox/program", "batched sandbox")
             else:
                 parser.error(f"unknown backend {backend!r}")
         except SandboxUnavailable as exc:
