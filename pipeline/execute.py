@@ -45,7 +45,7 @@ STAGE = "execute"
 SANDBOXES = ("auto", "docker", "bwrap", "none")
 REQUIREMENTS = ("default", "passed", "compiled", "parsed")
 #: Bumped whenever harness or verdict logic changes meaning, so old cache entries are not reused.
-CACHE_VERSION = "execute/v1"
+CACHE_VERSION = "execute/v2"
 STDERR_TAIL = 1000
 TOOLCHAIN_UNAVAILABLE = "toolchain_unavailable"
 
@@ -111,6 +111,15 @@ def _tail(text: str, n: int = STDERR_TAIL) -> str:
     return text[-n:]
 
 
+def _first_error(text: str, n: int = STDERR_TAIL) -> str:
+    """Compiler output from its first ``error`` line on (rustc and g++ print warnings first)."""
+    lines = text.strip().splitlines()
+    for i, line in enumerate(lines):
+        if "error" in line.lower():
+            return "\n".join(lines[i:])[:n]
+    return _tail(text, n)
+
+
 def _cases(tests: Iterable[TestCase]) -> list[Case]:
     return [Case(tuple(ast.literal_eval(t.args)), ast.literal_eval(t.expected)) for t in tests]
 
@@ -148,7 +157,7 @@ def verdict_from_run(
         exec_status = ExecStatus.NO_TESTS
     else:
         exec_status = ExecStatus.PASSED if passed == n_cases else ExecStatus.FAILED
-    detail = _tail(stderr)
+    detail = _first_error(stderr) if exec_status == ExecStatus.COMPILE_ERROR else _tail(stderr)
     if exec_status == ExecStatus.FAILED:
         bad = [f"{i}:{(r or 'MISSING').lower()}" for i, r in enumerate(results) if r != "PASS"]
         detail = _tail(f"cases not passed: {', '.join(bad[:20])}" + (f"\n{detail}" if detail else ""))

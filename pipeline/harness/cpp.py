@@ -24,6 +24,7 @@ from pipeline.harness.base import (
     pad_args,
     pick_function,
 )
+from pipeline.harness.pytypes import PyType
 
 LANGUAGE = "cpp"
 _DEF = re.compile(
@@ -129,16 +130,50 @@ def _without_main(code: str) -> str:
     return _MAIN.sub("int __translated_main(", code)
 
 
+def cpp_type(t: PyType) -> str:
+    """A C++ type for a Python type, for calling templates (``auto`` parameters)."""
+    k = t.kind
+    simple = {"int": "long long", "float": "double", "bool": "bool", "str": "std::string"}
+    if k in simple:
+        return simple[k]
+    if k == "list":
+        return f"std::vector<{cpp_type(t.args[0])}>"
+    if k == "dict":
+        return f"std::map<{cpp_type(t.args[0])}, {cpp_type(t.args[1])}>"
+    if k == "optional":
+        return f"std::optional<{cpp_type(t.args[0])}>"
+    if k == "tuple":
+        if t.args and all(a == t.args[0] for a in t.args):  # indexable like the Python tuple
+            return f"std::vector<{cpp_type(t.args[0])}>"
+        return f"std::tuple<{', '.join(cpp_type(a) for a in t.args)}>"
+    raise Unrenderable(f"{t} argument of a C++ template")
+
+
+def _is_template(code: str, name: str) -> bool:
+    m = re.search(rf"(template\s*<[^>]*>\s*)?[\w:<>,\s\*&]*\b{re.escape(name)}\s*\(([^)]*)\)", code)
+    return bool(m and (m.group(1) or re.search(r"\bauto\b", m.group(2))))
+
+
 def render(req: HarnessRequest) -> str:
     check_arity(req)
     name = pick_function(defined_functions(req.code), req.func_name)
-    out = [_PRELUDE, _without_main(req.code).rstrip(), _HELPERS, "int main() {", f"  using F = __h::ft<decltype(&{name})>;"]
+    out = [_PRELUDE, _without_main(req.code).rstrip(), _HELPERS, "int main() {"]
+    # Plain functions: arguments take the declared parameter types (decltype(&f)). Templates
+    # (auto parameters) have no such type: arguments take the C++ image of the Python types.
+    template = _is_template(req.code, name)
+    if template:
+        types = [cpp_type(t) for t in req.signature.param_types]
+    else:
+        out.append(f"  using F = __h::ft<decltype(&{name})>;")
+        types = [f"F::arg<{j}>" for j in range(len(req.signature.params))]
     for i, case in enumerate(req.cases):
         args = pad_args(req, case)
-        decls = " ".join(f"F::arg<{j}> a{j}{_braced(a)};" for j, a in enumerate(args))
+        decls = " ".join(f"{types[j]} a{j}{_braced(a)};" for j, a in enumerate(args))
         call = f"{name}({', '.join(f'a{j}' for j in range(len(args)))})"
         if case.expected is None and req.signature.returns.kind not in ("optional", "any"):
             check = f"{call}; bool ok = true;"
+        elif template:
+            check = f"auto r = {call}; std::decay_t<decltype(r)> e{_braced(case.expected)}; bool ok = __h::eq(r, e);"
         else:
             check = f"F::ret e{_braced(case.expected)}; bool ok = __h::eq({call}, e);"
         out.append(

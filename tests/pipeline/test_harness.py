@@ -126,3 +126,15 @@ def test_library_units_have_a_trivial_main_where_needed():
 def test_case_lines_are_read_per_case():
     out = "noise\n@@CASE 0 PASS\n@@CASE 2 ERROR\nprinted by the function\n@@CASE 1 FAIL\n@@CASE 9 PASS\n"
     assert parse_case_lines(out, 4) == ["PASS", "FAIL", "ERROR", None]
+
+
+def test_cpp_templates_take_the_python_types_and_rust_lifetimes_are_dropped():
+    sig = signature_of("from typing import Tuple\ndef dist(p: Tuple[int, int], q: Tuple[int, int]) -> int: pass", "dist")
+    src = HARNESSES["cpp"].render(req("inline int dist(auto& p, auto& q) { return 0; }", (Case(((1, 2), (4, 6)), 7),), sig, "dist"))
+    assert "std::vector<long long> a0{1, 2}; std::vector<long long> a1{4, 6};" in src
+    assert "auto r = dist(a0, a1); std::decay_t<decltype(r)> e{7};" in src and "decltype(&dist)" not in src
+    sig = signature_of("from typing import Dict\ndef wf(t: str) -> Dict[str, int]: pass", "wf")
+    rust = HARNESSES["rust"].render(req(
+        "pub fn wf<'a>(t: &'a str) -> HashMap<&'a str, i32> { HashMap::new() }", (Case(("a b a",), {"a": 2, "b": 1}),), sig, "wf"))
+    assert 'wf("a b a")' in rust
+    assert 'let e: HashMap<&str, i32> = std::collections::HashMap::<&str, i32>::from([("a", 2i32), ("b", 1i32)]);' in rust
