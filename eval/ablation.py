@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,7 @@ class AblationConfig:
     batch_size: int = 32
     latency_items: int = 128
     latency_repeats: int = 3
+    jobs: int = 1
     extra_train_args: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -72,6 +74,8 @@ class AblationConfig:
             raise ValueError("steps must be > 0 and pretrain_steps >= 0")
         if not self.seeds:
             raise ValueError("at least one seed")
+        if self.jobs < 1:
+            raise ValueError(f"jobs must be >= 1, got {self.jobs}")
 
     def __str__(self) -> str:
         return (f"ablation {self.config} exits={','.join(map(str, self.exits))} "
@@ -130,22 +134,33 @@ def _train(argv: list[str], log_path: Path) -> float:
     return seconds
 
 
+def _stage(argv: list[str], root: Path, stage: str) -> float:
+    """One training stage, skipped when its marker says it finished (resume); seconds."""
+    marker = root / f"{stage}.done"
+    if marker.exists():
+        return float(marker.read_text() or 0)
+    seconds = _train(argv, root / f"{stage}.log")
+    marker.write_text(f"{seconds:.3f}")
+    return seconds
+
+
 def train_run(run: Run, cfg: AblationConfig, seed: int) -> tuple[Path, float]:
-    """Pretrain (if asked) then fine-tune one run; (final checkpoint, training seconds)."""
+    """Pretrain (if asked) then fine-tune one run; (final checkpoint, training seconds).
+
+    Each finished stage leaves a ``<stage>.done`` marker holding its seconds, so a repeated
+    command retrains nothing that finished.
+    """
     root = Path(cfg.output) / "checkpoints" / run.name / f"seed{seed}"
+    root.mkdir(parents=True, exist_ok=True)
     final = root / "contrastive"
-    done = root / "DONE"
-    if done.exists():  # resume: a finished run is not retrained
-        return final, float(done.read_text() or 0)
     seconds = 0.0
     init = None
     if cfg.pretrain_steps:
         init = root / "pretrain"
-        seconds += _train(train_argv(run, cfg, "pretrain", cfg.pretrain_steps, seed, init, None),
-                          root / "pretrain.log")
-    seconds += _train(train_argv(run, cfg, "contrastive", cfg.steps, seed, final, init),
-                      root / "contrastive.log")
-    done.write_text(f"{seconds:.3f}")
+        seconds += _stage(train_argv(run, cfg, "pretrain", cfg.pretrain_steps, seed, init, None),
+                          root, "pretrain")
+    seconds += _stage(train_argv(run, cfg, "contrastive", cfg.steps, seed, final, init),
+                      root, "contrastive")
     return final, seconds
 
 
@@ -326,17 +341,20 @@ def run_ablation(cfg: AblationConfig) -> dict[str, Any]:
     train_seconds: dict[str, float] = {}
     bm25 = evaluate_bm25(tasks, eval_cfg)
     document: dict[str, Any] = {}
-    for run in plan_runs(cfg.exits):
-        for seed in cfg.seeds:
-            log.info("training %s seed %d", run.name, seed)
-            ckpt, seconds = train_run(run, cfg, seed)
-            train_seconds[run.name] = train_seconds.get(run.name, 0.0) + seconds
-            name = run.name if len(cfg.seeds) == 1 else f"{run.name} s{seed}"
-            results[(run.name, seed)] = evaluate_encoder(
-                MoseEncoder.from_pretrained(ckpt, device="cpu"), tasks, name, "mose", str(ckpt), eval_cfg
-            )
-            # outputs after every model: an interrupted ablation still leaves its partial table
-            document = write_outputs(cfg, tasks, results, bm25, train_seconds)
+    work = [(run, seed) for run in plan_runs(cfg.exits) for seed in cfg.seeds]
+    # training runs are child processes, --jobs at once; evaluation waits until all are trained
+    # so no training process competes with the latency measurement
+    with ThreadPoolExecutor(max_workers=cfg.jobs) as pool:
+        trained = dict(zip(work, pool.map(lambda w: train_run(w[0], cfg, w[1]), work), strict=True))
+    for (run, seed), (ckpt, seconds) in trained.items():
+        log.info("trained %s seed %d in %.0f s; evaluating", run.name, seed, seconds)
+        train_seconds[run.name] = train_seconds.get(run.name, 0.0) + seconds
+        name = run.name if len(cfg.seeds) == 1 else f"{run.name} s{seed}"
+        results[(run.name, seed)] = evaluate_encoder(
+            MoseEncoder.from_pretrained(ckpt, device="cpu"), tasks, name, "mose", str(ckpt), eval_cfg
+        )
+        # outputs after every model: an interrupted evaluation still leaves its partial table
+        document = write_outputs(cfg, tasks, results, bm25, train_seconds)
     print((out / "ablation.md").read_text(encoding="utf-8"))
     return document
 
@@ -401,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch_size", type=int, default=32, help="encoding batch for evaluation")
     p.add_argument("--latency_items", type=int, default=128)
     p.add_argument("--latency_repeats", type=int, default=3)
+    p.add_argument("--jobs", type=int, default=1,
+                   help="training runs at once (each is a process using torch's threads)")
     p.add_argument("--train_arg", action="append", default=None,
                    help="extra flag passed to every model.train call (repeatable)")
     args = p.parse_args(argv)
@@ -411,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
             seeds=(args.seed,) if args.seed is not None else args.seeds, split=args.split,
             max_length=args.max_length or None,
             batch_size=args.batch_size, latency_items=args.latency_items,
-            latency_repeats=args.latency_repeats, extra_train_args=tuple(args.train_arg or ()),
+            latency_repeats=args.latency_repeats, jobs=args.jobs, extra_train_args=tuple(args.train_arg or ()),
         )
         log.info("%s", cfg)
         run_ablation(cfg)

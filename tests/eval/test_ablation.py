@@ -80,7 +80,8 @@ def test_ablation_end_to_end_on_tiny_shards(tmp_path):
     data = write_release_shards(tmp_path / "data", humaneval_rows(24, split_of=lambda i: "test" if i % 3 == 0 else "train"))
     out = tmp_path / "ablation"
     assert main([f"--data={data}", f"--output={out}", "--exits=1,2", "--steps=1", "--pretrain_steps=0",
-                 "--max_length=64", "--latency_items=4", "--latency_repeats=1", "--train_arg=--batch_size=4"]) == 0
+                 "--max_length=64", "--latency_items=4", "--latency_repeats=1", "--train_arg=--batch_size=4",
+                 "--jobs=2"]) == 0
     doc = json.loads((out / "ablation.json").read_text())
     assert [r["name"] for r in doc["runs"]] == ["self-distilled", "alone-1", "last-exit-only"]
     assert [r["exit"] for r in doc["rows"]] == [1, 2]
@@ -89,4 +90,4 @@ def test_ablation_end_to_end_on_tiny_shards(tmp_path):
     assert "Verdict" in (out / "ablation.md").read_text()
     assert (out / "ablation.png").stat().st_size > 0 and (out / "eval" / "metrics.json").exists()
     # a repeated command reuses finished runs instead of retraining
-    assert (out / "checkpoints" / "alone-1" / "seed0" / "DONE").exists()
+    assert (out / "checkpoints" / "alone-1" / "seed0" / "contrastive.done").exists()
