@@ -12,7 +12,7 @@ import dataclasses
 
 import apache_beam as beam
 import pytest
-from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.execute import (
@@ -287,7 +287,7 @@ def test_execute_and_select_best_attempt_transforms(tmp_path):
         cand(HALF, "python", "def half(n) return n", 0),  # compile (syntax) error
     ]
     config = ExecuteConfig(sandbox="bwrap", cache_dir=str(tmp_path))
-    with TestPipeline() as p:
+    with test_pipeline.TestPipeline() as p:
         executed = p | beam.Create(attempts) | Execute(config)
         best = executed["candidates"] | SelectBestAttempt()
         assert_that(best["candidates"] | "Kept" >> beam.Map(lambda c: (c.pair.func_name, c.translation.attempt, str(c.verdict.exec_status))),
