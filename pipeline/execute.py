@@ -317,8 +317,11 @@ class Validator:
         out: dict[int, Candidate] = {}
         plans: list[tuple[int, Planned]] = []
         for i, c in enumerate(candidates):
-            language = harness_for(c.translation.target_language).LANGUAGE
-            ok, message = self.toolchain(language)
+            try:
+                language = harness_for(c.translation.target_language).LANGUAGE
+                ok, message = self.toolchain(language)
+            except ValueError as exc:  # a target language without a harness
+                ok, message = False, str(exc)
             if not ok:
                 out[i] = dataclasses.replace(c, verdict=dataclasses.replace(
                     base_verdict(c), exec_status=ExecStatus.SANDBOX_ERROR,

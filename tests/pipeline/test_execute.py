@@ -21,6 +21,7 @@ from pipeline.execute import (
     SelectBestAttempt,
     Validator,
     keep,
+    rejection_reason,
     select_best,
 )
 from pipeline.verdict_cache import VerdictCache
@@ -243,6 +244,13 @@ def test_rerun_reuses_cached_verdicts(sandbox, tmp_path):
     v2 = [c.verdict for c in again.check(cands)]
     assert again_box.programs == 0 and again.counts["cache_hits"] == 2
     assert v1 == v2 and [v.exec_status for v in v2] == [ExecStatus.PASSED, ExecStatus.FAILED]
+
+
+def test_unknown_target_language_is_reported_not_crashed_on(sandbox):
+    (c,) = Validator(ExecuteConfig(sandbox="bwrap"), sandbox).check([cand(COUNT, "cobol", "IDENTIFICATION DIVISION.")])
+    assert c.verdict.exec_status == ExecStatus.SANDBOX_ERROR
+    assert c.verdict.stderr_tail.startswith("toolchain_unavailable: no test harness for 'cobol'")
+    assert rejection_reason(c.verdict) == "toolchain_unavailable"
 
 
 def test_no_sandbox_keeps_rows_as_not_run():
