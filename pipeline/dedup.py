@@ -11,8 +11,10 @@ Near-dedup is MinHash LSH expressed as Beam keys so Dataflow/Spark/Flink can spr
 (DESIGN.md section 6; datatrove's signature -> buckets -> cluster -> filter stages):
 
 1. ``Signatures``: batched numpy MinHash per row (``pipeline.minhash.signatures``).
-2. ``BandEntries`` -> ``GroupByBand``: each band's 64-bit key is a Beam key.
-3. ``CandidatePairs``: pairs inside a bucket (a star to the smallest id for huge buckets).
+2. ``GroupByBandPartition``: band keys travel to ``key % lsh_partitions`` Beam keys, in
+   chunks (one element per partition per batch, not one per row and band).
+3. ``CandidatePairs``: buckets (equal band keys) found in memory per partition; pairs inside
+   a bucket (a star to the smallest id for huge buckets).
 4. ``Verify*`` (``verify != "none"``): two joins bring both ends' signatures (or texts) to
    each distinct candidate pair, which becomes an edge only if its (estimated or true)
    Jaccard reaches the threshold.
@@ -144,7 +146,14 @@ class ExactDedup(beam.PTransform):
 
 
 class _SignatureFn(beam.DoFn):
-    """A batch of rows -> ``(id, rank_key, band keys)`` and, for verification, payloads."""
+    """A batch of rows -> band-key chunks ``(partition, (keys, ids, rank keys))`` and, for
+    verification, payloads ``(id, signature or text)``.
+
+    Band keys are routed to ``lsh_partitions`` Beam keys (``key % partitions``) in chunks,
+    one element per partition per batch instead of one per (row, band): the per-element cost
+    of a runner dominates otherwise (25 elements per row). Buckets are then found in memory
+    inside each partition (:func:`_partition_pairs`).
+    """
 
     PAYLOAD = "payload"
 
@@ -161,32 +170,48 @@ class _SignatureFn(beam.DoFn):
         sigs = signatures(texts, cfg.num_perm, cfg.ngram, cfg.seed)
         bands, rows = cfg.band_rows
         keys = band_keys(sigs, bands, rows, cfg.seed)
-        self._latency.update(int((time.perf_counter() - start) * 1000))
         self._total.inc(len(batch))
-        for row, text, sig, key_row in zip(batch, texts, sigs, keys, strict=True):
+        ids, ranks, valid = [], [], []
+        for i, (row, text, sig) in enumerate(zip(batch, texts, sigs, strict=True)):
             if is_empty(sig):  # no shingles: exact dedup handles empty texts
                 self._empty.inc()
                 continue
-            rid, rk = row_id(row, cfg), rank_key(row, cfg)
-            yield rid, rk, key_row.tolist()
+            rid = row_id(row, cfg)
+            ids.append(rid)
+            ranks.append(rank_key(row, cfg))
+            valid.append(i)
             if cfg.verify == "signature":
                 yield beam.pvalue.TaggedOutput(self.PAYLOAD, (rid, sig))
             elif cfg.verify == "exact":
                 yield beam.pvalue.TaggedOutput(self.PAYLOAD, (rid, text))
+        if valid:
+            flat = keys[np.asarray(valid)].ravel()  # row-major: entry j belongs to row j // bands
+            owner = np.repeat(np.arange(len(valid)), bands)
+            part = (flat % np.uint64(cfg.lsh_partitions)).astype(np.int64)
+            order = np.argsort(part, kind="stable")
+            part, flat, owner = part[order], flat[order], owner[order]
+            cuts = np.flatnonzero(np.diff(part)) + 1
+            for seg in np.split(np.arange(len(part)), cuts):
+                members = owner[seg].tolist()
+                yield int(part[seg[0]]), (flat[seg], [ids[m] for m in members], [ranks[m] for m in members])
+        self._latency.update(int((time.perf_counter() - start) * 1000))
 
 
-def _band_entries(item: tuple[str, tuple, list[int]]) -> Iterator[tuple[int, tuple[str, tuple]]]:
-    rid, rk, keys = item
-    for key in keys:
-        yield key, (rid, rk)
-
-
-def _bucket_pairs(item: tuple[int, Iterable[tuple[str, tuple]]], max_bucket_size: int) -> Iterator[Any]:
-    """Candidate edges ``((a, rank_a), (b, rank_b))`` of one LSH bucket."""
-    _, members = item
-    ranks = dict(members)
-    for a, b in candidate_edges(ranks, max_bucket_size):
-        yield (a, ranks[a]), (b, ranks[b])
+def _partition_pairs(item: tuple[int, Iterable[tuple]], max_bucket_size: int) -> Iterator[Any]:
+    """All LSH buckets of one partition -> candidate edges ``((a, rank_a), (b, rank_b))``."""
+    _, chunks = item
+    chunks = list(chunks)
+    keys = np.concatenate([c[0] for c in chunks])
+    ids = [i for c in chunks for i in c[1]]
+    ranks = [r for c in chunks for r in c[2]]
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    starts = np.flatnonzero(np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]]))
+    ends = np.append(starts[1:], len(sorted_keys))
+    for lo, hi in zip(starts[ends - starts > 1].tolist(), ends[ends - starts > 1].tolist(), strict=True):
+        bucket = {ids[j]: ranks[j] for j in order[lo:hi].tolist()}
+        for a, b in candidate_edges(bucket, max_bucket_size):
+            yield (a, bucket[a]), (b, bucket[b])
 
 
 def _similar(payload_a: Any, payload_b: Any, config: MinHashConfig) -> bool:
@@ -304,9 +329,8 @@ class CandidateEdges(beam.PTransform):
         )
         edges = (
             sig["keys"]
-            | "BandEntries" >> beam.FlatMap(_band_entries)
-            | "GroupByBand" >> beam.GroupByKey()
-            | "CandidatePairs" >> beam.FlatMap(_bucket_pairs, cfg.max_bucket_size)
+            | "GroupByBandPartition" >> beam.GroupByKey()
+            | "CandidatePairs" >> beam.FlatMap(_partition_pairs, cfg.max_bucket_size)
         )
         if cfg.verify == "none":
             return edges
@@ -495,6 +519,9 @@ def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--verify", default="signature", choices=["none", "signature", "exact"],
                    help="check LSH candidates by estimated (signature) or true (exact) Jaccard")
+    p.add_argument("--false_positive_weight", type=float, default=0.5, help="LSH optimiser weight (datasketch: 0.5)")
+    p.add_argument("--false_negative_weight", type=float, default=0.5,
+                   help="LSH optimiser weight (datasketch: 0.5; 0.9 with --false_positive_weight=0.1 favours recall)")
     p.add_argument("--max_bucket_size", type=int, default=50, help="buckets above this emit a star, not all pairs")
     p.add_argument("--decontaminate", default="", help="comma-separated eval sets: paths and/or 'humaneval'")
     p.add_argument("--eval_column", default=None, help="text column of the eval sets (default: guessed)")
@@ -513,7 +540,8 @@ def main(argv: list[str] | None = None) -> int:
         config = MinHashConfig(
             num_perm=args.num_perm, ngram=args.ngram, threshold=args.threshold, seed=args.seed,
             column=args.column, id_column=args.id_column, verify=args.verify,
-            max_bucket_size=args.max_bucket_size,
+            max_bucket_size=args.max_bucket_size, false_positive_weight=args.false_positive_weight,
+            false_negative_weight=args.false_negative_weight,
         )
         schema = input_schema(args.input)
         for col in (args.column, args.id_column):

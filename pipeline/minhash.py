@@ -80,7 +80,9 @@ class MinHashConfig:
     (estimated Jaccard from the signatures >= threshold), ``exact`` (true Jaccard of the
     shingle sets >= threshold) or ``none`` (every candidate is an edge, as datasketch's
     ``MinHashLSH`` and datatrove do). Buckets with more than ``max_bucket_size`` members
-    emit a star to their smallest id instead of all pairs.
+    emit a star to their smallest id instead of all pairs. Band keys are shuffled to
+    ``lsh_partitions`` Beam keys; each partition holds ``rows * bands / lsh_partitions``
+    entries in memory, so raise it with the corpus (e.g. rows / 4,000).
 
     The representative of a component is the row with a permissive license (``license_column``
     matching ``permissive_licenses``), then passing tests (``status_column`` in
@@ -100,6 +102,7 @@ class MinHashConfig:
     false_negative_weight: float = 0.5
     max_bucket_size: int = 50
     batch_size: int = 256
+    lsh_partitions: int = 256
     license_column: str = "license"
     permissive_licenses: tuple[str, ...] = PERMISSIVE_LICENSES
     status_column: str = "exec_status"
@@ -124,6 +127,8 @@ class MinHashConfig:
             raise ValueError("false positive/negative weights must be >= 0 and not both 0")
         if self.max_bucket_size < 2:
             raise ValueError(f"max_bucket_size must be >= 2, got {self.max_bucket_size}")
+        if self.lsh_partitions < 1:
+            raise ValueError(f"lsh_partitions must be >= 1, got {self.lsh_partitions}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if isinstance(self.permissive_licenses, str) or isinstance(self.passing_statuses, str):

@@ -99,3 +99,49 @@ def test_planted_pairs_have_the_planted_jaccard():
         assert target - 0.05 <= sim <= target + 1e-9
         assert abs(jaccard(code[a], code[b]) - sim) < 1e-12
     assert jaccard(code["s0000"], code["s0001"]) < 0.05
+
+
+def _near_removed_ids(rows, config) -> set[str]:
+    """Run NearDedup on DirectRunner and return the removed ids (read back from a file)."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    import apache_beam as beam
+
+    from pipeline.dedup import NearDedup
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out_path = Path(tmp) / "removed.json"
+
+        def save(ids):
+            out_path.write_text(json.dumps(sorted(ids)))
+
+        with beam.Pipeline() as p:
+            out = p | beam.Create(rows) | NearDedup(config)
+            (out["removed"] | beam.Map(lambda r: r["id"]) | beam.combiners.ToList() | beam.Map(save))
+        return set(json.loads(out_path.read_text()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print precision/recall of near-dedup on the planted corpus for several settings."""
+    from pipeline.minhash import MinHashConfig
+
+    rows, pairs = make_corpus()
+    print(f"# planted corpus: {len(pairs)} pairs, true Jaccard {min(p[2] for p in pairs):.2f}-"
+          f"{max(p[2] for p in pairs):.2f}, {sum(p[2] >= 0.7 for p in pairs)} at >= 0.7; "
+          f"{len(rows) - 2 * len(pairs)} singletons; threshold 0.7, 256 perms, 5-grams")
+    print("verify | bands x rows | precision | recall | precision (|J-0.7|>=0.05) | recall (|J-0.7|>=0.05) | tp fp fn")
+    for verify, fpw, fnw in (("signature", 0.5, 0.5), ("exact", 0.5, 0.5), ("none", 0.5, 0.5),
+                             ("signature", 0.1, 0.9), ("exact", 0.1, 0.9)):
+        cfg = MinHashConfig(verify=verify, false_positive_weight=fpw, false_negative_weight=fnw)
+        removed = _near_removed_ids(rows, cfg)
+        p, r, tp, fp, fn = precision_recall(pairs, removed)
+        fp_, fr_, *_ = precision_recall(pairs, removed, margin=0.05)
+        b, rr = cfg.band_rows
+        print(f"{verify} | {b}x{rr} | {p:.3f} | {r:.3f} | {fp_:.3f} | {fr_:.3f} | {tp} {fp} {fn}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
