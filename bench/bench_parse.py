@@ -151,7 +151,7 @@ def rust_functions(python: list[str], want: int) -> list[str]:
             except Exception:
                 return None
 
-    typed = [c for c in python if "->" in c.split("\n", 1)[0]][: want * 3]
+    typed = [c for c in python if "->" in c.split("\n", 1)[0]][: max(want, 300)]
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         got = [r for r in pool.map(one, typed) if r and r.strip()]
     return got[:want]
