@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -178,6 +179,43 @@ def _run_step(job: dict, step: dict, work: str, env: dict, oom_path: str | None)
     return facts, stop
 
 
+_FIRST_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"\n]+)[>"]', re.MULTILINE)
+
+
+def _build_pchs(jobs: list[dict], batch: dict, root: str, oom_path: str | None) -> None:
+    """Precompile the system headers that two or more programs of the batch include first.
+
+    The PCH dir is the first entry of the batch's include path (e.g. ``CPLUS_INCLUDE_PATH``);
+    GCC uses ``<dir>/<header>.gch`` only when it is valid for that compile and otherwise keeps
+    searching for the real header, so results match a compile without it.
+    """
+    counts: dict[str, int] = {}
+    for job in jobs:
+        match = _FIRST_INCLUDE.search(job["files"][0][1])
+        if match and match.group(1) == "<" and ".." not in match.group(2):
+            counts[match.group(2)] = counts.get(match.group(2), 0) + 1
+    pch_dir = next((value.split(":")[0] for value in batch.get("env", {}).values()
+                    if value.startswith(root + "/")), None)
+    if pch_dir is None:
+        return
+    for header, uses in sorted(counts.items()):
+        if uses < 2:
+            continue
+        out = os.path.join(pch_dir, header + ".gch")
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        source = os.path.join(pch_dir, ".src-" + header.replace("/", "_") + ".h")
+        with open(source, "w") as fh:
+            fh.write(f"#include <{header}>\n")
+        argv = [arg.replace("{out}", out).replace("{header}", source) for arg in batch["pch_argv"]]
+        step = {"phase": "compile", "timeout_s": 60.0}
+        outcome = spawn(argv, limits=_limits(jobs[0], step), cwd=pch_dir,
+                        env=_env(jobs[0], pch_dir))
+        _kill_everything()
+        os.unlink(source)
+        if outcome.exit_code != 0 and os.path.exists(out):
+            os.unlink(out)
+
+
 def compile_all(jobs: list[dict], spec: dict) -> dict[int, dict]:
     """Batch compile: every compiled job of the batch, before any program runs.
 
@@ -198,6 +236,8 @@ def compile_all(jobs: list[dict], spec: dict) -> dict[int, dict]:
             ready.append(i)
     if not ready:
         return {}
+    if batch.get("pch_argv"):
+        _build_pchs([jobs[i] for i in ready], batch, root, oom_path)
     done: dict[int, dict] = {}
     server = batch.get("server_argv")
     if server:
@@ -233,7 +273,7 @@ def compile_all(jobs: list[dict], spec: dict) -> dict[int, dict]:
                 done[i] = facts
     for value in batch.get("env", {}).values():  # shared caches never meet a program
         if value.startswith(root + "/"):
-            shutil.rmtree(value, ignore_errors=True)
+            shutil.rmtree(value.split(":")[0], ignore_errors=True)
     out = {}
     for i in ready:
         if i in done:

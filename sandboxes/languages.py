@@ -52,6 +52,11 @@ class Language:
             the batch's source paths appended; it writes ``.compile.rc``/``.compile.err`` into
             each program's dir). ``{agent_dir}`` is the agent's directory.
         batch_compile_env: environment shared by a batch's compiles (Go's build cache).
+        batch_pch_argv: builds a precompiled header ``{out}`` for system header ``{header}``
+            during a batch compile, for headers that two or more programs of the batch
+            include first; the compiler finds it through ``batch_compile_env``'s include path
+            and falls back to the real header whenever the PCH does not apply, so the
+            compile's result is the same.
         batch_artifact_mb: memory headroom per program for what a batch compile leaves on
             the work tmpfs until the program runs.
         smoke_ok / smoke_fail: the self-test's passing and failing programs (MultiPL-E's
@@ -83,6 +88,7 @@ class Language:
     batch_compiler: tuple[str, ...] | None = None
     batch_compile_env: tuple[tuple[str, str], ...] = ()
     batch_artifact_mb: int = 0
+    batch_pch_argv: tuple[str, ...] | None = None
     _class_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -95,7 +101,8 @@ class Language:
 
     @property
     def batch_compiles(self) -> bool:
-        return self.compiled and (self.batch_compiler is not None or bool(self.batch_compile_env))
+        return self.compiled and (self.batch_compiler is not None or bool(self.batch_compile_env)
+                                  or self.batch_pch_argv is not None)
 
     def main_file(self, source: str) -> str:
         """The main file's name for ``source`` (Java: ``<public class>.java``)."""
@@ -194,6 +201,11 @@ LANGUAGES: dict[str, Language] = {
             compile_argv=("g++", "-std=c++17", "-O1", "-pipe", "-o", "{exe}", "{src}", "-lm"),
             run_argv=("{exe}",),
             image="codetrans-sandbox/cpp:1",
+            # same -std/-O as compile_argv, or GCC ignores the PCH (and uses the header)
+            batch_pch_argv=("g++", "-std=c++17", "-O1", "-x", "c++-header", "-o", "{out}",
+                            "{header}"),
+            batch_compile_env=(("CPLUS_INCLUDE_PATH", "/work/.batch-pch"),),
+            batch_artifact_mb=1,
             version_argv=("g++", "--version"),
             memory_markers=("std::bad_alloc",),
             smoke_ok='#include <iostream>\nint main() { std::cout << "ok" << std::endl; }\n',

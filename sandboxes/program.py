@@ -157,6 +157,7 @@ def batch_spec(jobs: list[Job], *, oom_control: str | None) -> dict:
         spec["batch_compile"] = {
             "server_argv": list(lang.batch_compiler) if lang.batch_compiler else None,
             "env": dict(lang.batch_compile_env),
+            "pch_argv": list(lang.batch_pch_argv) if lang.batch_pch_argv else None,
             "timeout_s": sum(lang.compile_timeout_s for _ in jobs),
         }
     return spec

@@ -61,3 +61,17 @@ def test_self_test_and_versions(backend):
     assert report["python"][0] and report["c"][0], report
     assert sandbox.toolchain_version("python").startswith("Python 3")
     assert "gcc" in sandbox.toolchain_version("c")
+
+
+@pytest.mark.parametrize("name", ["cpp", "go", "java"])
+def test_batch_compile_gives_the_verdicts_of_one_by_one(name):
+    """The batch compile (PCH, shared Go cache, warm javac) changes no status and no diagnostic."""
+    sandbox = get_sandbox("bwrap")
+    lang = LANGUAGES[name]
+    programs = [Program(name, (FIXTURES / name / f"{kind}{lang.extension}").read_text(), stdin=STDIN)
+                for kind in ("ok", "compile_error", "fail", "ok")]
+    batched = sandbox.run_batch(programs)
+    alone = [sandbox.run(program) for program in programs]
+    assert [r.status for r in batched] == [r.status for r in alone]
+    assert [r.stdout for r in batched] == [r.stdout for r in alone]
+    assert batched[1].stderr == alone[1].stderr  # the compile error's diagnostics
