@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# invalid_test (source cases the source fails): {cold.counts.get('invalid_test', 0)}; "
           f"unrenderable: {cold.counts.get('unrenderable', 0)}")
     cols = [s for s in STATUSES if any(table[lang][s] for lang in table)]
-    print("target | " + " | ".join(cols) + " | total | tests run | mean sandbox s/verdict")
+    print("target | " + " | ".join(cols) + " | total | with cases | mean sandbox wall_s")
     for lang in languages:
         with_tests = sum(1 for c in checked if c.translation.target_language == lang and c.verdict.tests_total)
         print(f"{lang} | " + " | ".join(str(table[lang][s]) for s in cols)

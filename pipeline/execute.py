@@ -45,7 +45,7 @@ STAGE = "execute"
 SANDBOXES = ("auto", "docker", "bwrap", "none")
 REQUIREMENTS = ("default", "passed", "compiled", "parsed")
 #: Bumped whenever harness or verdict logic changes meaning, so old cache entries are not reused.
-CACHE_VERSION = "execute/v2"
+CACHE_VERSION = "execute/v3"
 STDERR_TAIL = 1000
 TOOLCHAIN_UNAVAILABLE = "toolchain_unavailable"
 
@@ -160,12 +160,13 @@ def verdict_from_run(
     detail = _first_error(stderr) if exec_status == ExecStatus.COMPILE_ERROR else _tail(stderr)
     if exec_status == ExecStatus.FAILED:
         bad = [f"{i}:{(r or 'MISSING').lower()}" for i, r in enumerate(results) if r != "PASS"]
-        detail = _tail(f"cases not passed: {', '.join(bad[:20])}" + (f"\n{detail}" if detail else ""))
-    if note:
-        detail = _tail(note + (f"\n{detail}" if detail else ""))
+        detail = f"cases not passed: {', '.join(bad[:20])}" + (f"\n{detail}" if detail else "")
+    if note:  # the note first and whole: it says why the cases were not (all) run
+        note = note[:STDERR_TAIL // 2]
+        detail = note + (f"\n{detail[: STDERR_TAIL - len(note) - 1]}" if detail else "")
     return dataclasses.replace(
         base, exec_status=exec_status, tests_passed=passed, tests_total=n_cases,
-        stderr_tail=detail or None, wall_s=round(float(wall_s), 4),
+        stderr_tail=detail[:STDERR_TAIL] or None, wall_s=round(float(wall_s), 4),
     )
 
 
