@@ -65,6 +65,7 @@ class AblationConfig:
     latency_items: int = 128
     latency_repeats: int = 3
     jobs: int = 1
+    evaluate_only: bool = False
     extra_train_args: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -144,13 +145,17 @@ def _stage(argv: list[str], root: Path, stage: str) -> float:
     return seconds
 
 
+def _run_root(cfg: AblationConfig, run: Run, seed: int) -> Path:
+    return Path(cfg.output) / "checkpoints" / run.name / f"seed{seed}"
+
+
 def train_run(run: Run, cfg: AblationConfig, seed: int) -> tuple[Path, float]:
     """Pretrain (if asked) then fine-tune one run; (final checkpoint, training seconds).
 
     Each finished stage leaves a ``<stage>.done`` marker holding its seconds, so a repeated
     command retrains nothing that finished.
     """
-    root = Path(cfg.output) / "checkpoints" / run.name / f"seed{seed}"
+    root = _run_root(cfg, run, seed)
     root.mkdir(parents=True, exist_ok=True)
     final = root / "contrastive"
     seconds = 0.0
@@ -344,6 +349,10 @@ def run_ablation(cfg: AblationConfig) -> dict[str, Any]:
     work = [(run, seed) for run in plan_runs(cfg.exits) for seed in cfg.seeds]
     # training runs are child processes, --jobs at once; evaluation waits until all are trained
     # so no training process competes with the latency measurement
+    if cfg.evaluate_only:  # the runs that finished training, nothing new is trained
+        work = [(r, s) for r, s in work if (_run_root(cfg, r, s) / "contrastive.done").exists()]
+        if not work:
+            raise ValueError(f"no finished run under {cfg.output}/checkpoints")
     with ThreadPoolExecutor(max_workers=cfg.jobs) as pool:
         trained = dict(zip(work, pool.map(lambda w: train_run(w[0], cfg, w[1]), work), strict=True))
     for (run, seed), (ckpt, seconds) in trained.items():
@@ -421,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latency_repeats", type=int, default=3)
     p.add_argument("--jobs", type=int, default=1,
                    help="training runs at once (each is a process using torch's threads)")
+    p.add_argument("--evaluate_only", action="store_true",
+                   help="evaluate the runs that finished training; train nothing")
     p.add_argument("--train_arg", action="append", default=None,
                    help="extra flag passed to every model.train call (repeatable)")
     args = p.parse_args(argv)
@@ -431,7 +442,8 @@ def main(argv: list[str] | None = None) -> int:
             seeds=(args.seed,) if args.seed is not None else args.seeds, split=args.split,
             max_length=args.max_length or None,
             batch_size=args.batch_size, latency_items=args.latency_items,
-            latency_repeats=args.latency_repeats, jobs=args.jobs, extra_train_args=tuple(args.train_arg or ()),
+            latency_repeats=args.latency_repeats, jobs=args.jobs, evaluate_only=args.evaluate_only,
+            extra_train_args=tuple(args.train_arg or ()),
         )
         log.info("%s", cfg)
         run_ablation(cfg)
