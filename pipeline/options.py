@@ -41,6 +41,14 @@ class CodeTransOptions(PipelineOptions):
         add("--temperature", type=float, default=0.0)
         add("--max_tokens", type=int, default=1024)
         add("--openai_base_url", default=None, help="OpenAI-compatible endpoint, e.g. http://host:8000/v1")
+        add("--openai_concurrency", type=int, default=8, help="requests in flight per worker")
+        add("--openai_timeout_s", type=float, default=120.0)
+        add("--openai_retries", type=int, default=4, help="retries with exponential backoff")
+        add("--vllm_server_kwargs", default="",
+            help="extra `vllm serve` flags as k=v,k=v, e.g. max-num-seqs=256,gpu-memory-utilization=0.9")
+        add("--vllm_chat_template_path", default=None)
+        add("--hf_device", default="auto", help="hf translator device: auto | cpu | cuda[:N]")
+        add("--hf_batch_size", type=int, default=8)
         add("--sandbox", default="auto", choices=SANDBOXES)
         add("--require", default="default", choices=REQUIREMENTS,
             help="what enters the dataset: passed | compiled | parsed (default: passed where tests exist, compiled otherwise)")
@@ -70,6 +78,13 @@ class RunConfig:
     temperature: float
     max_tokens: int
     openai_base_url: str | None
+    openai_concurrency: int
+    openai_timeout_s: float
+    openai_retries: int
+    vllm_server_kwargs: tuple[tuple[str, str], ...]
+    vllm_chat_template_path: str | None
+    hf_device: str
+    hf_batch_size: int
     sandbox: str
     require: str
     output: Path
@@ -90,6 +105,15 @@ class RunConfig:
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def _key_values(value: str) -> tuple[tuple[str, str], ...]:
+    """``k=v,k=v`` -> ((k, v), ...); a bare ``k`` means a flag with no value."""
+    out = []
+    for item in _csv(value):
+        key, _, val = item.partition("=")
+        out.append((key.strip(), val.strip()))
+    return tuple(out)
 
 
 def _decontaminate_sets(value: str, source: str) -> tuple[str, ...]:
@@ -132,6 +156,13 @@ def run_config_from_options(options: PipelineOptions) -> RunConfig:
         temperature=o.temperature,
         max_tokens=o.max_tokens,
         openai_base_url=o.openai_base_url or os.environ.get("OPENAI_BASE_URL"),
+        openai_concurrency=o.openai_concurrency,
+        openai_timeout_s=o.openai_timeout_s,
+        openai_retries=o.openai_retries,
+        vllm_server_kwargs=_key_values(o.vllm_server_kwargs),
+        vllm_chat_template_path=o.vllm_chat_template_path,
+        hf_device=o.hf_device,
+        hf_batch_size=o.hf_batch_size,
         sandbox=o.sandbox,
         require=o.require,
         output=Path(o.output).resolve(),

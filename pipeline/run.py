@@ -133,6 +133,13 @@ def stage_configs(cfg: RunConfig, sandbox_backend: str) -> dict[str, Any]:
         seed=cfg.seed,
         cache_dir=str(cfg.cache_dir / "translations"),
         openai_base_url=cfg.openai_base_url,
+        openai_concurrency=cfg.openai_concurrency,
+        openai_timeout_s=cfg.openai_timeout_s,
+        openai_retries=cfg.openai_retries,
+        vllm_server_kwargs=dict(cfg.vllm_server_kwargs),
+        vllm_chat_template_path=cfg.vllm_chat_template_path,
+        hf_device=cfg.hf_device,
+        hf_batch_size=cfg.hf_batch_size,
     )
     backend = resolve_translator(translate)
     # Resolve `auto` once here so every worker agrees, and ask a rule-based translator only
@@ -219,11 +226,30 @@ def print_summary(stats: dict[str, Any], out=sys.stderr) -> None:
         console.print(f"[bold red]WARNING: {stats['sandbox']['warning']}[/]")
 
 
+def print_help() -> None:
+    """Our flags (Beam's own runner flags are documented by Beam: --runner, --direct_num_workers...)."""
+    import argparse
+
+    from pipeline.options import CodeTransOptions
+
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.run",
+        description=__doc__.split("\n\n")[0],
+        epilog="Plus Beam's own flags: --runner=DirectRunner|DataflowRunner|SparkRunner|FlinkRunner, "
+        "--direct_running_mode=in_memory|multi_threading|multi_processing, --direct_num_workers=N, ...",
+    )
+    CodeTransOptions._add_argparse_args(parser)
+    parser.print_help()
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("apache_beam", "urllib3", "docker"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in argv or "--help" in argv:
+        print_help()
+        return 0
     options = PipelineOptions(argv)
     try:
         cfg = run_config_from_options(options)
@@ -272,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
                    for k, v in vars(cfg).items()},
         "sandbox": {"requested": cfg.sandbox, "backend": sandbox_backend, "warning": sandbox_warning},
     }
+    from pipeline.translate import throughput_from_metrics
+
+    run_info["translation"] = throughput_from_metrics(metrics)
     stats = compute_stats(final.data, final.rejected, metrics, run_info)
     write_json_atomic(final.stats, stats)
     from pipeline.card import render_card
