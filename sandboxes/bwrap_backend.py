@@ -76,7 +76,11 @@ class _RunCgroup:
         return (os.path.join(self.memory, "cgroup.procs"), os.path.join(self.pids, "cgroup.procs"))
 
     def remove(self) -> None:
-        for _ in range(50):
+        """Kill what is left in the cgroups and remove them (the kernel may need a while to
+        reap killed processes on a loaded host, hence the retries for up to 10 s)."""
+        deadline = time.monotonic() + 10.0
+        delay = 0.01
+        while True:
             pids = []
             for procs in self.procs:
                 try:
@@ -89,13 +93,17 @@ class _RunCgroup:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-            try:
-                for path in (self.memory, self.pids):
+            busy = False
+            for path in (self.memory, self.pids):
+                try:
                     if os.path.isdir(path):
                         os.rmdir(path)
+                except OSError:
+                    busy = True
+            if not busy or time.monotonic() > deadline:
                 return
-            except OSError:
-                time.sleep(0.02)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
 
 def cgroups_usable() -> bool:
