@@ -9,11 +9,12 @@ The YAML front matter (``configs``/``dataset_info``) comes from ``pipeline.hub_m
 
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import Path
 from typing import Any
 
-from pipeline.sinks import OutputLayout
+from pipeline.sinks import OutputLayout, write_bytes_atomic
 from schemas import SPLITS, SYNTHCONL_COLUMNS
 
 LOG = logging.getLogger(__name__)
@@ -37,16 +38,24 @@ def _md_table(header: list[str], rows: list[list[Any]]) -> str:
 def _front_matter(layout: OutputLayout, stats: dict[str, Any]) -> str:
     from pipeline.hub_metadata import hub_yaml, render_front_matter
 
+    if layout.remote:  # footers are read from local shards; `pipeline.release` re-renders it
+        return "---\nlicense: other\ntags:\n- code\n---\n"
     try:
         # Rows keep their source repository's license; the collection as a whole is "other".
-        meta = hub_yaml(layout.data, license="other", pretty_name="Validated cross-language code translations")
+        meta = hub_yaml(Path(layout.data), license="other", pretty_name="Validated cross-language code translations")
     except ValueError as exc:  # e.g. a run that released no rows has no shards to describe
         LOG.warning("card without dataset_info: %s", exc)
         return "---\nlicense: other\ntags:\n- code\n---\n"
     return render_front_matter(meta)
 
 
-def plot_language_matrix(stats: dict[str, Any], path: Path) -> bool:
+def _save(fig, path: str) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    write_bytes_atomic(path, buf.getvalue())
+
+
+def plot_language_matrix(stats: dict[str, Any], path: str) -> bool:
     """Heatmap of released rows per (source language, target language)."""
     matrix = stats["language_matrix"]
     if not matrix:
@@ -71,12 +80,12 @@ def plot_language_matrix(stats: dict[str, Any], path: Path) -> bool:
     fig.colorbar(im, ax=ax, shrink=0.8)
     ax.set_title("released rows")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
     plt.close(fig)
     return True
 
 
-def plot_verdicts(stats: dict[str, Any], path: Path) -> bool:
+def plot_verdicts(stats: dict[str, Any], path: str) -> bool:
     """Stacked bars: verdicts per target language (released and rejected at execution)."""
     verdicts = stats["verdicts"]
     if not verdicts:
@@ -98,7 +107,7 @@ def plot_verdicts(stats: dict[str, Any], path: Path) -> bool:
     ax.set_title("execution verdict per target language")
     ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
     plt.close(fig)
     return True
 
@@ -108,9 +117,9 @@ def render_card(layout: OutputLayout, stats: dict[str, Any]) -> str:
     cfg = stats.get("config", {})
     sandbox = stats.get("sandbox", {})
     plots = []
-    if plot_language_matrix(stats, layout.root / PLOTS[0]):
+    if plot_language_matrix(stats, layout.file(PLOTS[0])):
         plots.append(PLOTS[0])
-    if plot_verdicts(stats, layout.root / PLOTS[1]):
+    if plot_verdicts(stats, layout.file(PLOTS[1])):
         plots.append(PLOTS[1])
 
     translators = sorted(stats.get("translators", {}))

@@ -9,7 +9,9 @@ where flags become the frozen config the graph is built from.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -53,6 +55,8 @@ class CodeTransOptions(PipelineOptions):
         add("--require", default="default", choices=REQUIREMENTS,
             help="what enters the dataset: passed | compiled | parsed (default: passed where tests exist, compiled otherwise)")
         add("--output", default="./out", help="output directory (re-running over it resumes)")
+        add("--cache_dir", default=None,
+            help="local directory of the translation/verdict caches (default OUTPUT/cache)")
         add("--num_shards", type=int, default=1, help="parquet shards per split")
         add("--dedup_threshold", type=float, default=0.7, help="MinHash LSH Jaccard threshold (SynthCoNL: 0.7)")
         add("--num_perm", type=int, default=256, help="MinHash permutations (SynthCoNL: 256)")
@@ -87,7 +91,8 @@ class RunConfig:
     hf_batch_size: int
     sandbox: str
     require: str
-    output: Path
+    output: str
+    cache_root: str | None
     num_shards: int
     dedup_threshold: float
     num_perm: int
@@ -98,9 +103,19 @@ class RunConfig:
     max_code_bytes: int
 
     @property
-    def cache_dir(self) -> Path:
-        """Translation and verdict caches: kept across runs so a re-run resumes."""
-        return self.output / "cache"
+    def cache_dir(self) -> str:
+        """Translation and verdict caches (SQLite: always on a local disk).
+
+        ``--cache_dir`` if given; else ``OUTPUT/cache`` for a local output, so a re-run over
+        the same directory resumes; for an object-store output, a local directory keyed by
+        the output URL (SQLite cannot live on an object store).
+        """
+        if self.cache_root:
+            return self.cache_root
+        if "://" not in self.output:
+            return os.path.join(self.output, "cache")
+        key = hashlib.sha1(self.output.encode()).hexdigest()[:12]
+        return os.path.join(tempfile.gettempdir(), "codetrans-cache", key)
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -165,7 +180,8 @@ def run_config_from_options(options: PipelineOptions) -> RunConfig:
         hf_batch_size=o.hf_batch_size,
         sandbox=o.sandbox,
         require=o.require,
-        output=Path(o.output).resolve(),
+        output=o.output if "://" in o.output else str(Path(o.output).resolve()),
+        cache_root=o.cache_dir,
         num_shards=o.num_shards,
         dedup_threshold=o.dedup_threshold,
         num_perm=o.num_perm,

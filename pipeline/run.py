@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from pipeline.sinks import (
     WriteRejected,
     WriteRelease,
     clean_stale_staging,
+    make_dirs,
     new_run_id,
     publish,
     write_json_atomic,
@@ -131,7 +133,7 @@ def stage_configs(cfg: RunConfig, sandbox_backend: str) -> dict[str, Any]:
         temperature=cfg.temperature,
         max_tokens=cfg.max_tokens,
         seed=cfg.seed,
-        cache_dir=str(cfg.cache_dir / "translations"),
+        cache_dir=os.path.join(cfg.cache_dir, "translations"),
         openai_base_url=cfg.openai_base_url,
         openai_concurrency=cfg.openai_concurrency,
         openai_timeout_s=cfg.openai_timeout_s,
@@ -153,7 +155,7 @@ def stage_configs(cfg: RunConfig, sandbox_backend: str) -> dict[str, Any]:
         "execute": ExecuteConfig(
             sandbox=sandbox_backend,
             require=cfg.require,
-            cache_dir=str(cfg.cache_dir / "verdicts"),
+            cache_dir=os.path.join(cfg.cache_dir, "verdicts"),
         ),
         "finalize": FinalizeConfig(
             minhash=MinHashConfig(
@@ -264,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         options.view_as(StandardOptions).runner = "DirectRunner"
 
     final = OutputLayout(cfg.output)
-    final.root.mkdir(parents=True, exist_ok=True)
+    make_dirs(final.root)
     clean_stale_staging(final)
     run_id = new_run_id()
     staging = final.staging(run_id)

@@ -5,6 +5,12 @@ finished does ``publish`` move them into ``DIR/data`` and ``DIR/rejected`` (rena
 delete the old ones). A run killed at any point therefore leaves the previous complete
 output (or none) in place, never a mix; caches in ``DIR/cache`` survive and make the re-run
 cheap. Small files (``stats.json``, ``README.md``) are written to a temp file and renamed.
+
+``DIR`` may also be an object-store URL (``gs://``, ``s3://``, ``hdfs://``: whatever Beam's
+``FileSystems`` has a plugin for, e.g. ``apache-beam[gcp]`` for ``gs://``), so a Dataflow job
+writes its dataset where the workers can reach it. There, publishing renames the staged
+files one by one (object stores have no directory rename): a run killed *during* publishing
+can leave a partial ``data/``, which the next run replaces whole.
 """
 
 from __future__ import annotations
@@ -20,40 +26,55 @@ from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
+from apache_beam.io.filesystems import FileSystems
 
 from schemas import REJECTED_SCHEMA, RELEASE_SCHEMA, SPLITS
 
 SHARD_TEMPLATE = "-SSSSS-of-NNNNN"
 
 
+def is_remote(path: str) -> bool:
+    """True for URLs (``gs://...``) that go through Beam's FileSystems, not the local disk."""
+    return "://" in str(path)
+
+
 @dataclasses.dataclass(frozen=True)
 class OutputLayout:
-    """Where everything of one output directory lives."""
+    """Where everything of one output directory lives (a local path or a URL)."""
 
-    root: Path
+    root: str
 
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", str(self.root))
 
-    @property
-    def rejected(self) -> Path:
-        return self.root / "rejected"
+    def _join(self, *parts: str) -> str:
+        return FileSystems.join(self.root, *parts)
 
     @property
-    def stats(self) -> Path:
-        return self.root / "stats.json"
+    def remote(self) -> bool:
+        return is_remote(self.root)
 
     @property
-    def card(self) -> Path:
-        return self.root / "README.md"
+    def data(self) -> str:
+        return self._join("data")
 
     @property
-    def cache(self) -> Path:
-        return self.root / "cache"
+    def rejected(self) -> str:
+        return self._join("rejected")
+
+    @property
+    def stats(self) -> str:
+        return self._join("stats.json")
+
+    @property
+    def card(self) -> str:
+        return self._join("README.md")
+
+    def file(self, name: str) -> str:
+        return self._join(name)
 
     def staging(self, run_id: str) -> OutputLayout:
-        return OutputLayout(self.root / ".staging" / run_id)
+        return OutputLayout(self._join(".staging", run_id))
 
 
 def new_run_id() -> str:
@@ -67,7 +88,7 @@ class WriteRows(beam.PTransform):
     missing nullable field, Beam issue 35791), and unknown keys are dropped.
     """
 
-    def __init__(self, prefix: Path, schema: pa.Schema, num_shards: int = 1) -> None:
+    def __init__(self, prefix: str, schema: pa.Schema, num_shards: int = 1) -> None:
         super().__init__()
         self._prefix = str(prefix)
         self._schema = schema
@@ -102,7 +123,7 @@ class WriteRelease(beam.PTransform):
         )
         for split, part in zip(SPLITS, parts, strict=True):
             part | f"Write{split.capitalize()}" >> WriteRows(
-                self._layout.data / split, RELEASE_SCHEMA, self._num_shards
+                FileSystems.join(self._layout.data, split), RELEASE_SCHEMA, self._num_shards
             )
         return rows.pipeline
 
@@ -119,43 +140,84 @@ class WriteRejected(beam.PTransform):
         return (
             rejected
             | "ToRow" >> beam.Map(lambda r: r.to_row())
-            | "Write" >> WriteRows(self._layout.rejected / "rejected", REJECTED_SCHEMA, self._num_shards)
+            | "Write" >> WriteRows(FileSystems.join(self._layout.rejected, "rejected"), REJECTED_SCHEMA, self._num_shards)
         )
+
+
+def make_dirs(path: str) -> None:
+    """Create ``path`` (a no-op on object stores, which have no directories)."""
+    if is_remote(path):
+        return
+    Path(path).mkdir(parents=True, exist_ok=True)
+
+
+def list_files(directory: str, pattern: str = "*") -> list[str]:
+    """Paths of the files directly under ``directory`` that match ``pattern``, sorted."""
+    result = FileSystems.match([FileSystems.join(directory, pattern)])[0]
+    return sorted(m.path for m in result.metadata_list)
+
+
+def _delete_all(paths: list[str]) -> None:
+    if paths:
+        FileSystems.delete(paths)
 
 
 def publish(staging: OutputLayout, final: OutputLayout) -> None:
     """Move a finished run's ``data/`` and ``rejected/`` into place, replacing the old ones."""
     for name in ("data", "rejected"):
-        src, dst = staging.root / name, final.root / name
-        src.mkdir(parents=True, exist_ok=True)
-        trash = final.root / f".old-{name}-{new_run_id()}"
-        if dst.exists():
+        src, dst = FileSystems.join(staging.root, name), FileSystems.join(final.root, name)
+        if final.remote:
+            _delete_all(list_files(dst))
+            files = list_files(src)
+            FileSystems.rename(files, [FileSystems.join(dst, FileSystems.split(f)[1]) for f in files])
+            continue
+        Path(src).mkdir(parents=True, exist_ok=True)
+        trash = Path(final.root) / f".old-{name}-{new_run_id()}"
+        if Path(dst).exists():
             os.replace(dst, trash)
         os.replace(src, dst)
         shutil.rmtree(trash, ignore_errors=True)
-    shutil.rmtree(staging.root, ignore_errors=True)
+    _remove_tree(staging.root)
+
+
+def _remove_tree(path: str) -> None:
+    if is_remote(path):
+        _delete_all(list_files(path, "**"))
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def clean_stale_staging(final: OutputLayout) -> None:
     """Remove staging dirs of earlier runs that were killed before publishing."""
-    shutil.rmtree(final.root / ".staging", ignore_errors=True)
-    for old in final.root.glob(".old-*"):
-        shutil.rmtree(old, ignore_errors=True)
+    _remove_tree(FileSystems.join(final.root, ".staging"))
+    if not final.remote:
+        for old in Path(final.root).glob(".old-*"):
+            shutil.rmtree(old, ignore_errors=True)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file in the same directory, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path``: temp file + rename locally; one object write on a store
+    (object writes become visible whole, on close)."""
+    if is_remote(path):
+        with FileSystems.create(path) as f:
+            f.write(data)
+        return
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; these files are for people to read
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def write_json_atomic(path: Path, value: Any) -> None:
+def write_text_atomic(path: str, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str, value: Any) -> None:
     write_text_atomic(path, json.dumps(value, indent=2, sort_keys=False, default=str) + "\n")

@@ -16,11 +16,12 @@ and ``accounting.balanced`` says whether both hold.
 from __future__ import annotations
 
 import collections
-from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
 
+from pipeline.sinks import list_files
 from schemas import SCHEMA_VERSION, SPLITS
 
 #: Stage order of the data flow (DESIGN.md section 2); the rejected table's ``stage`` column.
@@ -29,11 +30,15 @@ STAGE_ORDER = ("source", "translate", "parse", "execute", "select", "dedup", "de
 LEDGER = "ledger"
 
 
-def read_table_rows(directory: Path, columns: list[str]) -> list[dict[str, Any]]:
-    """All rows of the parquet files in ``directory`` (only ``columns``), or [] if none."""
+def read_table_rows(directory: str, columns: list[str]) -> list[dict[str, Any]]:
+    """All rows of the parquet files in ``directory`` (only ``columns``), or [] if none.
+
+    Through Beam's FileSystems, so ``directory`` may be a local path or an object-store URL.
+    """
     rows: list[dict[str, Any]] = []
-    for path in sorted(directory.glob("*.parquet")):
-        rows.extend(pq.read_table(path, columns=columns).to_pylist())
+    for path in list_files(str(directory), "*.parquet"):
+        with FileSystems.open(path) as f:
+            rows.extend(pq.read_table(f, columns=columns).to_pylist())
     return rows
 
 
@@ -65,8 +70,8 @@ def beam_metrics(result) -> dict[str, Any]:
 
 
 def compute_stats(
-    data_dir: Path,
-    rejected_dir: Path,
+    data_dir: str,
+    rejected_dir: str,
     metrics: dict[str, Any],
     run_info: dict[str, Any],
 ) -> dict[str, Any]:
