@@ -167,7 +167,7 @@ def plot_frontier(results: Sequence[ModelResult], path: str | Path, title: str =
             ]
             if not points:
                 continue
-            points.sort()
+            points.sort(key=lambda p: p[2])  # joined in exit order, not by cost
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=r.name)
             for x, y, n in points:
                 ax.annotate(str(n), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
