@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 ARGS ?=
 
-.PHONY: run test setup system lint clean bench
+.PHONY: run test setup system lint clean bench ablation
 
 setup: $(STAMP)
 
@@ -31,6 +31,10 @@ test: setup system
 
 lint: setup
 	$(PY) -m ruff check schemas pipeline sandboxes model eval tests bench
+
+# The self-distillation ablation (docs/eval.md) on the pipeline's output (run `make run` first).
+ablation: setup
+	HF_HUB_OFFLINE=1 $(PY) -m eval.ablation --data=$(or $(DATA),out) --output=$(or $(OUT),runs/ablation) $(ARGS)
 
 bench: setup
 	for f in bench/bench_*.py; do $(PY) $$f || exit 1; done
