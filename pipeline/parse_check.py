@@ -22,24 +22,15 @@ import time
 
 import apache_beam as beam
 
+from sandboxes.languages import LANGUAGES
 from schemas import Candidate, ExecStatus, Verdict
 
 STAGE = "parse"
 REASON = "parse_error"
 NAMESPACE = "parse"
 
-#: Our language name -> tree-sitter-language-pack grammar name.
-GRAMMARS: dict[str, str] = {
-    "python": "python",
-    "javascript": "javascript",
-    "java": "java",
-    "cpp": "cpp",
-    "c": "c",
-    "go": "go",
-    "rust": "rust",
-    "php": "php",
-    "ruby": "ruby",
-}
+#: Our language name -> tree-sitter-language-pack grammar name, from the one language table.
+GRAMMARS: dict[str, str] = {name: lang.tree_sitter_grammar for name, lang in LANGUAGES.items()}
 
 #: (prefix, suffix) tried when the bare code does not parse (methods outside a class).
 _CLASS_WRAPPERS: dict[str, tuple[str, str]] = {

@@ -111,14 +111,20 @@ def _case(example: doctest.Example, name: str) -> TestCase | None:
         return None
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == name):
         return None
+    return case_from_call(call, want, "doctest")
+
+
+def case_from_call(call: ast.Call, expected: ast.expr | str, origin: str) -> TestCase | None:
+    """A ``TestCase`` from a call with literal positional arguments and a literal expected
+    value (an expression node or its source text); None when either is not a literal."""
     if call.keywords or any(isinstance(a, ast.Starred) for a in call.args):
         return None
     try:
         args = tuple(ast.literal_eval(a) for a in call.args)
-        expected = ast.literal_eval(want)
+        value = ast.literal_eval(expected)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return None
-    args_text, expected_text = literal_text(args), literal_text(expected)
+    args_text, expected_text = literal_text(args), literal_text(value)
     if args_text is None or expected_text is None:
         return None
-    return TestCase(args=args_text, expected=expected_text, origin="doctest")
+    return TestCase(args=args_text, expected=expected_text, origin=origin)

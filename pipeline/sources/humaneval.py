@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator
 
 from pipeline.sources.core import SourceConfig, SourceStats, first_paragraph, make_pair
-from pipeline.sources.doctests import literal_text
+from pipeline.sources.doctests import case_from_call
 from schemas import RejectedRow, SourcePair, TestCase
 
 REPOSITORY = "openai/human-eval"
@@ -119,17 +119,7 @@ def _assert_case(test: ast.expr, returns_bool: bool) -> TestCase | None:
 
 
 def _make(call: ast.Call, expected: ast.expr) -> TestCase | None:
-    if call.keywords or any(isinstance(a, ast.Starred) for a in call.args):
-        return None
-    try:
-        args = tuple(ast.literal_eval(a) for a in call.args)
-        value = ast.literal_eval(expected)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return None
-    args_text, expected_text = literal_text(args), literal_text(value)
-    if args_text is None or expected_text is None:
-        return None
-    return TestCase(args=args_text, expected=expected_text, origin="humaneval")
+    return case_from_call(call, expected, "humaneval")
 
 
 def _is_candidate_call(node: ast.expr) -> bool:
