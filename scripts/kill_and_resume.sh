@@ -6,6 +6,7 @@ set -u
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 WORK=${1:-$(mktemp -d)}
+mkdir -p "$WORK"
 ARGS=(--target_languages=go,rust --sandbox="${SANDBOX:-bwrap}")
 export HF_HUB_OFFLINE=1
 rm -rf "$WORK/clean" "$WORK/killed"
