@@ -52,7 +52,11 @@ def _count(name: str):
 
 
 def _count_requests(config):
-    """Bump ``ledger/translation_requests`` by the number of translations a pair asks for."""
+    """Bump ``ledger/translation_requests`` by the number of translations a pair asks for.
+
+    Counted here, outside the Translate stage, so the accounting in ``stats.json`` checks the
+    stage's outputs against an independent count instead of the stage's own.
+    """
     from pipeline.translate import targets_for
 
     counter = beam.metrics.Metrics.counter(LEDGER, "translation_requests")
@@ -64,8 +68,8 @@ def _count_requests(config):
     return beam.Map(bump)
 
 
-def build_pipeline(p: beam.Pipeline, cfg: RunConfig, staging: OutputLayout, env: dict[str, Any]) -> None:
-    """Add the whole graph to ``p``; all outputs go under ``staging``."""
+def build_pipeline(p: beam.Pipeline, cfg: RunConfig, staging: OutputLayout, configs: dict[str, Any]) -> None:
+    """Add the whole graph to ``p`` (stage configs from ``stage_configs``); outputs go under ``staging``."""
     # Stage modules are imported here so `--help` and option errors stay fast.
     from pipeline.execute import Execute, SelectBestAttempt
     from pipeline.finalize import DedupAndSplit
@@ -73,7 +77,6 @@ def build_pipeline(p: beam.Pipeline, cfg: RunConfig, staging: OutputLayout, env:
     from pipeline.sources import ReadSource
     from pipeline.translate import Translate
 
-    configs = env["configs"]
     src = p | "ReadSource" >> ReadSource(cfg.source, configs["source"])
     pairs = src["pairs"] | "CountPairs" >> _count("pairs")
     ready = src["candidates"] | "CountReady" >> _count("ready_candidates")
@@ -279,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         p = beam.Pipeline(options=options)
-        build_pipeline(p, cfg, staging, {"configs": configs})
+        build_pipeline(p, cfg, staging, configs)
         result = p.run()
         result.wait_until_finish()
     except SourceError as exc:

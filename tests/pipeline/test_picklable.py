@@ -141,7 +141,7 @@ def _default_graph(tmp_path: Path) -> beam.Pipeline:
     try:
         configs = run.stage_configs(cfg, "none")
         p = beam.Pipeline(options=options)
-        run.build_pipeline(p, cfg, OutputLayout(tmp_path / "out" / ".staging" / "t"), {"configs": configs})
+        run.build_pipeline(p, cfg, OutputLayout(tmp_path / "out" / ".staging" / "t"), configs)
     except (ImportError, AttributeError) as exc:
         pytest.skip(f"the pipeline graph cannot be built yet: {exc}")
     return p
