@@ -49,6 +49,16 @@ def _front_matter(layout: OutputLayout, stats: dict[str, Any]) -> str:
     return render_front_matter(meta)
 
 
+def _pyplot():
+    """matplotlib's pyplot on the non-interactive Agg backend (no display on workers)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _save(fig, path: str) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
@@ -60,10 +70,7 @@ def plot_language_matrix(stats: dict[str, Any], path: str) -> bool:
     matrix = stats["language_matrix"]
     if not matrix:
         return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     sources = sorted(matrix)
     targets = sorted({t for row in matrix.values() for t in row})
@@ -90,10 +97,7 @@ def plot_verdicts(stats: dict[str, Any], path: str) -> bool:
     verdicts = stats["verdicts"]
     if not verdicts:
         return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     targets = sorted(verdicts)
     statuses = sorted({s for v in verdicts.values() for s in v})
