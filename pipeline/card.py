@@ -61,7 +61,7 @@ def _pyplot():
 
 def _save(fig, path: str) -> None:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     write_bytes_atomic(path, buf.getvalue())
 
 
@@ -75,15 +75,16 @@ def plot_language_matrix(stats: dict[str, Any], path: str) -> bool:
     sources = sorted(matrix)
     targets = sorted({t for row in matrix.values() for t in row})
     values = [[matrix[s].get(t, 0) for t in targets] for s in sources]
-    fig, ax = plt.subplots(figsize=(1 + 0.8 * len(targets), 1 + 0.6 * len(sources)))
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.5 + 0.8 * len(targets)), max(2.8, 1.2 + 0.6 * len(sources))))
     im = ax.imshow(values, cmap="Blues")
     ax.set_xticks(range(len(targets)), targets, rotation=45, ha="right")
     ax.set_yticks(range(len(sources)), sources)
     ax.set_xlabel("target language (language2)")
     ax.set_ylabel("source language (language1_CSN)")
+    top = max(max(row) for row in values) or 1
     for i, row in enumerate(values):
-        for j, v in enumerate(row):
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
+        for j, v in enumerate(row):  # light text on dark cells
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=8, color="white" if v > top / 2 else "black")
     fig.colorbar(im, ax=ax, shrink=0.8)
     ax.set_title("released rows")
     fig.tight_layout()
