@@ -76,7 +76,7 @@ def plot_language_matrix(stats: dict[str, Any], path: str) -> bool:
     targets = sorted({t for row in matrix.values() for t in row})
     values = [[matrix[s].get(t, 0) for t in targets] for s in sources]
     fig, ax = plt.subplots(figsize=(max(4.0, 1.5 + 0.8 * len(targets)), max(2.8, 1.2 + 0.6 * len(sources))))
-    im = ax.imshow(values, cmap="Blues")
+    im = ax.imshow(values, cmap="Blues", vmin=0)  # counts: the scale starts at zero
     ax.set_xticks(range(len(targets)), targets, rotation=45, ha="right")
     ax.set_yticks(range(len(sources)), sources)
     ax.set_xlabel("target language (language2)")
