@@ -216,6 +216,144 @@ def _build_pchs(jobs: list[dict], batch: dict, root: str, oom_path: str | None) 
             os.unlink(out)
 
 
+_GO_ENTRY = "XSandboxBatchEntry"
+
+
+def _go_top_level(source: str) -> str:
+    """The text of ``source`` at brace depth 0, without comments, strings and runes."""
+    out, depth, i, n = [], 0, 0, len(source)
+    while i < n:
+        ch = source[i]
+        if source.startswith("//", i):
+            end = source.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        if source.startswith("/*", i):
+            end = source.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+            out.append(" ")
+            continue
+        if ch in "\"'`":
+            j = i + 1
+            while j < n and source[j] != ch:
+                if source[j] == "\\" and ch != "`":
+                    j += 1
+                j += 1
+            i = j + 1
+            out.append(" ")
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        elif depth == 0:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+_GO_MAIN = re.compile(r"\bfunc\s+main\s*\(\s*\)\s*$", re.MULTILINE)
+
+
+def _go_linkable(job: dict) -> bool:
+    """May this Go program be linked into the batch's one binary without changing its verdict?
+
+    Only a single-file ``package main`` with a plain ``func main()`` and nothing that runs
+    before ``main``: no ``func init``, no package-level ``var`` (its initializer would run, and
+    its storage would be reserved, in every other program of the batch), no ``//go:``
+    directives or build constraints. Anything else is compiled alone as before.
+    """
+    if len(job["files"]) != 1 or not job["files"][0][0].endswith(".go"):
+        return False
+    source = job["files"][0][1]
+    if "//go:" in source or "+build" in source or _GO_ENTRY in source:
+        return False
+    top = _go_top_level(source)
+    return (len(re.findall(r"\bpackage\s+main\b", top)) == 1
+            and len(re.findall(r"\bpackage\b", top)) == 1
+            and not re.search(r"\bvar\b|\bfunc\s+init\b", top)
+            and len(_GO_MAIN.findall(top)) == 1)
+
+
+def _go_link_once(jobs: list[dict], ready: list[int], root: str,
+                  oom_path: str | None, batch_env: dict) -> dict[int, dict]:
+    """Go: compile each eligible program as its own package, then link them all ONCE.
+
+    Each program's ``package main`` becomes package ``p<i>`` (its ``main`` stays, an added
+    file exports it); a generated dispatcher imports them all and calls the one named by its
+    first argument, which it removes from ``os.Args`` before the program starts. A package
+    that does not compile is named by ``go build`` (``# gobatch/p<i>``) and dropped from the
+    link: that program is then compiled alone, so its diagnostics are exactly its own. Every
+    program still runs as its own process, in its own dir, with its own limits.
+    Returns ``{index: {"facts": ..., "run_args": [...]}}`` for the programs linked here.
+    """
+    gopath = os.path.join(root, ".gobatch")
+    chosen = [i for i in ready if _go_linkable(jobs[i])]
+    if len(chosen) < 2:
+        return {}
+    try:
+        for i in chosen:
+            pkg = os.path.join(gopath, "src", "gobatch", f"p{i}")
+            os.makedirs(pkg)
+            name, source = jobs[i]["files"][0]
+            top_start = re.search(r"\bpackage\s+main\b", source)
+            with open(os.path.join(pkg, name), "w", encoding="utf-8") as fh:
+                fh.write(source[: top_start.start()] + f"package p{i}"
+                         + source[top_start.end():])
+            with open(os.path.join(pkg, "zz_sandbox_entry.go"), "w") as fh:
+                fh.write(f"package p{i}\n\nfunc {_GO_ENTRY}() {{ main() }}\n")
+        os.makedirs(os.path.join(gopath, "src", "gobatch", "cmd"))
+        os.makedirs(os.path.join(gopath, "bin"))
+    except (OSError, AttributeError):
+        shutil.rmtree(gopath, ignore_errors=True)
+        return {}
+    exe = os.path.join(gopath, "bin", "main")
+    first = jobs[chosen[0]]
+    env = _env(first, gopath, {**batch_env, "GOPATH": gopath})
+    linked = list(chosen)
+    ok = False
+    for _ in range(4):
+        if len(linked) < 2:
+            break
+        imports = "".join(f'\tp{i} "gobatch/p{i}"\n' for i in linked)
+        cases = "".join(f'\tcase "p{i}":\n\t\tp{i}.{_GO_ENTRY}()\n' for i in linked)
+        with open(os.path.join(gopath, "src", "gobatch", "cmd", "main.go"), "w") as fh:
+            fh.write(f'package main\n\nimport (\n\t"os"\n{imports})\n\nfunc main() {{\n'
+                     "\tif len(os.Args) < 2 {\n\t\tos.Exit(125)\n\t}\n\twhich := os.Args[1]\n"
+                     "\tos.Args = append(os.Args[:1:1], os.Args[2:]...)\n"
+                     f"\tswitch which {{\n{cases}\tdefault:\n\t\tos.Exit(125)\n\t}}\n}}\n")
+        step = {"phase": "compile", "timeout_s": sum(jobs[i]["steps"][0]["timeout_s"]
+                                                     for i in linked)}
+        before = _oom_kills(oom_path)
+        outcome = spawn(["go", "build", "-o", exe, "gobatch/cmd"],
+                        limits=_limits(first, step), cwd=gopath, env=env)
+        _kill_everything()
+        if (outcome.spawn_error is not None or outcome.timed_out
+                or _oom_kills(oom_path) > before):
+            break
+        if outcome.exit_code == 0:
+            ok = os.path.isfile(exe)
+            break
+        failed = set(re.findall(r"^# gobatch/p(\d+)\s*$", _text(outcome.stderr), re.MULTILINE))
+        if not failed:
+            break
+        linked = [i for i in linked if str(i) not in failed]
+    done: dict[int, dict] = {}
+    if ok:
+        for i in linked:
+            target = os.path.join(root, f"j{i}", "main")
+            try:  # a copy, not a link: a program may write to another's binary, as alone
+                shutil.copy2(exe, target)
+            except OSError:
+                continue
+            done[i] = {"facts": {"phase": "compile", "exit_code": 0, "timed_out": False,
+                                 "oom_killed": False, "output_exceeded": False, "stdout": "",
+                                 "stderr": "", "error": None},
+                       "run_args": [f"p{i}"]}
+    shutil.rmtree(gopath, ignore_errors=True)
+    return done
+
+
 def compile_all(jobs: list[dict], spec: dict) -> dict[int, dict]:
     """Batch compile: every compiled job of the batch, before any program runs.
 
@@ -239,6 +377,10 @@ def compile_all(jobs: list[dict], spec: dict) -> dict[int, dict]:
     if batch.get("pch_argv"):
         _build_pchs([jobs[i] for i in ready], batch, root, oom_path)
     done: dict[int, dict] = {}
+    linked: dict[int, dict] = {}
+    if batch.get("link_once") == "go":
+        linked = _go_link_once(jobs, ready, root, oom_path, batch.get("env", {}))
+        done.update({i: entry["facts"] for i, entry in linked.items()})
     server = batch.get("server_argv")
     if server:
         agent_dir = os.path.dirname(os.path.abspath(__file__))
@@ -266,6 +408,8 @@ def compile_all(jobs: list[dict], spec: dict) -> dict[int, dict]:
                            "stderr": err.replace(f"j{i}/", ""), "error": None}
     else:
         for i in ready:
+            if i in done:
+                continue
             job, work = jobs[i], os.path.join(root, f"j{i}")
             facts, _ = _run_step(job, job["steps"][0], work, _env(job, work, batch.get("env")),
                                  oom_path)
@@ -278,6 +422,8 @@ def compile_all(jobs: list[dict], spec: dict) -> dict[int, dict]:
     for i in ready:
         if i in done:
             out[i] = {"facts": done[i], "digest": _digest(os.path.join(root, f"j{i}"))}
+            if i in linked:
+                out[i]["run_args"] = linked[i]["run_args"]
         else:
             shutil.rmtree(os.path.join(root, f"j{i}"), ignore_errors=True)
     return out
@@ -298,6 +444,9 @@ def run_job(job: dict, index: int, spec: dict, compiled: dict | None = None) -> 
             result["wall_s"] = round(time.monotonic() - start, 4)
             return result
         steps = steps[1:]
+        if compiled.get("run_args"):  # linked into the batch's binary: name the program
+            steps = [{**step, "argv": list(step["argv"]) + compiled["run_args"]}
+                     if step["phase"] == "run" else step for step in steps]
     else:
         if compiled is not None:  # tampered with since the batch compile: start afresh
             shutil.rmtree(work, ignore_errors=True)

@@ -57,6 +57,9 @@ class Language:
             include first; the compiler finds it through ``batch_compile_env``'s include path
             and falls back to the real header whenever the PCH does not apply, so the
             compile's result is the same.
+        batch_link_once: the agent's way to link a batch's programs into ONE binary that runs
+            each of them by name (``"go"``: ``agent._go_link_once``); programs it can't take
+            safely are compiled alone.
         batch_artifact_mb: memory headroom per program for what a batch compile leaves on
             the work tmpfs until the program runs.
         smoke_ok / smoke_fail: the self-test's passing and failing programs (MultiPL-E's
@@ -89,6 +92,7 @@ class Language:
     batch_compile_env: tuple[tuple[str, str], ...] = ()
     batch_artifact_mb: int = 0
     batch_pch_argv: tuple[str, ...] | None = None
+    batch_link_once: str | None = None
     _class_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -102,7 +106,8 @@ class Language:
     @property
     def batch_compiles(self) -> bool:
         return self.compiled and (self.batch_compiler is not None or bool(self.batch_compile_env)
-                                  or self.batch_pch_argv is not None)
+                                  or self.batch_pch_argv is not None
+                                  or self.batch_link_once is not None)
 
     def main_file(self, source: str) -> str:
         """The main file's name for ``source`` (Java: ``<public class>.java``)."""
@@ -238,6 +243,7 @@ LANGUAGES: dict[str, Language] = {
             nproc=128,
             memory_markers=("runtime: out of memory",),
             batch_compile_env=(("GOCACHE", "/work/.batch-gocache"),),
+            batch_link_once="go",
             batch_artifact_mb=4,
             smoke_ok='package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("ok") }\n',
             smoke_fail='package main\n\nfunc main() { panic("self-test failure") }\n',

@@ -158,6 +158,7 @@ def batch_spec(jobs: list[Job], *, oom_control: str | None) -> dict:
             "server_argv": list(lang.batch_compiler) if lang.batch_compiler else None,
             "env": dict(lang.batch_compile_env),
             "pch_argv": list(lang.batch_pch_argv) if lang.batch_pch_argv else None,
+            "link_once": lang.batch_link_once,
             "timeout_s": sum(lang.compile_timeout_s for _ in jobs),
         }
     return spec

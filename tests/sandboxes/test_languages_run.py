@@ -75,3 +75,73 @@ def test_batch_compile_gives_the_verdicts_of_one_by_one(name):
     assert [r.status for r in batched] == [r.status for r in alone]
     assert [r.stdout for r in batched] == [r.stdout for r in alone]
     assert batched[1].stderr == alone[1].stderr  # the compile error's diagnostics
+
+
+_GO_TRICKY = {
+    "init": 'package main\n\nimport "fmt"\n\nfunc init() { fmt.Println("init ran") }\n\n'
+            'func main() { fmt.Println("main ran") }\n',
+    "global": 'package main\n\nimport "fmt"\n\nvar counter = start()\n\n'
+              'func start() int { fmt.Println("global ran"); return 3 }\n\n'
+              'func main() { fmt.Println("counter", counter) }\n',
+    "args": 'package main\n\nimport (\n\t"flag"\n\t"fmt"\n\t"os"\n)\n\n'
+            'func main() {\n\tn := flag.Int("n", 5, "a number")\n\tflag.Parse()\n'
+            '\tfmt.Println(len(os.Args), os.Args[0], *n, flag.NArg())\n}\n',
+    "exit": 'package main\n\nimport (\n\t"fmt"\n\t"os"\n)\n\n'
+            'func main() {\n\tfmt.Println("before exit")\n\tos.Exit(3)\n}\n',
+    "recursive_main": 'package main\n\nimport "fmt"\n\nvar n int\n\n'
+                      'func main() {\n\tif n < 2 {\n\t\tn++\n\t\tmain()\n\t\treturn\n\t}\n'
+                      '\tfmt.Println("depth", n)\n}\n',
+    "calls_main_value": 'package main\n\nimport "fmt"\n\n'
+                        'func run(f func()) { f() }\n\n'
+                        'func main() {\n\tdefer fmt.Println("deferred")\n'
+                        '\tif false {\n\t\trun(main)\n\t}\n\tfmt.Println("main")\n}\n',
+    "entry_clash": 'package main\n\nimport "fmt"\n\nfunc XSandboxBatchEntry() {}\n\n'
+                   'func main() { XSandboxBatchEntry(); fmt.Println("clash ok") }\n',
+    "comment_package": '// package main is the entry point\npackage main\n\nimport "fmt"\n\n'
+                       'func main() { fmt.Println("comment ok") }\n',
+    "unused_import": 'package main\n\nimport (\n\t"fmt"\n\t"os"\n)\n\n'
+                     'func main() { fmt.Println("x") }\n',
+}
+
+
+def test_go_batch_link_gives_the_verdicts_of_one_by_one():
+    """Go programs linked into the batch's one binary (init, globals, os.Args, flag, os.Exit,
+    stdin, a second compile error) give the status, stdout and diagnostics of alone."""
+    sandbox = get_sandbox("bwrap")
+    fixtures = [(FIXTURES / "go" / f"{kind}.go").read_text()
+                for kind in ("ok", "compile_error", "fail", "ok")]
+    programs = [Program("go", source, stdin=STDIN)
+                for source in [*fixtures, *_GO_TRICKY.values()]]
+    batched = sandbox.run_batch(programs)
+    alone = [sandbox.run(program) for program in programs]
+    assert [r.status for r in batched] == [r.status for r in alone]
+    assert [r.stdout for r in batched] == [r.stdout for r in alone]
+    assert [r.exit_code for r in batched] == [r.exit_code for r in alone]
+    for i, (b, a) in enumerate(zip(batched, alone, strict=True)):
+        if a.status is RunStatus.COMPILE_ERROR:
+            assert b.stderr == a.stderr, i
+    named = dict(zip(["ok", "compile_error", "fail", "ok2", *_GO_TRICKY], batched, strict=True))
+    assert named["ok"].stdout.strip() == "sum 15"
+    assert named["args"].stdout.split() == ["1", "./main", "5", "0"]
+    assert named["init"].stdout.split("\n")[:2] == ["init ran", "main ran"]
+    assert named["exit"].exit_code == 3
+    assert named["unused_import"].status is RunStatus.COMPILE_ERROR
+    assert "main.go" in named["unused_import"].stderr
+
+
+@pytest.mark.parametrize(("source", "linkable"), [
+    (LANGUAGES["go"].smoke_ok, True),
+    (_GO_TRICKY["args"], True),
+    (_GO_TRICKY["init"], False),
+    (_GO_TRICKY["global"], False),
+    (_GO_TRICKY["entry_clash"], False),
+    ('package main\n\n//go:noinline\nfunc f() {}\n\nfunc main() { f() }\n', False),
+    ('package main\n\nfunc main() int { return 0 }\n', False),
+    ('package main\n\nfunc main() {\n\tvar x = "}"\n\t_ = x\n}\n', True),
+])
+def test_go_link_once_takes_only_programs_it_can_run_unchanged(source, linkable):
+    """Only code with nothing running before ``main`` (no init, no package-level var) is linked
+    into the shared binary; everything else is compiled alone."""
+    from sandboxes.agent import _go_linkable
+
+    assert _go_linkable({"files": [["main.go", source]]}) is linkable
