@@ -354,6 +354,100 @@ def _go_link_once(jobs: list[dict], ready: list[int], root: str,
     return done
 
 
+_RS_MAIN = re.compile(r"^fn\s+main\s*\(\s*\)", re.MULTILINE)
+_RS_UNSAFE = ("#!", "crate::", "super::", "static", "macro_rules", "extern", "mod ", "#[path",
+              "include", "file!", "module_path!", "line!", "column!", "env!", "no_mangle",
+              "export_name", "#[link", "SANDBOX_BATCH_ENTRY", "mod\t")
+_RS_ERROR_FILE = re.compile(r"^error(?:\[E\d+\])?:.*\n\s*--> /work/j(\d+)/", re.MULTILINE)
+
+
+def _rust_linkable(job: dict) -> bool:
+    """May this Rust program become a module of the batch's one crate without changing its
+    verdict? A single file with one column-0 ``fn main()`` and none of the items whose meaning
+    depends on being the crate root (inner attributes, ``crate::``/``super::`` paths, macros,
+    modules, statics, symbol names, file/line macros); anything else is compiled alone."""
+    if len(job["files"]) != 1 or not job["files"][0][0].endswith(".rs"):
+        return False
+    source = job["files"][0][1]
+    return not any(token in source for token in _RS_UNSAFE) and len(_RS_MAIN.findall(source)) == 1
+
+
+def _rust_link_once(jobs: list[dict], ready: list[int], root: str,
+                    oom_path: str | None) -> dict[int, dict]:
+    """Rust: one crate whose modules are the batch's programs, compiled and linked ONCE.
+
+    Module ``p<i>`` is program i's own file (``#[path]``, its ``fn main`` made ``pub``); the
+    crate's ``main`` runs the one named by ``SANDBOX_BATCH_ENTRY``, removed from the
+    environment first, and returns its result through ``Termination`` as a root ``main``
+    would. An error located in a program's file drops that program (compiled alone later) and
+    the crate is rebuilt. Returns ``{index: {"facts": ..., "run_env": {...}}}``.
+    """
+    chosen = [i for i in ready if _rust_linkable(jobs[i])]
+    if len(chosen) < 2:
+        return {}
+    build = os.path.join(root, ".rsbatch")
+    try:
+        os.mkdir(build, 0o700)
+        for i in chosen:
+            name, source = jobs[i]["files"][0]
+            with open(os.path.join(root, f"j{i}", name), "w", encoding="utf-8") as fh:
+                fh.write(_RS_MAIN.sub("pub fn main()", source, count=1))
+    except OSError:
+        shutil.rmtree(build, ignore_errors=True)
+        return {}
+    exe = os.path.join(build, "main")
+    first = jobs[chosen[0]]
+    compile_argv = [arg for arg in first["steps"][0]["argv"]]
+    linked, ok = list(chosen), False
+    for _ in range(4):
+        if len(linked) < 2:
+            break
+        mods = "".join(f'#[path = "{root}/j{i}/{jobs[i]["files"][0][0]}"]\nmod p{i};\n'
+                       for i in linked)
+        arms = "".join(f'        "p{i}" => p{i}::main().report(),\n' for i in linked)
+        with open(os.path.join(build, "batch.rs"), "w") as fh:
+            fh.write(f"use std::process::Termination;\n{mods}\n"
+                     "fn main() -> std::process::ExitCode {\n"
+                     '    let which = std::env::var("SANDBOX_BATCH_ENTRY").unwrap_or_default();\n'
+                     '    std::env::remove_var("SANDBOX_BATCH_ENTRY");\n'
+                     f"    match which.as_str() {{\n{arms}"
+                     "        _ => std::process::ExitCode::from(125),\n    }\n}\n")
+        argv = [exe if arg == "./main" else "batch.rs" if arg == jobs[chosen[0]]["files"][0][0]
+                else arg for arg in compile_argv]
+        step = {"phase": "compile", "timeout_s": sum(jobs[i]["steps"][0]["timeout_s"]
+                                                     for i in linked)}
+        before = _oom_kills(oom_path)
+        outcome = spawn(argv, limits=_limits(first, step), cwd=build, env=_env(first, build))
+        _kill_everything()
+        if (outcome.spawn_error is not None or outcome.timed_out
+                or _oom_kills(oom_path) > before):
+            break
+        if outcome.exit_code == 0:
+            ok = os.path.isfile(exe)
+            break
+        failed = set(_RS_ERROR_FILE.findall(_text(outcome.stderr)))
+        if not failed:
+            break
+        linked = [i for i in linked if str(i) not in failed]
+    for i in chosen:  # the program's own file again, as it was written
+        name, source = jobs[i]["files"][0]
+        with open(os.path.join(root, f"j{i}", name), "w", encoding="utf-8") as fh:
+            fh.write(source)
+    done: dict[int, dict] = {}
+    if ok:
+        for i in linked:
+            try:
+                shutil.copy2(exe, os.path.join(root, f"j{i}", "main"))
+            except OSError:
+                continue
+            done[i] = {"facts": {"phase": "compile", "exit_code": 0, "timed_out": False,
+                                 "oom_killed": False, "output_exceeded": False, "stdout": "",
+                                 "stderr": "", "error": None},
+                       "run_env": {"SANDBOX_BATCH_ENTRY": f"p{i}"}}
+    shutil.rmtree(build, ignore_errors=True)
+    return done
+
+
 def compile_all(jobs: list[dict], spec: dict) -> dict[int, dict]:
     """Batch compile: every compiled job of the batch, before any program runs.
 
@@ -380,6 +474,9 @@ def compile_all(jobs: list[dict], spec: dict) -> dict[int, dict]:
     linked: dict[int, dict] = {}
     if batch.get("link_once") == "go":
         linked = _go_link_once(jobs, ready, root, oom_path, batch.get("env", {}))
+    elif batch.get("link_once") == "rust":
+        linked = _rust_link_once(jobs, ready, root, oom_path)
+    if linked:
         done.update({i: entry["facts"] for i, entry in linked.items()})
     server = batch.get("server_argv")
     if server:
@@ -423,7 +520,7 @@ def compile_all(jobs: list[dict], spec: dict) -> dict[int, dict]:
         if i in done:
             out[i] = {"facts": done[i], "digest": _digest(os.path.join(root, f"j{i}"))}
             if i in linked:
-                out[i]["run_args"] = linked[i]["run_args"]
+                out[i].update({key: value for key, value in linked[i].items() if key != "facts"})
         else:
             shutil.rmtree(os.path.join(root, f"j{i}"), ignore_errors=True)
     return out
@@ -455,6 +552,8 @@ def run_job(job: dict, index: int, spec: dict, compiled: dict | None = None) -> 
             result["error"] = error
             return result
     env = _env(job, work)
+    if compiled is not None and steps is not job["steps"] and compiled.get("run_env"):
+        env.update(compiled["run_env"])  # linked into the batch's binary: name the program
     for step in steps:
         facts, stop = _run_step(job, step, work, env, spec.get("oom_control"))
         result.update(facts)

@@ -145,3 +145,53 @@ def test_go_link_once_takes_only_programs_it_can_run_unchanged(source, linkable)
     from sandboxes.agent import _go_linkable
 
     assert _go_linkable({"files": [["main.go", source]]}) is linkable
+
+
+_RUST_TRICKY = {
+    "args_env": 'fn main() {\n    let n = std::env::args().count();\n'
+                '    let batch = std::env::vars().any(|(k, _)| k.starts_with("SANDBOX_BATCH"));\n'
+                '    println!("{} {}", n, batch);\n}\n',
+    "result_err": 'fn main() -> Result<(), String> {\n    println!("before");\n'
+                  '    Err("bad".to_string())\n}\n',
+    "result_ok": 'fn main() -> Result<(), String> {\n    println!("fine");\n    Ok(())\n}\n',
+    "exit": 'fn main() {\n    println!("before exit");\n    std::process::exit(3);\n}\n',
+    "static": 'static GREETING: &str = "static ok";\n\nfn main() {\n    println!("{}", GREETING);\n}\n',
+    "crate_path": 'fn helper() -> i32 { 7 }\n\nfn main() {\n    println!("{}", crate::helper());\n}\n',
+    "inner_attr": '#![allow(dead_code)]\nfn unused() {}\n\nfn main() {\n    println!("attr ok");\n}\n',
+    "type_error": 'fn main() {\n    let x: i32 = "nope";\n    println!("{}", x);\n}\n',
+}
+
+
+def test_rust_batch_link_gives_the_verdicts_of_one_by_one():
+    """Rust programs built as modules of the batch's one crate (args, env, main returning a
+    Result, process::exit, stdin, compile errors) give the status, stdout and diagnostics of
+    alone."""
+    sandbox = get_sandbox("bwrap")
+    fixtures = [(FIXTURES / "rust" / f"{kind}.rs").read_text()
+                for kind in ("ok", "compile_error", "fail", "ok")]
+    programs = [Program("rust", source, stdin=STDIN)
+                for source in [*fixtures, *_RUST_TRICKY.values()]]
+    batched = sandbox.run_batch(programs)
+    alone = [sandbox.run(program) for program in programs]
+    assert [r.status for r in batched] == [r.status for r in alone]
+    assert [r.stdout for r in batched] == [r.stdout for r in alone]
+    assert [r.exit_code for r in batched] == [r.exit_code for r in alone]
+    for i, (b, a) in enumerate(zip(batched, alone, strict=True)):
+        if a.status is RunStatus.COMPILE_ERROR:
+            assert b.stderr == a.stderr, i
+    named = dict(zip(["ok", "compile_error", "fail", "ok2", *_RUST_TRICKY], batched, strict=True))
+    assert named["ok"].stdout.strip() == "sum 15"
+    assert named["args_env"].stdout.split() == ["1", "false"]
+    assert named["result_err"].exit_code == 1 and "Error" in named["result_err"].stderr
+    assert named["exit"].exit_code == 3
+    assert named["type_error"].status is RunStatus.COMPILE_ERROR
+
+
+@pytest.mark.parametrize(("name", "linkable"), [
+    ("args_env", True), ("result_err", True), ("static", False), ("crate_path", False),
+    ("inner_attr", False),
+])
+def test_rust_link_once_takes_only_programs_it_can_run_unchanged(name, linkable):
+    from sandboxes.agent import _rust_linkable
+
+    assert _rust_linkable({"files": [["main.rs", _RUST_TRICKY[name]]]}) is linkable
