@@ -104,14 +104,14 @@ _GO_TRICKY = {
 }
 
 
-def test_go_batch_link_gives_the_verdicts_of_one_by_one():
-    """Go programs linked into the batch's one binary (init, globals, os.Args, flag, os.Exit,
-    stdin, a second compile error) give the status, stdout and diagnostics of alone."""
+def _batch_matches_alone(language: str, ext: str, tricky: dict[str, str]) -> dict:
+    """Run the language's fixtures plus ``tricky`` programs batched and one by one (bwrap);
+    assert the same status, stdout, exit code and compile diagnostics; return the batched
+    results by name (fixtures: ok, compile_error, fail, ok2)."""
     sandbox = get_sandbox("bwrap")
-    fixtures = [(FIXTURES / "go" / f"{kind}.go").read_text()
+    fixtures = [(FIXTURES / language / f"{kind}.{ext}").read_text()
                 for kind in ("ok", "compile_error", "fail", "ok")]
-    programs = [Program("go", source, stdin=STDIN)
-                for source in [*fixtures, *_GO_TRICKY.values()]]
+    programs = [Program(language, source, stdin=STDIN) for source in [*fixtures, *tricky.values()]]
     batched = sandbox.run_batch(programs)
     alone = [sandbox.run(program) for program in programs]
     assert [r.status for r in batched] == [r.status for r in alone]
@@ -120,7 +120,13 @@ def test_go_batch_link_gives_the_verdicts_of_one_by_one():
     for i, (b, a) in enumerate(zip(batched, alone, strict=True)):
         if a.status is RunStatus.COMPILE_ERROR:
             assert b.stderr == a.stderr, i
-    named = dict(zip(["ok", "compile_error", "fail", "ok2", *_GO_TRICKY], batched, strict=True))
+    return dict(zip(["ok", "compile_error", "fail", "ok2", *tricky], batched, strict=True))
+
+
+def test_go_batch_link_gives_the_verdicts_of_one_by_one():
+    """Go programs linked into the batch's one binary (init, globals, os.Args, flag, os.Exit,
+    stdin, a second compile error) give the status, stdout and diagnostics of alone."""
+    named = _batch_matches_alone("go", "go", _GO_TRICKY)
     assert named["ok"].stdout.strip() == "sum 15"
     assert named["args"].stdout.split() == ["1", "./main", "5", "0"]
     assert named["init"].stdout.split("\n")[:2] == ["init ran", "main ran"]
@@ -166,20 +172,7 @@ def test_rust_batch_link_gives_the_verdicts_of_one_by_one():
     """Rust programs built as modules of the batch's one crate (args, env, main returning a
     Result, process::exit, stdin, compile errors) give the status, stdout and diagnostics of
     alone."""
-    sandbox = get_sandbox("bwrap")
-    fixtures = [(FIXTURES / "rust" / f"{kind}.rs").read_text()
-                for kind in ("ok", "compile_error", "fail", "ok")]
-    programs = [Program("rust", source, stdin=STDIN)
-                for source in [*fixtures, *_RUST_TRICKY.values()]]
-    batched = sandbox.run_batch(programs)
-    alone = [sandbox.run(program) for program in programs]
-    assert [r.status for r in batched] == [r.status for r in alone]
-    assert [r.stdout for r in batched] == [r.stdout for r in alone]
-    assert [r.exit_code for r in batched] == [r.exit_code for r in alone]
-    for i, (b, a) in enumerate(zip(batched, alone, strict=True)):
-        if a.status is RunStatus.COMPILE_ERROR:
-            assert b.stderr == a.stderr, i
-    named = dict(zip(["ok", "compile_error", "fail", "ok2", *_RUST_TRICKY], batched, strict=True))
+    named = _batch_matches_alone("rust", "rs", _RUST_TRICKY)
     assert named["ok"].stdout.strip() == "sum 15"
     assert named["args_env"].stdout.split() == ["1", "false"]
     assert named["result_err"].exit_code == 1 and "Error" in named["result_err"].stderr
