@@ -54,6 +54,7 @@ from pipeline.minhash import (
     signatures,
     text_hash,
 )
+from pipeline.sinks import WriteRows
 
 LOG = logging.getLogger(__name__)
 
@@ -478,29 +479,6 @@ class ReadRows(beam.PTransform):
         )
 
 
-def _project(row: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
-    return {name: row.get(name) for name in names}  # WriteToParquet needs every key
-
-
-class WriteRows(beam.PTransform):
-    """Row dicts -> exactly one parquet file ``PREFIX.parquet`` with an explicit schema."""
-
-    def __init__(self, prefix: str, schema) -> None:
-        super().__init__()
-        self._prefix = prefix
-        self._schema = schema
-
-    def expand(self, rows):
-        names = tuple(self._schema.names)
-        return (
-            rows
-            | "Project" >> beam.Map(_project, names)
-            | "WriteParquet" >> beam.io.WriteToParquet(
-                self._prefix, self._schema, file_name_suffix=".parquet", num_shards=1, shard_name_template=""
-            )
-        )
-
-
 # ------------------------------------------------------------------------------------ CLI
 
 
@@ -581,9 +559,9 @@ def main(argv: list[str] | None = None) -> int:
         from pipeline.splits import AssignSplits
 
         kept = kept | "AssignSplits" >> AssignSplits(split_config)
-    kept | "WriteKept" >> WriteRows(str(out_dir / "kept"), kept_schema)
+    kept | "WriteKept" >> WriteRows(str(out_dir / "kept"), kept_schema, shard_name_template="")
     (tuple(removed) | "FlattenAllRemoved" >> beam.Flatten()) | "WriteRemoved" >> WriteRows(
-        str(out_dir / "removed"), removed_schema
+        str(out_dir / "removed"), removed_schema, shard_name_template=""
     )
     result = pipeline.run()
     result.wait_until_finish()

@@ -82,17 +82,21 @@ def new_run_id() -> str:
 
 
 class WriteRows(beam.PTransform):
-    """Write row dicts to ``prefix-SSSSS-of-NNNNN.parquet`` with an explicit schema.
+    """Write row dicts to ``prefix-SSSSS-of-NNNNN.parquet`` (or ``prefix.parquet`` with one shard
+    and an empty ``shard_name_template``) with an explicit schema.
 
     Every schema column is filled in each row first (``WriteToParquet`` raises KeyError on a
     missing nullable field, Beam issue 35791), and unknown keys are dropped.
     """
 
-    def __init__(self, prefix: str, schema: pa.Schema, num_shards: int = 1) -> None:
+    def __init__(
+        self, prefix: str, schema: pa.Schema, num_shards: int = 1, shard_name_template: str = SHARD_TEMPLATE
+    ) -> None:
         super().__init__()
         self._prefix = str(prefix)
         self._schema = schema
         self._num_shards = num_shards
+        self._shard_name_template = shard_name_template
 
     def expand(self, pcoll):
         names = tuple(self._schema.names)
@@ -103,7 +107,7 @@ class WriteRows(beam.PTransform):
                 self._prefix,
                 self._schema,
                 num_shards=self._num_shards,
-                shard_name_template=SHARD_TEMPLATE,
+                shard_name_template=self._shard_name_template,
                 file_name_suffix=".parquet",
             )
         )
