@@ -16,12 +16,10 @@ from pathlib import Path
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-#: DESIGN.md section 1: SynthCoNL's eight targets plus Rust.
-DEFAULT_TARGETS = ("cpp", "go", "rust", "java", "javascript", "php", "ruby", "c", "python")
-
-TRANSLATORS = ("auto", "vllm", "openai", "hf", "py2many")
-SANDBOXES = ("auto", "docker", "bwrap", "none")
-REQUIREMENTS = ("default", "passed", "compiled", "parsed")
+# The valid values live with the stages that interpret them.
+from pipeline.execute import REQUIREMENTS, SANDBOXES
+from pipeline.translate.base import ALL_TARGETS as DEFAULT_TARGETS
+from pipeline.translate.base import TRANSLATORS
 
 
 class CodeTransOptions(PipelineOptions):

@@ -27,6 +27,9 @@ LANGUAGES: tuple[str, ...] = ("python", "javascript", "java", "cpp", "c", "go", 
 #: Backends accepted by ``TranslateConfig.translator``.
 TRANSLATORS: tuple[str, ...] = ("auto", "vllm", "openai", "hf", "py2many")
 
+#: DESIGN.md section 1: SynthCoNL's eight targets plus Rust.
+ALL_TARGETS: tuple[str, ...] = ("cpp", "go", "rust", "java", "javascript", "php", "ruby", "c", "python")
+
 
 class Reason:
     """Rejection reasons of the translate stage (the ``reason`` column)."""
@@ -74,7 +77,7 @@ class TranslateConfig:
 
     translator: str = "auto"
     model: str | None = None
-    target_languages: tuple[str, ...] = ("cpp", "go", "rust", "java", "javascript", "php", "ruby", "c", "python")
+    target_languages: tuple[str, ...] = ALL_TARGETS
     targets_per_pair: int = 0
     num_samples: int = 1
     temperature: float = 0.0
