@@ -15,6 +15,8 @@ import inspect
 from typing import Any
 
 from pipeline.sources.doctests import doctest_cases_counted
+from sandboxes.languages import LANGUAGES as SANDBOX_LANGUAGES
+from sandboxes.languages import resolve_language
 from schemas import Candidate, RejectedRow, SourcePair, TestCase, dumps
 
 STAGE = "source"
@@ -114,26 +116,21 @@ class SourceStats:
 
 # --- languages -----------------------------------------------------------------------------
 
-#: Source languages the pipeline can validate (DESIGN.md section 5's sandbox languages).
-LANGUAGES: tuple[str, ...] = ("python", "javascript", "java", "cpp", "c", "go", "rust", "php", "ruby")
-
-_ALIASES: dict[str, str] = {
-    "py": "python", "python3": "python",
-    "js": "javascript", "node": "javascript", "nodejs": "javascript",
-    "c++": "cpp", "cxx": "cpp", "cc": "cpp",
-    "golang": "go",
-    "rs": "rust",
-    "rb": "ruby",
-}
+#: Source languages the pipeline can validate: the sandbox's language table (DESIGN.md section 5).
+LANGUAGES: tuple[str, ...] = tuple(SANDBOX_LANGUAGES)
 
 
 def normalize_language(name: object) -> str | None:
-    """Canonical lowercase language name (``Python`` -> ``python``, ``C++`` -> ``cpp``), or None."""
+    """Canonical lowercase language name (``Python`` -> ``python``, ``C++`` -> ``cpp``), or None.
+
+    Names and aliases come from the sandbox's one language table.
+    """
     if not isinstance(name, str):
         return None
-    key = name.strip().lower()
-    key = _ALIASES.get(key, key)
-    return key if key in LANGUAGES else None
+    try:
+        return resolve_language(name).name
+    except ValueError:
+        return None
 
 
 # --- text helpers --------------------------------------------------------------------------
