@@ -9,6 +9,7 @@ from schemas._base import SCHEMA_VERSION, dumps, schema_version_of
 from schemas.candidate import Candidate
 from schemas.rejected import REJECTED_SCHEMA, RejectedRow
 from schemas.release import RELEASE_SCHEMA, SPLITS, SYNTHCONL_COLUMNS, ReleaseRow
+from schemas.repo_file import REPO_FILE_SCHEMA, RepoFile
 from schemas.source_pair import SOURCE_PAIR_SCHEMA, SourcePair, TestCase, make_pair_id
 from schemas.status import COMPILED_STATUSES, PROGRAM_STATUSES, ExecStatus, parse_status
 from schemas.translation import TRANSLATION_SCHEMA, Translation
@@ -19,6 +20,7 @@ __all__ = [
     "PROGRAM_STATUSES",
     "REJECTED_SCHEMA",
     "RELEASE_SCHEMA",
+    "REPO_FILE_SCHEMA",
     "SCHEMA_VERSION",
     "SOURCE_PAIR_SCHEMA",
     "SPLITS",
@@ -29,6 +31,7 @@ __all__ = [
     "ExecStatus",
     "RejectedRow",
     "ReleaseRow",
+    "RepoFile",
     "SourcePair",
     "TestCase",
     "Translation",

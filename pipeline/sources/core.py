@@ -61,7 +61,7 @@ class SourceConfig:
             many UTF-8 bytes are rejected as ``too_large``.
         hf_streaming: read ``hf:`` datasets with ``streaming=True`` (no full download first).
         max_repo_file_bytes: ``repo:`` files larger than this are not parsed (generated or
-            minified code); they are counted as ``filtered_large_file``.
+            minified code); they are counted as ``files_skipped_too_large``.
     """
 
     max_code_bytes: int = DEFAULT_MAX_CODE_BYTES
@@ -80,13 +80,16 @@ class SourceStats:
     """Counts of one read (mutable on purpose: readers add to it as they go).
 
     ``total`` = ``kept`` + sum of ``dropped``; ``filtered`` counts functions a ``repo:``
-    extraction passed over by CodeSearchNet's rules (never rows, so not in ``total``).
+    extraction passed over by CodeSearchNet's rules and ``files`` the files of a repository
+    read or skipped (``read``, ``skipped_<reason>``); neither are rows, so not in ``total``.
     """
 
     total: int = 0
     kept: int = 0
     dropped: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     filtered: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    files: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    repositories: int = 0
     tests_extracted: int = 0
     tests_skipped: int = 0
     pairs_with_tests: int = 0
@@ -108,6 +111,8 @@ class SourceStats:
             "dropped": sum(self.dropped.values()),
             **{f"dropped_{k}": v for k, v in sorted(self.dropped.items())},
             **{f"filtered_{k}": v for k, v in sorted(self.filtered.items())},
+            **({"repositories": self.repositories} if self.repositories else {}),
+            **{f"files_{k}": v for k, v in sorted(self.files.items())},
             "tests_extracted": self.tests_extracted,
             "tests_skipped": self.tests_skipped,
             "pairs_with_tests": self.pairs_with_tests,

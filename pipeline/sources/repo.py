@@ -1,27 +1,32 @@
-"""The ``repo:PATH`` source: documented functions of a local repository, CodeSearchNet style.
+"""The ``repo:PATH[,PATH...]`` source: documented functions of local repositories, CodeSearchNet style.
 
-Functions are found with tree-sitter (python, java, javascript, go, php, ruby) and kept under
-CodeSearchNet's filters (Husain et al. 2019, "CodeSearchNet Challenge", arXiv:1909.09436,
-section 2.2, and github.com/github/CodeSearchNet ``function_parser``):
+Each ``PATH`` is a git checkout or a plain directory, or a glob of them
+(``repo:'/src/*'``); a sub-directory with its own ``.git`` (a submodule, a vendored
+checkout) is a repository of its own. Resolving the spec only finds the roots; walking a
+repository happens in ``expand_repository`` (on a worker, under Beam), which yields one unit
+per source file, so a large tree is spread over workers file by file.
 
-* the function has documentation: a Python docstring, a ``/** ... */`` comment right before
-  it (Java, JavaScript, PHP) or the ``//`` / ``#`` comment lines right before it (Go, Ruby);
-* the documentation is truncated to its first paragraph and has at least 3 tokens;
-* the implementation has at least 3 lines;
-* the function name does not contain ``test`` and the file is not a test file;
-* constructors and standard extension methods (``__init__``, ``__str__``, ``toString``,
-  ``initialize`` ...) are left out.
+Which files are read: files whose extension names one of the sandbox languages
+(``EXTENSIONS``), not under ``SKIP_DIRS`` or hidden directories, not test files. Every other
+file is counted with its reason (``files_skipped_<reason>``: ``unknown_language``,
+``test_file``, ``too_large``, ``binary``, ``broken_symlink``, ``symlink``, ``invalid_utf8``,
+``read_error``), never a crash. A file in a known language that cannot be read or decoded
+also becomes one rejected row, since it should have given pairs.
 
-Functions passed over are counted (``filtered_<rule>``), not emitted as rows. The repository
-name is ``org/name`` from the git remote ``origin`` when there is one, else the directory
-name; ``sha`` is the checked-out commit when readable; ``license`` is recognised from a
-LICENSE/COPYING file; ``url`` is None (a local checkout has no stable web address).
+Inside a file, ``pipeline.sources.functions`` finds the functions and applies CodeSearchNet's
+filters (counted as ``filtered_<rule>``). Each pair carries the repository name (``org/name``
+from the ``origin`` remote, else the directory name), the checked-out ``sha``, the license
+(``pipeline.sources.licenses``) and, when the remote is a known forge and the commit is known,
+a permalink ``url`` to the function's lines, the form CodeSearchNet's ``url`` column has.
 """
 
 from __future__ import annotations
 
 import configparser
 import dataclasses
+import enum
+import glob
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +34,7 @@ from pathlib import Path
 from pipeline.sources.core import (
     Reason,
     SourceConfig,
+    SourceError,
     SourceStats,
     make_pair,
     reject,
@@ -36,9 +42,11 @@ from pipeline.sources.core import (
 from pipeline.sources.functions import extract_functions, filter_reason
 from schemas import RejectedRow, SourcePair
 
+#: File extension -> language (the languages the sandboxes run; ``.h`` is read as C).
 EXTENSIONS: dict[str, str] = {
     ".py": "python", ".java": "java", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript",
-    ".go": "go", ".php": "php", ".rb": "ruby",
+    ".go": "go", ".php": "php", ".rb": "ruby", ".rs": "rust", ".c": "c", ".h": "c",
+    ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp", ".hxx": "cpp",
 }
 
 #: Directories never searched: VCS data, dependencies, build output, virtual environments.
@@ -47,46 +55,99 @@ SKIP_DIRS = frozenset({
     "__pycache__", "site-packages", ".venv", "venv", ".tox", ".mypy_cache", ".pytest_cache",
 })
 
-_TEST_DIRS = frozenset({"test", "tests", "testing", "spec", "specs", "__tests__", "__mocks__"})
+_TEST_DIRS = frozenset({"test", "tests", "testing", "spec", "specs", "__tests__", "__mocks__", "testdata"})
 _TEST_FILE = re.compile(
-    r"(^test_.*\.py$|.*_test\.(py|go|rb)$|.*_spec\.rb$|.*Tests?\.java$|.*\.(test|spec)\.[cm]?js$|^conftest\.py$)"
+    r"(^test_.*\.(py|c|cc|cpp)$|.*_test\.(py|go|rb|rs|c|cc|cpp)$|.*_unittest\.(c|cc|cpp)$|.*_spec\.rb$"
+    r"|.*Tests?\.java$|.*\.(test|spec)\.[cm]?js$|^conftest\.py$)"
 )
+
+#: How much of a file is scanned for NUL bytes to call it binary (what git and grep do).
+_BINARY_PROBE = 8192
+
+
+class FileSkip(enum.StrEnum):
+    """Why a file of a repository was not read (counted as ``files_skipped_<reason>``)."""
+
+    UNKNOWN_LANGUAGE = "unknown_language"
+    TEST_FILE = "test_file"
+    TOO_LARGE = "too_large"
+    BINARY = "binary"
+    BROKEN_SYMLINK = "broken_symlink"
+    SYMLINK = "symlink"  # not followed: it may point outside the repository or at a file read already
+    INVALID_UTF8 = "invalid_utf8"
+    READ_ERROR = "read_error"
+    LICENSE = "license"  # the repository corpus only: the license policy refuses the repository
 
 
 @dataclasses.dataclass(frozen=True)
 class RepoInfo:
-    """What is known of the repository as a whole."""
+    """What is known of a repository as a whole.
+
+    Attributes:
+        root: the checkout's directory.
+        repository_name: ``org/name`` from the ``origin`` remote, else the directory name.
+        sha: the checked-out commit, or None.
+        license: lower-case SPDX expression (``mit``, ``mit or apache-2.0``) or None.
+        web_url: the forge's web address of the repository (``https://github.com/org/name``)
+            when the remote is on a forge whose permalinks we know, else None.
+    """
 
     root: str
     repository_name: str
     sha: str | None
     license: str | None
+    web_url: str | None = None
+
+    def permalink(self, relpath: str, start_line: int, end_line: int) -> str | None:
+        """The forge's address of lines ``start_line``-``end_line`` of ``relpath`` at ``sha``."""
+        if not self.web_url or not self.sha:
+            return None
+        host = self.web_url.split("/")[2]
+        if host == "gitlab.com":
+            return f"{self.web_url}/-/blob/{self.sha}/{relpath}#L{start_line}-{end_line}"
+        if host == "bitbucket.org":
+            return f"{self.web_url}/src/{self.sha}/{relpath}#lines-{start_line}:{end_line}"
+        if host == "codeberg.org":
+            return f"{self.web_url}/src/commit/{self.sha}/{relpath}#L{start_line}-L{end_line}"
+        return f"{self.web_url}/blob/{self.sha}/{relpath}#L{start_line}-L{end_line}"  # GitHub's form
 
 
 def repo_info(root: Path) -> RepoInfo:
-    """Name, commit and license of the repository at ``root``."""
-    return RepoInfo(str(root), _repository_name(root), _head_sha(root), detect_license(root))
+    """Name, commit, license and web address of the repository at ``root``."""
+    remote = _origin_url(root)
+    name, web_url = _parse_remote(remote) if remote else (None, None)
+    return RepoInfo(str(root), name or root.resolve().name, _head_sha(root), detect_license(root), web_url)
 
 
-def repo_files(root: Path) -> list[str]:
-    """Source files under ``root`` (relative POSIX paths, sorted), skipping ``SKIP_DIRS``."""
-    out = []
-    stack = [root]
-    while stack:
-        directory = stack.pop()
-        try:
-            entries = sorted(directory.iterdir())
-        except OSError:
+# --- finding repositories and their files ---------------------------------------------------
+
+
+def find_repositories(paths: str) -> list[Path]:
+    """The repository roots ``PATH[,PATH...]`` names (directories or globs of directories).
+
+    Raises ``SourceError`` for a path that is not a directory or a glob matching none, so a
+    typo stops the run before anything starts.
+    """
+    roots: list[Path] = []
+    for part in (p.strip() for p in paths.split(",")):
+        if not part:
             continue
-        for entry in entries:
-            if entry.is_symlink():
-                continue
-            if entry.is_dir():
-                if entry.name not in SKIP_DIRS and not entry.name.startswith("."):
-                    stack.append(entry)
-            elif entry.suffix in EXTENSIONS:
-                out.append(entry.relative_to(root).as_posix())
-    return sorted(out)
+        expanded = os.path.expanduser(part)
+        if any(ch in part for ch in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(expanded) if os.path.isdir(m))
+            if not matches:
+                raise SourceError(f"repo: no directories match {part!r}")
+            roots.extend(matches)
+        elif os.path.isdir(expanded):
+            roots.append(Path(expanded))
+        else:
+            raise SourceError(f"repo: {part!r} is not a directory")
+    if not roots:
+        raise SourceError("repo: needs at least one directory, e.g. repo:../checkout or repo:'/src/*'")
+    unique: dict[Path, Path] = {}
+    for root in roots:
+        unique.setdefault(root.resolve(), root)
+    return list(unique.values())
 
 
 def is_test_path(relpath: str) -> bool:
@@ -95,38 +156,128 @@ def is_test_path(relpath: str) -> bool:
     return any(p.lower() in _TEST_DIRS for p in parts[:-1]) or bool(_TEST_FILE.match(parts[-1]))
 
 
+def is_repository(directory: Path) -> bool:
+    """A git checkout: has ``.git`` (a directory, or a file for worktrees and submodules)."""
+    return os.path.lexists(directory / ".git")
+
+
+def walk_repository(
+    root: Path, stats: SourceStats, max_file_bytes: int, include_tests: bool = False
+) -> tuple[list[tuple[str, str]], list[Path]]:
+    """Files of the repository at ``root`` to read, and the nested repositories under it.
+
+    Returns ``([(relpath, language), ...] sorted, [nested root, ...])``. Files passed over are
+    counted in ``stats.files`` (``FileSkip`` reasons); nested repositories are not walked here.
+    """
+    files: list[tuple[str, str]] = []
+    nested: list[Path] = []
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            stats.files[f"skipped_{FileSkip.READ_ERROR}"] += 1
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.is_symlink():
+                broken = not os.path.exists(entry.path)
+                stats.files[f"skipped_{FileSkip.BROKEN_SYMLINK if broken else FileSkip.SYMLINK}"] += 1
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name in SKIP_DIRS or entry.name.startswith("."):
+                    continue
+                if is_repository(path):
+                    nested.append(path)
+                else:
+                    stack.append(path)
+                continue
+            if not entry.is_file(follow_symlinks=False):
+                continue  # sockets, fifos, devices: never source code
+            relpath = path.relative_to(root).as_posix()
+            language = EXTENSIONS.get(os.path.splitext(entry.name)[1])
+            reason = None
+            if language is None:
+                reason = FileSkip.UNKNOWN_LANGUAGE
+            elif not include_tests and is_test_path(relpath):
+                reason = FileSkip.TEST_FILE
+            else:
+                try:
+                    if entry.stat(follow_symlinks=False).st_size > max_file_bytes:
+                        reason = FileSkip.TOO_LARGE
+                except OSError:
+                    reason = FileSkip.READ_ERROR
+            if reason is not None:
+                stats.files[f"skipped_{reason}"] += 1
+                continue
+            files.append((relpath, language))
+    files.sort()
+    return files, sorted(nested)
+
+
+def read_text(path: Path, max_bytes: int) -> tuple[str | None, FileSkip | None, str]:
+    """A file's text, or ``(None, reason, message)`` when it cannot be used as source code."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, FileSkip.READ_ERROR, f"cannot read: {exc.strerror or exc}"
+    if len(data) > max_bytes:  # grew since the walk
+        return None, FileSkip.TOO_LARGE, f"{len(data)} bytes, over the {max_bytes}-byte limit"
+    if b"\x00" in data[:_BINARY_PROBE]:
+        return None, FileSkip.BINARY, "a NUL byte in its first 8 KB: a binary file"
+    try:
+        return data.decode("utf-8"), None, ""
+    except UnicodeDecodeError as exc:
+        return None, FileSkip.INVALID_UTF8, f"not valid UTF-8 (byte {exc.start})"
+
+
+def expand_repository(root: Path, config: SourceConfig, stats: SourceStats, include_tests: bool = False):
+    """One ``repo`` unit per file to read under ``root``, then the same for each nested repository.
+
+    Yields ``pipeline.sources.spec.Unit`` records carrying the file's ``RepoInfo``. Skipped
+    files are counted in ``stats.files``; ``include_tests`` keeps test files (the repository
+    corpus wants whole repositories, tests included).
+    """
+    from pipeline.sources.spec import Unit
+
+    pending = [root]
+    while pending:
+        current = pending.pop(0)
+        info = repo_info(current)
+        files, nested = walk_repository(current, stats, config.max_repo_file_bytes, include_tests)
+        stats.repositories += 1
+        for relpath, _language in files:
+            yield Unit("repo", relpath, "", None, info)
+        pending.extend(nested)
+
+
+# --- functions of one file ------------------------------------------------------------------
+
+
 def read_repo_file(
     info: RepoInfo, relpath: str, config: SourceConfig, stats: SourceStats
 ) -> Iterator[SourcePair | RejectedRow]:
     """The documented functions of one repository file that pass CodeSearchNet's filters."""
-    language = EXTENSIONS.get(Path(relpath).suffix)
+    language = EXTENSIONS.get(os.path.splitext(relpath)[1])
     if language is None:
         return
     where = f"{info.repository_name}/{relpath}"
-    if is_test_path(relpath):
-        stats.filtered["test_file"] += 1
+    text, skip, message = read_text(Path(info.root) / relpath, config.max_repo_file_bytes)
+    if text is None:
+        stats.files[f"skipped_{skip}"] += 1
+        if skip in (FileSkip.INVALID_UTF8, FileSkip.READ_ERROR):  # it should have given pairs
+            yield reject(Reason(str(skip)), where, message, repository_name=info.repository_name,
+                         func_path_in_repository=relpath, language=language)
         return
-    path = Path(info.root) / relpath
-    try:
-        if path.stat().st_size > config.max_repo_file_bytes:
-            stats.filtered["large_file"] += 1
-            return
-        data = path.read_bytes()
-    except OSError as exc:
-        yield reject(Reason.READ_ERROR, where, f"cannot read: {exc}", repository_name=info.repository_name,
-                     func_path_in_repository=relpath, language=language)
-        return
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        yield reject(Reason.INVALID_UTF8, f"{where}:byte {exc.start}", "the file is not valid UTF-8",
-                     repository_name=info.repository_name, func_path_in_repository=relpath, language=language)
-        return
+    stats.files["read"] += 1
     for fn in extract_functions(language, text):
         reason = filter_reason(language, fn)
         if reason:
             stats.filtered[reason] += 1
             continue
+        end_line = fn["line"] + max(len(fn["code"].rstrip("\n").splitlines()), 1) - 1
         fields = {
             "repository_name": info.repository_name,
             "func_path_in_repository": relpath,
@@ -134,7 +285,7 @@ def read_repo_file(
             "language": language,
             "code": fn["code"],
             "docstring": fn["docstring"],
-            "url": None,
+            "url": info.permalink(relpath, fn["line"], end_line),
             "sha": info.sha,
             "license": info.license,
         }
@@ -179,40 +330,87 @@ def detect_license(root: Path) -> str | None:
     return None
 
 
-_REMOTE = re.compile(r"(?:github\.com|gitlab\.com|bitbucket\.org)[:/]+([^/\s]+/[^/\s]+?)(?:\.git)?/?$")
+#: Forges whose permalink form ``RepoInfo.permalink`` knows.
+_FORGES = ("github.com", "gitlab.com", "bitbucket.org", "codeberg.org")
+_SCP_REMOTE = re.compile(r"^(?:[^@/\s]+@)?([^:/\s]+):(?!//)(.+)$")  # git@github.com:org/name.git
 
 
-def _repository_name(root: Path) -> str:
-    config = root / ".git" / "config"
-    if config.is_file():
-        parser = configparser.ConfigParser(strict=False, interpolation=None)
-        try:
-            parser.read(config, encoding="utf-8")
-            url = parser.get('remote "origin"', "url", fallback="")
-        except (configparser.Error, OSError, UnicodeDecodeError):
-            url = ""
-        match = _REMOTE.search(url.strip())
-        if match:
-            return match.group(1)
-    return root.resolve().name
+def _parse_remote(url: str) -> tuple[str | None, str | None]:
+    """``(org/name, web address)`` of a remote URL (https, ssh:// or scp-like); web only for forges."""
+    url = url.strip()
+    if "://" in url:
+        rest = url.split("://", 1)[1]
+        host, _, path = rest.partition("/")
+        host = host.rsplit("@", 1)[-1].split(":")[0]
+    else:
+        match = _SCP_REMOTE.match(url)
+        if not match:
+            return None, None
+        host, path = match.groups()
+    path = path.strip("/")
+    path = path[:-4] if path.endswith(".git") else path
+    if path.count("/") < 1 or not host:
+        return None, None
+    host = host.lower()
+    return path, (f"https://{host}/{path}" if host in _FORGES else None)
+
+
+def _git_dir(root: Path) -> Path | None:
+    """The repository's git directory: ``.git``, or where a ``.git`` file (worktree, submodule) points."""
+    git = root / ".git"
+    if git.is_dir():
+        return git
+    try:
+        text = git.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not text.startswith("gitdir:"):
+        return None
+    target = Path(text[len("gitdir:"):].strip())
+    return target if target.is_absolute() else (root / target).resolve()
+
+
+def _common_dir(git: Path) -> Path:
+    """Where refs and config live (a worktree's git directory names it in ``commondir``)."""
+    try:
+        common = (git / "commondir").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return git
+    path = Path(common)
+    return path if path.is_absolute() else (git / path).resolve()
+
+
+def _origin_url(root: Path) -> str | None:
+    git = _git_dir(root)
+    if git is None:
+        return None
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    try:
+        parser.read(_common_dir(git) / "config", encoding="utf-8")
+        return parser.get('remote "origin"', "url", fallback=None)
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return None
 
 
 def _head_sha(root: Path) -> str | None:
-    git = root / ".git"
+    git = _git_dir(root)
+    if git is None:
+        return None
+    common = _common_dir(git)
     try:
         head = (git / "HEAD").read_text().strip()
         if not head.startswith("ref:"):
             return head if re.fullmatch(r"[0-9a-f]{40}", head) else None
         ref = head[4:].strip()
-        ref_file = git / ref
-        if ref_file.is_file():
-            return ref_file.read_text().strip() or None
-        packed = git / "packed-refs"
+        for base in (git, common):
+            if (base / ref).is_file():
+                return (base / ref).read_text().strip() or None
+        packed = common / "packed-refs"
         if packed.is_file():
             for line in packed.read_text().splitlines():
                 parts = line.split()
                 if len(parts) == 2 and parts[1] == ref:
                     return parts[0]
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return None
     return None

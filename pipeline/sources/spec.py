@@ -1,10 +1,11 @@
 """Source specs (``--source``) -> units of reading work -> records.
 
 A spec resolves, before anything runs, into ``Unit``s: one per input file (``csn``,
-``parquet``, ``synthconl``), per repository source file (``repo``), or one for the whole
-source (``sample``, ``humaneval``, ``hf``). Units are what the Beam transform distributes;
-``read_unit`` reads one. Resolving raises ``SourceError`` for an unknown spec, a missing
-path or an unusable file, so the CLI can exit with one clear line before the pipeline starts.
+``parquet``, ``synthconl``), per repository (``repo_root``, expanded on a worker into one
+unit per source file), or one for the whole source (``sample``, ``humaneval``, ``hf``).
+Units are what the Beam transform distributes; ``read_unit`` reads one. Resolving raises
+``SourceError`` for an unknown spec, a missing path or an unusable file, so the CLI can exit
+with one clear line before the pipeline starts.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ Record = SourcePair | Candidate | RejectedRow
 #: The bundled sample (docs/sources.md describes its fields).
 SAMPLE_PATH = Path(__file__).resolve().parent.parent / "data" / "sample.jsonl"
 
-SPEC_HELP = "sample | humaneval | csn:PATH | parquet:PATH | synthconl:PATH | synthconl:hf:NAME[:split] | repo:PATH | hf:NAME[:split]"
+SPEC_HELP = "sample | humaneval | csn:PATH | parquet:PATH | synthconl:PATH | synthconl:hf:NAME[:split] | repo:PATH[,PATH...] | hf:NAME[:split]"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +41,8 @@ class Unit:
 
     Attributes:
         kind: ``csn``, ``humaneval``, ``pairs`` (parquet/Hub rows turned into pairs),
-            ``synthconl`` (rows turned into candidates) or ``repo``.
+            ``synthconl`` (rows turned into candidates), ``repo_root`` (a repository, expanded
+            into its files by ``expand_unit``) or ``repo`` (one file of a repository).
         location: file path, dataset name or repository-relative file path.
         fmt: ``jsonl``, ``parquet``, ``hf`` or ``""``.
         split: the Hub split (``hf`` only).
@@ -85,18 +87,23 @@ def resolve_spec(spec: str, config: SourceConfig | None = None) -> tuple[Unit, .
                 units.append(Unit("synthconl", f, "jsonl"))
         return tuple(units)
     if kind == "repo":
-        from pipeline.sources.repo import repo_files, repo_info
+        from pipeline.sources.repo import find_repositories
 
-        root = Path(rest).expanduser()
-        if not root.is_dir():
-            raise SourceError(f"repo: {rest!r} is not a directory")
-        info = repo_info(root)
-        files = repo_files(root)
-        if not files:
-            raise SourceError(f"repo: no python/java/javascript/go/php/ruby files under {rest!r}")
-        return tuple(Unit("repo", f, "", None, info) for f in files)
+        # Only the roots here: walking them is work for the workers (expand_unit).
+        return tuple(Unit("repo_root", str(root)) for root in find_repositories(rest))
     name, split = _check_hf(rest, config)
     return (Unit("pairs", name, "hf", split),)
+
+
+def expand_unit(unit: Unit, config: SourceConfig, stats: SourceStats) -> Iterator[Unit]:
+    """The units to read for ``unit``: a repository root becomes one unit per source file
+    (nested repositories included, each with its own metadata); other units are themselves."""
+    if unit.kind != "repo_root":
+        yield unit
+        return
+    from pipeline.sources.repo import expand_repository
+
+    yield from expand_repository(Path(unit.location), config, stats)
 
 
 def read_unit(unit: Unit, config: SourceConfig, stats: SourceStats) -> Iterator[Record]:
@@ -149,10 +156,11 @@ def read_source(spec: str, config: SourceConfig | None = None, stats: SourceStat
     """
     config = config or SourceConfig()
     stats = stats if stats is not None else SourceStats()
-    for unit in resolve_spec(spec, config):
-        for record in read_unit(unit, config, stats):
-            stats.observe(record)
-            yield record
+    for root_unit in resolve_spec(spec, config):
+        for unit in expand_unit(root_unit, config, stats):
+            for record in read_unit(unit, config, stats):
+                stats.observe(record)
+                yield record
 
 
 def _rows(unit: Unit, config: SourceConfig):

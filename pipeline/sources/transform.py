@@ -1,11 +1,13 @@
 """``ReadSource``: the source stage as a Beam transform.
 
 The spec is resolved when the transform is built (so a bad spec fails before the pipeline
-runs); its units (one per file, or per repository source file) are created, reshuffled across
-workers and read by ``_ReadUnitFn``. Outputs: ``pairs`` (``SourcePair``), ``candidates``
+runs); its units (one per file, or per repository) are created and reshuffled across workers;
+``_ExpandUnitFn`` walks each repository into one unit per source file, which are reshuffled
+again and read by ``_ReadUnitFn``. Outputs: ``pairs`` (``SourcePair``), ``candidates``
 (``Candidate``, ``synthconl`` only) and ``rejected`` (``RejectedRow``, stage ``source``).
 Counters in namespace ``source``: ``total``, ``kept``, ``dropped``, ``dropped_<reason>``,
-``filtered_<rule>`` (repo extraction), ``tests_extracted``, ``tests_skipped``,
+``filtered_<rule>``, ``files_read``, ``files_skipped_<reason>``, ``repositories`` (repo
+extraction), ``tests_extracted``, ``tests_skipped``,
 ``pairs_with_tests``; distribution ``latency_ms`` (per unit).
 """
 
@@ -17,14 +19,14 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pipeline.sources.core import STAGE, SourceConfig, SourceStats
-from pipeline.sources.spec import Unit, read_unit, resolve_spec
+from pipeline.sources.spec import Unit, expand_unit, read_unit, resolve_spec
 from schemas import Candidate, RejectedRow
 
 PAIRS, CANDIDATES, REJECTED = "pairs", "candidates", "rejected"
 
 
-class _ReadUnitFn(beam.DoFn):
-    """Read one unit; route records by kind and keep the stage counters."""
+class _CountingFn(beam.DoFn):
+    """A DoFn that keeps ``source`` counters, created on first use."""
 
     def __init__(self, config: SourceConfig) -> None:
         self._config = config
@@ -39,6 +41,27 @@ class _ReadUnitFn(beam.DoFn):
             if counter is None:
                 counter = self._counters[name] = Metrics.counter(STAGE, name)
             counter.inc(n)
+
+    def _inc_file_counts(self, stats: SourceStats) -> None:
+        """Counts that are not rows: functions filtered out, files read or skipped, repositories."""
+        for rule, n in stats.filtered.items():
+            self._inc(f"filtered_{rule}", n)
+        for outcome, n in stats.files.items():
+            self._inc(f"files_{outcome}", n)
+        self._inc("repositories", stats.repositories)
+
+
+class _ExpandUnitFn(_CountingFn):
+    """A repository root -> one unit per source file to read (walking happens on a worker)."""
+
+    def process(self, unit: Unit):
+        stats = SourceStats()
+        yield from expand_unit(unit, self._config, stats)
+        self._inc_file_counts(stats)
+
+
+class _ReadUnitFn(_CountingFn):
+    """Read one unit; route records by kind and keep the stage counters."""
 
     def process(self, unit: Unit):
         stats = SourceStats()
@@ -59,8 +82,7 @@ class _ReadUnitFn(beam.DoFn):
                 yield record
         self._inc("tests_extracted", stats.tests_extracted)
         self._inc("tests_skipped", stats.tests_skipped)
-        for rule, n in stats.filtered.items():
-            self._inc(f"filtered_{rule}", n)
+        self._inc_file_counts(stats)
         self._latency.update(int((time.monotonic() - started) * 1000))
 
 
@@ -85,6 +107,8 @@ class ReadSource(beam.PTransform):
             pbegin
             | "Units" >> beam.Create(list(self._units))
             | "SpreadUnits" >> beam.Reshuffle()
+            | "ExpandUnits" >> beam.ParDo(_ExpandUnitFn(self._config))
+            | "SpreadFiles" >> beam.Reshuffle()
             | "ReadUnits" >> beam.ParDo(_ReadUnitFn(self._config)).with_outputs(CANDIDATES, REJECTED, main=PAIRS)
         )
         # One unit can hold many rows (a whole file): spread them before the costly stages.

@@ -345,7 +345,8 @@ def test_repo_extracts_documented_functions_with_csn_filters(tmp_path):
     assert set(by_name) == {"Widget.area", "scale", "Util.clamp", "Abs", "joinWords", "greet", "Names.initials"}
     area = by_name["Widget.area"]
     assert area.repository_name == "acme/widgets" and area.sha == "f" * 40 and area.license == "apache-2.0"
-    assert area.url is None and area.func_path_in_repository == "widgets/core.py"
+    assert area.url == f"https://github.com/acme/widgets/blob/{'f' * 40}/widgets/core.py#L13-L22"  # CSN's form
+    assert area.func_path_in_repository == "widgets/core.py"
     assert area.docstring == "Compute the area of the widget times other."  # first paragraph only
     assert area.code.startswith("def area(self, other: int) -> int:")
     assert by_name["scale"].tests == (TestCase("(2, 3)", "6"),)
@@ -355,7 +356,7 @@ def test_repo_extracts_documented_functions_with_csn_filters(tmp_path):
     assert {r.language for r in records} == {"python", "java", "go", "javascript", "php", "ruby"}
     assert stats.filtered["constructor"] == 1 and stats.filtered["extension_method"] == 2
     assert stats.filtered["short_code"] == 1 and stats.filtered["short_docstring"] == 1
-    assert stats.filtered["test_function"] == 1 and stats.filtered["test_file"] == 1
+    assert stats.filtered["test_function"] == 1 and stats.files["skipped_test_file"] == 1
     assert stats.filtered["no_docstring"] == 1
 
 

@@ -12,7 +12,8 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.sources import ReadSource, SourceError, read_source, resolve_spec
+from pipeline.sources import ReadSource, SourceConfig, SourceError, SourceStats, read_source, resolve_spec
+from pipeline.sources.spec import expand_unit
 from schemas import RELEASE_SCHEMA, ReleaseRow
 
 INC = 'def inc(x: int) -> int:\n    """Add one.\n\n    >>> inc(1)\n    2\n    >>> inc(x=1)\n    2\n    """\n    return x + 1\n'
@@ -84,10 +85,17 @@ def test_repository_is_read_one_file_per_unit(tmp_path):
         (tmp_path / f"{name}.py").write_text(
             f'def {name}(x):\n    """Return x scaled by two here."""\n    y = 2 * x\n    return y\n'
         )
+    (tmp_path / "notes.txt").write_text("not code\n")
     transform = ReadSource(f"repo:{tmp_path}")
-    assert [u.location for u in transform.units] == ["a.py", "b.py"]
+    assert [u.kind for u in transform.units] == ["repo_root"]  # walking is left to the workers
+    files = list(expand_unit(transform.units[0], SourceConfig(), SourceStats()))
+    assert [(u.kind, u.location) for u in files] == [("repo", "a.py"), ("repo", "b.py")]
     p = BeamTestPipeline()
     out = p | transform
     assert_that(out["pairs"] | beam.Map(lambda r: (r.func_name, r.repository_name)),
                 equal_to([("a", tmp_path.name), ("b", tmp_path.name)]))
-    p.run().wait_until_finish()
+    result = p.run()
+    result.wait_until_finish()
+    counters = {c.key.metric.name: c.committed for c in result.metrics().query()["counters"]}
+    assert counters["files_read"] == 2 and counters["files_skipped_unknown_language"] == 1
+    assert counters["repositories"] == 1
