@@ -1,8 +1,9 @@
 """Training data for the MoSE trainer: release shards, extra corpora, and deterministic batches.
 
 Inputs: release shards ``DIR/data/*.parquet`` (``schemas.RELEASE_SCHEMA``; only the SynthCoNL
-columns and ``split`` are read) and, for pretraining, an optional corpus directory of source
-files (each top-level sub-directory is one "repository", e.g. one installed package).
+columns and ``split`` are read) and, for pretraining, an optional corpus: a repository corpus
+written by the pipeline (``OUTPUT/repo_corpus``, ``schemas.REPO_FILE_SCHEMA``) or a directory
+of source files (each top-level sub-directory is one "repository", e.g. one installed package).
 
 Batches are a pure function of ``(seed, step)``: the sampler keeps no cursor, so the data
 position of a checkpoint is its step and a resumed run sees exactly the batches an
@@ -118,14 +119,19 @@ def chunk_source(text: str, max_chars: int = 1500, min_chars: int = 40) -> list[
 def read_corpus(
     corpus_dir: str | os.PathLike[str], max_files: int | None = None, max_chars: int = 1500
 ) -> dict[str, list[str]]:
-    """{repository: chunks} from source files under ``corpus_dir``.
+    """{repository: chunks} from a repository corpus or a directory of source files.
 
-    The first path component under ``corpus_dir`` names the repository (files directly in it
-    belong to a repository named after the directory). Files are visited in sorted order.
+    A directory of parquet files with ``schemas.REPO_FILE_SCHEMA`` columns (what
+    ``python -m pipeline.run --emit_repo_corpus`` writes to ``OUTPUT/repo_corpus``) is read
+    grouped by its ``repository_name`` column. Otherwise the first path component under
+    ``corpus_dir`` names the repository (files directly in it belong to a repository named
+    after the directory). Files are visited in sorted order.
     """
     root = Path(corpus_dir)
     if not root.is_dir():
         raise ValueError(f"--corpus {root} is not a directory")
+    if sorted(root.glob("*.parquet")):
+        return _read_repo_corpus(root, max_files, max_chars)
     groups: dict[str, list[str]] = {}
     seen = 0
     for path in sorted(root.rglob("*")):
@@ -143,6 +149,24 @@ def read_corpus(
         seen += 1
         if max_files is not None and seen >= max_files:
             break
+    return groups
+
+
+def _read_repo_corpus(root: Path, max_files: int | None, max_chars: int) -> dict[str, list[str]]:
+    """``read_corpus`` over ``RepoFile`` parquet shards (sorted by repository, then path)."""
+    columns = ("repository_name", "path", "content")
+    files: list[tuple[str, str, str]] = []
+    for path in sorted(root.glob("*.parquet")):
+        names = set(pq.read_schema(path).names)
+        if not set(columns) <= names:
+            raise ValueError(f"{path} is not a repository corpus shard (needs {', '.join(columns)}; see REPO_FILE_SCHEMA)")
+        table = pq.read_table(path, columns=list(columns))
+        files.extend(zip(*(table.column(c).to_pylist() for c in columns), strict=True))
+    groups: dict[str, list[str]] = {}
+    for repo, _path, content in sorted(files)[:max_files]:
+        chunks = chunk_source(content or "", max_chars=max_chars)
+        if chunks:
+            groups.setdefault(repo, []).extend(chunks)
     return groups
 
 

@@ -523,7 +523,8 @@ def parse_args(argv: list[str] | None) -> TrainConfig:
     )
     parser.add_argument("--vocab_size", type=int, default=None, help="BPE size when training one")
     parser.add_argument("--max_length", type=int, default=None)
-    parser.add_argument("--corpus", default=None, help="extra source files for pretraining")
+    parser.add_argument("--corpus", default=None,
+                        help="extra code for pretraining: OUTPUT/repo_corpus of the pipeline, or a directory of source files")
     parser.add_argument("--corpus_max_files", type=int, default=None)
     parser.add_argument("--split", default="train")
     parser.add_argument("--temperature", type=float, default=0.05, help="fixed InfoNCE temperature")

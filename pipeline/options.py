@@ -18,6 +18,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 # The valid values live with the stages that interpret them.
 from pipeline.execute import REQUIREMENTS, SANDBOXES
+from pipeline.sources.licenses import LicensePolicy, parse_license_policy
 from pipeline.translate.base import ALL_TARGETS as DEFAULT_TARGETS
 from pipeline.translate.base import TRANSLATORS
 
@@ -64,6 +65,12 @@ class CodeTransOptions(PipelineOptions):
         add("--split_fractions", default="0.8,0.1,0.1", help="train,validation,test fractions by repository")
         add("--seed", type=int, default=1234)
         add("--max_code_bytes", type=int, default=100_000, help="larger source functions are rejected")
+        add("--licenses", default="any",
+            help="which source licenses pass: any | permissive | comma-separated SPDX ids (mit,apache-2.0); "
+                 "refused pairs are rejected as license_unknown / license_not_allowed")
+        add("--emit_repo_corpus", action="store_true",
+            help="with a repo: source, also write OUTPUT/repo_corpus: whole files for the trainer's in-context loss")
+        add("--repo_corpus_max_file_bytes", type=int, default=1_000_000, help="larger files stay out of the repo corpus")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +106,9 @@ class RunConfig:
     split_fractions: tuple[float, float, float]
     seed: int
     max_code_bytes: int
+    licenses: LicensePolicy
+    emit_repo_corpus: bool
+    repo_corpus_max_file_bytes: int
 
     @property
     def cache_dir(self) -> str:
@@ -158,6 +168,11 @@ def run_config_from_options(options: PipelineOptions) -> RunConfig:
         raise ValueError("--num_shards must be >= 1")
     if not 0 < o.dedup_threshold <= 1:
         raise ValueError("--dedup_threshold must be in (0, 1]")
+    licenses = parse_license_policy(o.licenses)  # ValueError naming a bad id
+    if o.emit_repo_corpus and not o.source.strip().lower().startswith("repo:"):
+        raise ValueError(f"--emit_repo_corpus needs a repo:PATH source, got --source={o.source}")
+    if o.repo_corpus_max_file_bytes <= 0:
+        raise ValueError("--repo_corpus_max_file_bytes must be positive")
     return RunConfig(
         source=o.source,
         target_languages=targets,
@@ -188,4 +203,7 @@ def run_config_from_options(options: PipelineOptions) -> RunConfig:
         split_fractions=fractions,  # type: ignore[arg-type]
         seed=o.seed,
         max_code_bytes=o.max_code_bytes,
+        licenses=licenses,
+        emit_repo_corpus=bool(o.emit_repo_corpus),
+        repo_corpus_max_file_bytes=o.repo_corpus_max_file_bytes,
     )

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.options import RunConfig, run_config_from_options
@@ -28,6 +29,7 @@ from pipeline.sinks import (
     OutputLayout,
     WriteRejected,
     WriteRelease,
+    WriteRows,
     clean_stale_staging,
     make_dirs,
     new_run_id,
@@ -114,6 +116,16 @@ def build_pipeline(p: beam.Pipeline, cfg: RunConfig, staging: OutputLayout, conf
         | "RejectedProgress" >> LogProgress("rejected")
         | "WriteRejected" >> WriteRejected(staging)
     )
+    if cfg.emit_repo_corpus:
+        from pipeline.sources.corpus import ReadRepoCorpus
+        from schemas import REPO_FILE_SCHEMA
+
+        (
+            p
+            | "RepoCorpus" >> ReadRepoCorpus(cfg.source, configs["corpus"])
+            | "WriteRepoCorpus" >> WriteRows(FileSystems.join(staging.repo_corpus, "part"), REPO_FILE_SCHEMA,
+                                             cfg.num_shards)
+        )
 
 
 def stage_configs(cfg: RunConfig, sandbox_backend: str) -> dict[str, Any]:
@@ -122,6 +134,7 @@ def stage_configs(cfg: RunConfig, sandbox_backend: str) -> dict[str, Any]:
     from pipeline.finalize import FinalizeConfig
     from pipeline.minhash import MinHashConfig
     from pipeline.sources import SourceConfig
+    from pipeline.sources.corpus import CorpusConfig
     from pipeline.splits import SplitConfig
     from pipeline.translate import TranslateConfig
     from pipeline.translate.py2many import TARGETS as PY2MANY_TARGETS
@@ -153,7 +166,8 @@ def stage_configs(cfg: RunConfig, sandbox_backend: str) -> dict[str, Any]:
     if cfg.targets_were_auto and backend == "py2many":
         translate = dataclasses.replace(translate, target_languages=tuple(PY2MANY_TARGETS))
     return {
-        "source": SourceConfig(max_code_bytes=cfg.max_code_bytes),
+        "source": SourceConfig(max_code_bytes=cfg.max_code_bytes, licenses=cfg.licenses),
+        "corpus": CorpusConfig(max_file_bytes=cfg.repo_corpus_max_file_bytes, licenses=cfg.licenses),
         "translate": translate,
         "execute": ExecuteConfig(
             sandbox=sandbox_backend,
@@ -288,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     except SourceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    publish(staging, final)
+    publish(staging, final, extra=("repo_corpus",) if cfg.emit_repo_corpus else ())
     finished = time.time()
     metrics = beam_metrics(result)
     metrics["counters"].setdefault(f"{LEDGER}/source_rows", metrics["counters"].get("source/total", 0))

@@ -63,6 +63,10 @@ class OutputLayout:
         return self._join("rejected")
 
     @property
+    def repo_corpus(self) -> str:
+        return self._join("repo_corpus")
+
+    @property
     def stats(self) -> str:
         return self._join("stats.json")
 
@@ -166,9 +170,10 @@ def _delete_all(paths: list[str]) -> None:
         FileSystems.delete(paths)
 
 
-def publish(staging: OutputLayout, final: OutputLayout) -> None:
-    """Move a finished run's ``data/`` and ``rejected/`` into place, replacing the old ones."""
-    for name in ("data", "rejected"):
+def publish(staging: OutputLayout, final: OutputLayout, extra: tuple[str, ...] = ()) -> None:
+    """Move a finished run's ``data/`` and ``rejected/`` (and the ``extra`` directories it wrote,
+    such as ``repo_corpus``) into place, replacing the old ones."""
+    for name in ("data", "rejected", *extra):
         src, dst = FileSystems.join(staging.root, name), FileSystems.join(final.root, name)
         if final.remote:
             _delete_all(list_files(dst))

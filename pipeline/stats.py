@@ -140,6 +140,8 @@ def compute_stats(
         "language_matrix": {s: dict(sorted(t.items())) for s, t in sorted(matrix.items())},
         "verdicts": {t: dict(sorted(v.items())) for t, v in sorted(verdicts.items())},
         "dedup": dedup,
+        "source_files": _prefixed(counters, "source/", ("repositories", "files_", "filtered_")),
+        "repo_corpus": _prefixed(counters, "repo_corpus/", ("",)),
         "accounting": {
             "source_rows": source_rows,
             "pairs": pairs,
@@ -154,3 +156,19 @@ def compute_stats(
         },
         "metrics": metrics,
     }
+
+
+def _prefixed(counters: dict[str, int], namespace: str, prefixes: tuple[str, ...]) -> dict[str, int]:
+    """Counters of ``namespace`` whose names start with one of ``prefixes``, without the namespace.
+
+    ``source_files`` gathers what a ``repo:`` source did with files and functions (read,
+    skipped by reason, filtered out by CodeSearchNet's rules), none of which are rows;
+    ``repo_corpus`` the repository corpus's counts. Both are empty for other sources.
+    """
+    out = {}
+    for key, n in sorted(counters.items()):
+        if key.startswith(namespace):
+            name = key[len(namespace):]
+            if name.startswith(prefixes):
+                out[name] = n
+    return out

@@ -40,6 +40,7 @@ from pipeline.sources.core import (
     reject,
 )
 from pipeline.sources.functions import extract_functions, filter_reason
+from pipeline.sources.licenses import detect_license
 from schemas import RejectedRow, SourcePair
 
 #: File extension -> language (the languages the sandboxes run; ``.h`` is read as C).
@@ -233,7 +234,7 @@ def read_text(path: Path, max_bytes: int) -> tuple[str | None, FileSkip | None, 
         return None, FileSkip.INVALID_UTF8, f"not valid UTF-8 (byte {exc.start})"
 
 
-def expand_repository(root: Path, config: SourceConfig, stats: SourceStats, include_tests: bool = False):
+def expand_repository(root: Path, stats: SourceStats, max_file_bytes: int, include_tests: bool = False):
     """One ``repo`` unit per file to read under ``root``, then the same for each nested repository.
 
     Yields ``pipeline.sources.spec.Unit`` records carrying the file's ``RepoInfo``. Skipped
@@ -246,7 +247,7 @@ def expand_repository(root: Path, config: SourceConfig, stats: SourceStats, incl
     while pending:
         current = pending.pop(0)
         info = repo_info(current)
-        files, nested = walk_repository(current, stats, config.max_repo_file_bytes, include_tests)
+        files, nested = walk_repository(current, stats, max_file_bytes, include_tests)
         stats.repositories += 1
         for relpath, _language in files:
             yield Unit("repo", relpath, "", None, info)
@@ -293,42 +294,6 @@ def read_repo_file(
 
 
 # --- repository metadata --------------------------------------------------------------------
-
-_LICENSE_FILES = ("LICENSE", "LICENSE.txt", "LICENSE.md", "LICENSE.rst", "LICENCE", "LICENCE.txt", "COPYING",
-                  "COPYING.txt", "license", "license.txt", "license.md")
-
-#: Recognisable license texts -> Hub license ids (first match wins; most specific first).
-_LICENSE_PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("agpl-3.0", ("GNU AFFERO GENERAL PUBLIC LICENSE",)),
-    ("lgpl-3.0", ("GNU LESSER GENERAL PUBLIC LICENSE", "Version 3")),
-    ("lgpl-2.1", ("GNU LESSER GENERAL PUBLIC LICENSE", "Version 2.1")),
-    ("gpl-3.0", ("GNU GENERAL PUBLIC LICENSE", "Version 3")),
-    ("gpl-2.0", ("GNU GENERAL PUBLIC LICENSE", "Version 2")),
-    ("apache-2.0", ("Apache License", "Version 2.0")),
-    ("mpl-2.0", ("Mozilla Public License", "2.0")),
-    ("mit", ("Permission is hereby granted, free of charge",)),
-    ("isc", ("Permission to use, copy, modify, and/or distribute this software for any purpose",)),
-    ("bsd-3-clause", ("Redistribution and use in source and binary forms", "Neither the name")),
-    ("bsd-2-clause", ("Redistribution and use in source and binary forms",)),
-    ("unlicense", ("This is free and unencumbered software released into the public domain",)),
-)
-
-
-def detect_license(root: Path) -> str | None:
-    """The license id (``mit``, ``apache-2.0``, ``bsd-3-clause``, ``gpl-3.0`` ...) or None."""
-    for name in _LICENSE_FILES:
-        path = root / name
-        if path.is_file():
-            try:
-                text = path.read_text(encoding="utf-8", errors="replace")[:20_000]
-            except OSError:
-                continue
-            squashed = " ".join(text.split())
-            for license_id, needles in _LICENSE_PATTERNS:
-                if all(n in squashed for n in needles):
-                    return license_id
-    return None
-
 
 #: Forges whose permalink form ``RepoInfo.permalink`` knows.
 _FORGES = ("github.com", "gitlab.com", "bitbucket.org", "codeberg.org")

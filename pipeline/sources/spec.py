@@ -32,7 +32,7 @@ Record = SourcePair | Candidate | RejectedRow
 #: The bundled sample (docs/sources.md describes its fields).
 SAMPLE_PATH = Path(__file__).resolve().parent.parent / "data" / "sample.jsonl"
 
-SPEC_HELP = "sample | humaneval | csn:PATH | parquet:PATH | synthconl:PATH | synthconl:hf:NAME[:split] | repo:PATH[,PATH...] | hf:NAME[:split]"
+SPEC_HELP = "sample | humaneval | csn:PATH | parquet:PATH | synthconl:PATH | synthconl:hf:NAME[:CONFIG][:SPLIT] | repo:PATH[,PATH...] | hf:NAME[:CONFIG][:SPLIT] (Hub id ORG/NAME or a local dataset directory without ':'; one part after NAME is the SPLIT when split-like: train, test, validation, valid, dev or a slice such as train[:1000], else the CONFIG)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +47,8 @@ class Unit:
         fmt: ``jsonl``, ``parquet``, ``hf`` or ``""``.
         split: the Hub split (``hf`` only).
         repo: repository metadata (``repo`` only).
+        hub: the shard of a Hub dataset this unit reads (``hf`` only): one per ``.arrow`` or
+            parquet file, or per ``IterableDataset`` shard, so workers share a large dataset.
     """
 
     kind: str
@@ -54,6 +56,7 @@ class Unit:
     fmt: str = ""
     split: str | None = None
     repo: object | None = None  # pipeline.sources.repo.RepoInfo
+    hub: object | None = None  # pipeline.sources.hub.HubShard
 
 
 def resolve_spec(spec: str, config: SourceConfig | None = None) -> tuple[Unit, ...]:
@@ -76,8 +79,7 @@ def resolve_spec(spec: str, config: SourceConfig | None = None) -> tuple[Unit, .
         return tuple(Unit("pairs", f, "parquet") for f in files)
     if kind == "synthconl":
         if rest.startswith("hf:"):
-            name, split = _check_hf(rest[3:], config)
-            return (Unit("synthconl", name, "hf", split),)
+            return _check_hf("synthconl", rest[3:], config)
         units = []
         for f in expand_paths(rest, PARQUET_SUFFIXES + JSONL_SUFFIXES):
             if is_parquet(f):
@@ -91,8 +93,7 @@ def resolve_spec(spec: str, config: SourceConfig | None = None) -> tuple[Unit, .
 
         # Only the roots here: walking them is work for the workers (expand_unit).
         return tuple(Unit("repo_root", str(root)) for root in find_repositories(rest))
-    name, split = _check_hf(rest, config)
-    return (Unit("pairs", name, "hf", split),)
+    return _check_hf("pairs", rest, config)
 
 
 def expand_unit(unit: Unit, config: SourceConfig, stats: SourceStats) -> Iterator[Unit]:
@@ -103,7 +104,7 @@ def expand_unit(unit: Unit, config: SourceConfig, stats: SourceStats) -> Iterato
         return
     from pipeline.sources.repo import expand_repository
 
-    yield from expand_repository(Path(unit.location), config, stats)
+    yield from expand_repository(Path(unit.location), stats, config.max_repo_file_bytes)
 
 
 def read_unit(unit: Unit, config: SourceConfig, stats: SourceStats) -> Iterator[Record]:
@@ -169,9 +170,9 @@ def _rows(unit: Unit, config: SourceConfig):
     if unit.fmt == "parquet":
         return read_parquet(unit.location)
     if unit.fmt == "hf":
-        from pipeline.sources.hub import read_hf
+        from pipeline.sources.hub import read_shard
 
-        return read_hf(unit.location, unit.split or "train", config.hf_streaming)
+        return read_shard(unit.hub)
     raise ValueError(f"unit {unit} has no row format")
 
 
@@ -184,9 +185,11 @@ def _check_parquet_shape(path: str, allowed: tuple[str, ...]) -> None:
         )
 
 
-def _check_hf(rest: str, config: SourceConfig) -> tuple[str, str]:
-    from pipeline.sources.hub import load_dataset, parse_hf_spec
+def _check_hf(kind: str, rest: str, config: SourceConfig) -> tuple[Unit, ...]:
+    """One unit per shard of ``hf:REST`` (``pipeline.sources.hub``); a dataset that cannot be
+    opened, or an unknown config/split, fails here, before the pipeline starts."""
+    from pipeline.sources.hub import resolve_hf
 
-    name, split = parse_hf_spec(rest)
-    load_dataset(name, split, config.hf_streaming)  # fails here, before the pipeline starts
-    return name, split
+    shapes = ("synthconl",) if kind == "synthconl" else SHAPES
+    shards = resolve_hf(rest, shapes, config.hf_streaming)
+    return tuple(Unit(kind, s.path, "hf", s.split, hub=s) for s in shards)
