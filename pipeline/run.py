@@ -241,8 +241,27 @@ def print_summary(stats: dict[str, Any], out=sys.stderr) -> None:
         f"(source rows {acc['source_rows']}, requests {acc['translation_requests']}, "
         f"released {acc['released_rows']}, rejected {stats['rejected_rows']})"
     )
+    files = stats.get("source_files") or {}
+    if files:
+        skipped = {k[len("files_skipped_"):]: n for k, n in files.items() if k.startswith("files_skipped_")}
+        filtered = {k[len("filtered_"):]: n for k, n in files.items() if k.startswith("filtered_")}
+        console.print(
+            f"repositories {files.get('repositories', 0)}  |  files read {files.get('files_read', 0)}, "
+            f"skipped {_top(skipped)}  |  functions filtered out {_top(filtered)}"
+        )
+    corpus = stats.get("repo_corpus") or {}
+    if corpus:
+        console.print(
+            f"repo corpus: {corpus.get('files_written', 0)} files, {corpus.get('bytes_written', 0) / 1e6:.1f} MB "
+            f"from {corpus.get('repositories', 0)} repositories"
+        )
     if stats.get("sandbox", {}).get("warning"):
         console.print(f"[bold red]WARNING: {stats['sandbox']['warning']}[/]")
+
+
+def _top(counts: dict[str, int], k: int = 4) -> str:
+    items = sorted(counts.items(), key=lambda x: -x[1])
+    return ", ".join(f"{name} {n}" for name, n in items[:k]) + (" ..." if len(items) > k else "") or "none"
 
 
 def print_help() -> None:
