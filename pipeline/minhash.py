@@ -40,24 +40,10 @@ from typing import Any
 
 import numpy as np
 
-#: Licenses a representative prefers (SPDX ids, lower case; ``fnmatch`` patterns allowed).
-PERMISSIVE_LICENSES: tuple[str, ...] = (
-    "mit",
-    "mit-0",
-    "apache-2.0",
-    "apache 2.0",
-    "bsd-*",
-    "0bsd",
-    "isc",
-    "unlicense",
-    "cc0*",
-    "zlib",
-    "bsl-1.0",
-    "wtfpl",
-    "python-2.0",
-    "psf-2.0",
-    "artistic-2.0",
-)
+#: Licenses a representative prefers: lower-case ``fnmatch`` patterns over the row's license,
+#: where the word ``permissive`` stands for ``pipeline.sources.licenses.is_permissive`` (the
+#: one definition: ScanCode's "Permissive" and "Public Domain" categories, expression-aware).
+PERMISSIVE_LICENSES: tuple[str, ...] = ("permissive",)
 
 VERIFY_MODES: tuple[str, ...] = ("none", "signature", "exact")
 
@@ -384,11 +370,20 @@ def connected_components(edges: Iterable[tuple[Any, Any]]) -> dict[Any, Any]:
 
 
 def is_permissive(license_value: Any, patterns: Sequence[str] = PERMISSIVE_LICENSES) -> bool:
-    """Whether a license string matches one of the (lower-case, fnmatch) patterns."""
+    """Whether a license string matches one of the (lower-case, fnmatch) patterns; the pattern
+    ``permissive`` matches what ``pipeline.sources.licenses.is_permissive`` calls permissive."""
     if not isinstance(license_value, str) or not license_value.strip():
         return False
     value = license_value.strip().lower()
-    return any(fnmatch.fnmatchcase(value, p) for p in patterns)
+    for pattern in patterns:
+        if pattern == "permissive":
+            from pipeline.sources.licenses import is_permissive as permissive_expression
+
+            if permissive_expression(value):
+                return True
+        elif fnmatch.fnmatchcase(value, pattern):
+            return True
+    return False
 
 
 def rank_key(row: dict[str, Any], config: MinHashConfig) -> tuple[int, int, int, str]:
