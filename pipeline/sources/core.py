@@ -15,6 +15,7 @@ import inspect
 from typing import Any
 
 from pipeline.sources.doctests import doctest_cases_counted
+from pipeline.sources.licenses import LicensePolicy, parse_license_policy
 from sandboxes.languages import LANGUAGES as SANDBOX_LANGUAGES
 from sandboxes.languages import resolve_language
 from schemas import Candidate, RejectedRow, SourcePair, TestCase, dumps
@@ -50,6 +51,8 @@ class Reason(enum.StrEnum):
     DUPLICATE_PAIR = "duplicate_pair"
     READ_ERROR = "read_error"
     UNKNOWN_FORMAT = "unknown_format"
+    LICENSE_UNKNOWN = "license_unknown"
+    LICENSE_NOT_ALLOWED = "license_not_allowed"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,17 +65,25 @@ class SourceConfig:
         hf_streaming: read ``hf:`` datasets with ``streaming=True`` (no full download first).
         max_repo_file_bytes: ``repo:`` files larger than this are not parsed (generated or
             minified code); they are counted as ``files_skipped_too_large``.
+        licenses: which licenses pass (``--licenses``, see ``pipeline/sources/licenses.py``;
+            a policy string is parsed); a refused pair becomes a ``license_unknown`` or
+            ``license_not_allowed`` row.
     """
 
     max_code_bytes: int = DEFAULT_MAX_CODE_BYTES
     hf_streaming: bool = True
     max_repo_file_bytes: int = 2_000_000
+    licenses: LicensePolicy = LicensePolicy()
 
     def __post_init__(self) -> None:
         if self.max_code_bytes <= 0:
             raise ValueError(f"max_code_bytes must be positive, got {self.max_code_bytes}")
         if self.max_repo_file_bytes <= 0:
             raise ValueError(f"max_repo_file_bytes must be positive, got {self.max_repo_file_bytes}")
+        if isinstance(self.licenses, str):  # "permissive", "any" or "mit,apache-2.0"
+            object.__setattr__(self, "licenses", parse_license_policy(self.licenses))
+        if not isinstance(self.licenses, LicensePolicy):
+            raise ValueError(f"licenses must be a LicensePolicy or a policy string, got {self.licenses!r}")
 
 
 @dataclasses.dataclass
@@ -236,6 +247,9 @@ def make_pair(
         )
     if not fields["docstring"].strip():
         return reject(Reason.EMPTY_DOCSTRING, where, "the function has no documentation", **known)
+    refused = config.licenses.check(_str_or_none(fields.get("license")))
+    if refused is not None:
+        return reject(refused[0], where, refused[1], **known)
 
     tests = tuple(_tests(fields.get("tests")))
     if not tests and language == "python":
