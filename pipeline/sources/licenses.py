@@ -81,9 +81,14 @@ FRAGMENT_SHARE = 0.5
 #: How much of a license file is read (the longest SPDX texts are about 60 KB).
 MAX_LICENSE_BYTES = 200_000
 
-_FILE_STEMS = ("license", "licence", "copying", "unlicense")
-_TEXT_SUFFIXES = ("", ".txt", ".md", ".rst", ".markdown")
-_LICENSE_FILE = re.compile(r"^(un)?licen[cs]e|^copying", re.IGNORECASE)
+#: ``LICENSE``, ``LICENCE``, ``COPYING``, ``UNLICENSE``, optionally qualified (``-MIT``,
+#: ``.APACHE2``, ``.LESSER``) and optionally with a text suffix.
+_LICENSE_NAME = re.compile(
+    r"^(?:(?:un)?licen[cs]e|copying)(?:[-_.]([a-z0-9]+(?:[-_][a-z0-9]+)*))?(?:\.(?:txt|md|rst|markdown))?$"
+)
+#: Qualifiers that make a ``LICENSE.*`` name a program or a backup, not a license text.
+_NOT_TEXT = frozenset({"py", "js", "ts", "go", "rb", "java", "c", "h", "cc", "cpp", "rs", "php", "json", "html",
+                       "htm", "xml", "yml", "yaml", "toml", "sh", "bak", "orig", "swp", "tmp", "pdf"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -521,21 +526,10 @@ def license_files(root: Path) -> list[Path]:
         return []
     out = []
     for entry in entries:
-        name = entry.name.lower()
-        if not _LICENSE_FILE.match(name) or not _is_file(entry):
-            continue
-        stem, suffix = _split_suffix(name)
-        if stem in _FILE_STEMS or re.match(r"^(un)?licen[cs]es?[-_.]|^copying[-_.]", stem):
-            if suffix in _TEXT_SUFFIXES:
-                out.append(entry)
+        match = _LICENSE_NAME.match(entry.name.lower())
+        if match and match.group(1) not in _NOT_TEXT and _is_file(entry):
+            out.append(entry)
     return sorted(out, key=lambda p: p.name.lower())
-
-
-def _split_suffix(name: str) -> tuple[str, str]:
-    for suffix in _TEXT_SUFFIXES[1:]:
-        if name.endswith(suffix):
-            return name[: -len(suffix)], suffix
-    return name, ""
 
 
 def _is_file(path: Path) -> bool:

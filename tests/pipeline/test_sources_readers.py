@@ -399,7 +399,7 @@ def test_shape_detection():
     ("All rights reserved. Do not copy.", None),
 ])
 def test_license_files_are_recognised(tmp_path, text, license_id):
-    from pipeline.sources.repo import detect_license
+    from pipeline.sources.licenses import detect_license
 
     (tmp_path / "LICENSE.txt").write_text(text)
     assert detect_license(tmp_path) == license_id
