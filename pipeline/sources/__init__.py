@@ -6,9 +6,12 @@
 ``csn:PATH``               CodeSearchNet JSONL(.gz): a file, a glob or a directory
 ``parquet:PATH``           parquet with SourcePair, CodeSearchNet or release/SynthCoNL columns
 ``synthconl:PATH``         SynthCoNL/release rows (parquet or JSONL) -> ready ``Candidate``s
-                           (validate-only mode); ``synthconl:hf:NAME[:split]`` reads the Hub
+                           (validate-only mode); ``synthconl:hf:NAME[:CONFIG][:SPLIT]`` reads the Hub
 ``repo:PATH``              documented functions of a local repository (tree-sitter, CSN filters)
-``hf:NAME[:split]``        a Hub dataset via ``datasets.load_dataset``
+``hf:NAME[:CFG][:SPLIT]``  a Hub id (streamed by ``datasets.load_dataset``) or a local
+                           ``save_to_disk``/parquet/JSON dataset directory, one unit per shard;
+                           a lone part after NAME is the SPLIT if split-like (train, test,
+                           validation, valid, dev, ``train[:1000]``), else the CONFIG
 =========================  ===================================================================
 
 Pure core: ``read_source(spec, config, stats)`` yields ``SourcePair``, ``Candidate`` and

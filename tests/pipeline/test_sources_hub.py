@@ -16,7 +16,7 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.sources import ReadSource, SourceError, read_source, resolve_spec
+from pipeline.sources import ReadSource, SourceConfig, SourceError, read_source, resolve_spec
 from pipeline.sources.core import SourceStats
 from pipeline.sources.hub import HfSpec, parse_hf_spec
 from schemas import SYNTHCONL_COLUMNS, Candidate, RejectedRow, SourcePair
@@ -320,6 +320,13 @@ def test_json_folder_streams_through_load_dataset_one_unit_per_file(tmp_path):
         resolve_spec(f"hf:{root}:validation")
     with pytest.raises(SourceError, match=r"unknown config 'python'; available configs: default$"):
         resolve_spec(f"hf:{root}:python")
+
+
+def test_without_streaming_the_split_is_downloaded_then_read(tmp_path):
+    root = make_json_dir(tmp_path / "js")
+    config = SourceConfig(hf_streaming=False)
+    assert [r.func_name for r in read_source(f"hf:{root}", config)] == [f"Abs{i}" for i in range(9)]
+    assert [r.func_name for r in read_source(f"hf:{root}:train[2:5]", config)] == ["Abs2", "Abs3", "Abs4"]
 
 
 class FakeHub:
