@@ -101,6 +101,9 @@ class SourceStats:
     filtered: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     files: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     repositories: int = 0
+    #: ``(language, what) -> n`` for the per-language table of ``python -m pipeline.sources``:
+    #: ``files_read`` and each ``filtered_<rule>`` (pure core only; not a Beam counter).
+    by_language: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     tests_extracted: int = 0
     tests_skipped: int = 0
     pairs_with_tests: int = 0

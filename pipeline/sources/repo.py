@@ -273,10 +273,13 @@ def read_repo_file(
                          func_path_in_repository=relpath, language=language)
         return
     stats.files["read"] += 1
+    stats.by_language[language, "files_read"] += 1
     for fn in extract_functions(language, text):
+        stats.by_language[language, "functions"] += 1
         reason = filter_reason(language, fn)
         if reason:
             stats.filtered[reason] += 1
+            stats.by_language[language, f"filtered_{reason}"] += 1
             continue
         end_line = fn["line"] + max(len(fn["code"].rstrip("\n").splitlines()), 1) - 1
         fields = {

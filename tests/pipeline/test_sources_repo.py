@@ -262,3 +262,19 @@ def test_the_projects_own_source_tree(tmp_path):
     names = {p.func_name for p in pairs}
     assert "find_repositories" in names and "RepoInfo.permalink" in names
     assert all(len(p.docstring.split()) >= 3 for p in pairs)
+
+
+def test_sources_cli_prints_pairs_and_filters_per_language(tmp_path, capsys):
+    from pipeline.sources.__main__ import main as sources_main
+
+    (tmp_path / "m.py").write_text(py_function("scale") + "\n\ndef bare(x):\n    y = x\n    z = y\n    return z\n")
+    (tmp_path / "lib.go").write_text(go_function("Double"))
+    assert sources_main([f"repo:{tmp_path}", "--table"]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads(out[: out.index("}\n") + 1])
+    assert summary["kept"] == 2 and summary["filtered_no_docstring"] == 1 and summary["files_read"] == 2
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+            for line in out.splitlines() if line.startswith("│")}
+    assert rows["python"][:3] == ["1", "2", "1"]  # files read, functions found, pairs kept
+    assert rows["go"][:3] == ["1", "1", "1"] and rows["total"][:3] == ["2", "3", "2"]
+    assert sources_main([f"repo:{tmp_path}", "--licenses=nonsense-license"]) == 2
