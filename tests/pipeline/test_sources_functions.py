@@ -602,3 +602,22 @@ def test_rust_standard_library_collections():
     assert names["linked_list.rs:LinkedList.new"][1] == "constructor"
     assert names["linked_list.rs:LinkedList.clone"][1] in ("extension_method", "override_without_docs")
     assert all(len(fn["docstring"].split()) >= 3 and fn["code_lines"] >= 3 for fn in kept_fns)
+
+
+def test_repo_source_reads_c_cpp_and_rust_files(tmp_path):
+    from pipeline.sources import SourceStats, read_source
+    from schemas import SourcePair
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "lib.rs").write_text(RUST)
+    (tmp_path / "src" / "util.c").write_text(C)
+    (tmp_path / "src" / "geo.cpp").write_text(CPP)
+    stats = SourceStats()
+    pairs = [r for r in read_source(f"repo:{tmp_path}", stats=stats) if isinstance(r, SourcePair)]
+    by_language: dict[str, set[str]] = {}
+    for pair in pairs:
+        by_language.setdefault(pair.language, set()).add(pair.func_name)
+    assert {"add", "Stack.push", "Circle.area"} <= by_language["rust"]
+    assert {"str_dup", "list_append"} <= by_language["c"]
+    assert {"Point.norm", "largest"} <= by_language["cpp"]
+    assert stats.filtered["override_without_docs"] >= 3 and stats.filtered["test_function"] >= 2
