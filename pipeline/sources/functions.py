@@ -330,7 +330,7 @@ _C_CONTAINERS = frozenset({
     "translation_unit", "namespace_definition", "declaration_list", "field_declaration_list",
     "template_declaration", "linkage_specification", "preproc_if", "preproc_ifdef", "preproc_else",
     "preproc_elif", "preproc_elifdef", "class_specifier", "struct_specifier", "union_specifier",
-    "declaration", "field_declaration", "type_definition", "export_declaration", "ERROR",
+    "declaration", "field_declaration", "type_definition", "export_declaration", "friend_declaration", "ERROR",
 })
 _RUST_CONTAINERS = frozenset({"source_file", "mod_item", "declaration_list", "impl_item", "trait_item", "ERROR"})
 _C_CLASSES = frozenset({"class_specifier", "struct_specifier", "union_specifier"})
@@ -383,6 +383,8 @@ def _inner_scope(language: str, node: Any, scope: _Scope) -> _Scope:
     if kind in _C_CLASSES and node.child_by_field_name("body") is not None:
         name = node.child_by_field_name("name")
         return _Scope(owner=_type_name(name) if name is not None else None)
+    if kind == "friend_declaration":
+        return _Scope()  # a friend defined in a class body is a free function, not a member
     if kind == "impl_item":
         trait = node.child_by_field_name("trait")
         return dataclasses.replace(scope, owner=_type_name(node.child_by_field_name("type")),
@@ -416,8 +418,8 @@ def _c_family_function(
     if node.child_by_field_name("body") is None:
         return None  # `= default;`, `= delete;`: declarations, not definitions
     anchor = node
-    while anchor.parent is not None and anchor.parent.type == "template_declaration":
-        anchor = anchor.parent  # the doc comment sits before `template <...>`
+    while anchor.parent is not None and anchor.parent.type in ("template_declaration", "friend_declaration"):
+        anchor = anchor.parent  # the doc comment sits before `template <...>` / `friend`
     if language == "rust":
         name = _text(node.child_by_field_name("name"))
         owner = scope.owner

@@ -406,6 +406,12 @@ class Point : public Shape {
   virtual void draw() = 0;
   double dot(const Point& o) const;
 
+  /// Swaps the coordinates of the two points given.
+  friend void swap(Point& a, Point& b) {
+    std::swap(a.x_, b.x_);
+    std::swap(a.y_, b.y_);
+  }
+
  private:
   double x_, y_;
 };
@@ -456,6 +462,8 @@ def test_cpp_methods_templates_and_namespaces():
     assert largest["code"].startswith("template <typename T>\nT largest(")
     assert fns["scale_all"]["reason"] is None  # geo:: is a namespace of this file: not an owner
     assert fns["io.read_points"]["reason"] is None  # io:: is unknown here: named like a class
+    assert fns["swap"]["reason"] is None  # a friend defined in the class is a free function
+    assert fns["swap"]["code"].startswith("friend void swap(Point& a, Point& b) {")
 
 
 def test_cpp_constructors_operators_overrides_and_declarations():
