@@ -368,7 +368,7 @@ def _extract_c_family(language: str, text: str) -> list[dict[str, Any]]:
                 if fn is not None:
                     out.append(fn)
             elif kind in (_RUST_CONTAINERS if language == "rust" else _C_CONTAINERS):
-                inner = _inner_scope(language, child, scope)
+                inner = _inner_scope(child, scope)
                 if kind == "namespace_definition":
                     name = child.child_by_field_name("name")
                     if name is not None:
@@ -378,7 +378,8 @@ def _extract_c_family(language: str, text: str) -> list[dict[str, Any]]:
     return out
 
 
-def _inner_scope(language: str, node: Any, scope: _Scope) -> _Scope:
+def _inner_scope(node: Any, scope: _Scope) -> _Scope:
+    """The scope inside a container: a class or impl names its methods; a test module marks them."""
     kind = node.type
     if kind in _C_CLASSES and node.child_by_field_name("body") is not None:
         name = node.child_by_field_name("name")
