@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 #: Licenses a representative prefers: lower-case ``fnmatch`` patterns over the row's license,
-#: where the word ``permissive`` stands for ``pipeline.sources.licenses.is_permissive`` (the
+#: where the word ``permissive`` stands for ``pipeline.sources.license_policy.is_permissive`` (the
 #: one definition: ScanCode's "Permissive" and "Public Domain" categories, expression-aware).
 PERMISSIVE_LICENSES: tuple[str, ...] = ("permissive",)
 
@@ -371,13 +371,13 @@ def connected_components(edges: Iterable[tuple[Any, Any]]) -> dict[Any, Any]:
 
 def is_permissive(license_value: Any, patterns: Sequence[str] = PERMISSIVE_LICENSES) -> bool:
     """Whether a license string matches one of the (lower-case, fnmatch) patterns; the pattern
-    ``permissive`` matches what ``pipeline.sources.licenses.is_permissive`` calls permissive."""
+    ``permissive`` matches what ``pipeline.sources.license_policy.is_permissive`` calls permissive."""
     if not isinstance(license_value, str) or not license_value.strip():
         return False
     value = license_value.strip().lower()
     for pattern in patterns:
         if pattern == "permissive":
-            from pipeline.sources.licenses import is_permissive as permissive_expression
+            from pipeline.sources.license_policy import is_permissive as permissive_expression
 
             if permissive_expression(value):
                 return True

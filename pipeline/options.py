@@ -18,7 +18,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 # The valid values live with the stages that interpret them.
 from pipeline.execute import REQUIREMENTS, SANDBOXES
-from pipeline.sources.licenses import LicensePolicy, parse_license_policy
+from pipeline.sources.license_policy import LicensePolicy, parse_license_policy
 from pipeline.translate.base import ALL_TARGETS as DEFAULT_TARGETS
 from pipeline.translate.base import TRANSLATORS
 

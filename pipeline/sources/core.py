@@ -12,15 +12,13 @@ import collections
 import dataclasses
 import enum
 import inspect
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pipeline.sources.doctests import doctest_cases_counted
+from pipeline.sources.license_policy import LicensePolicy, parse_license_policy
 from sandboxes.languages import LANGUAGES as SANDBOX_LANGUAGES
 from sandboxes.languages import resolve_language
 from schemas import Candidate, RejectedRow, SourcePair, TestCase, dumps
-
-if TYPE_CHECKING:
-    from pipeline.sources.licenses import LicensePolicy
 
 STAGE = "source"
 
@@ -57,14 +55,6 @@ class Reason(enum.StrEnum):
     LICENSE_NOT_ALLOWED = "license_not_allowed"
 
 
-def _licenses():
-    # Imported on first use so that ``python -m pipeline.sources.licenses`` does not find its
-    # own module already imported by the package (runpy's double-import warning).
-    from pipeline.sources import licenses
-
-    return licenses
-
-
 @dataclasses.dataclass(frozen=True)
 class SourceConfig:
     """Settings of the source stage.
@@ -75,7 +65,7 @@ class SourceConfig:
         hf_streaming: read ``hf:`` datasets with ``streaming=True`` (no full download first).
         max_repo_file_bytes: ``repo:`` files larger than this are not parsed (generated or
             minified code); they are counted as ``files_skipped_too_large``.
-        licenses: which licenses pass (``--licenses``, see ``pipeline/sources/licenses.py``;
+        licenses: which licenses pass (``--licenses``, see ``pipeline/sources/license_policy.py``;
             a policy string is parsed); a refused pair becomes a ``license_unknown`` or
             ``license_not_allowed`` row.
     """
@@ -83,7 +73,7 @@ class SourceConfig:
     max_code_bytes: int = DEFAULT_MAX_CODE_BYTES
     hf_streaming: bool = True
     max_repo_file_bytes: int = 2_000_000
-    licenses: LicensePolicy = dataclasses.field(default_factory=lambda: _licenses().LicensePolicy())
+    licenses: LicensePolicy = LicensePolicy()
 
     def __post_init__(self) -> None:
         if self.max_code_bytes <= 0:
@@ -91,8 +81,8 @@ class SourceConfig:
         if self.max_repo_file_bytes <= 0:
             raise ValueError(f"max_repo_file_bytes must be positive, got {self.max_repo_file_bytes}")
         if isinstance(self.licenses, str):  # "permissive", "any" or "mit,apache-2.0"
-            object.__setattr__(self, "licenses", _licenses().parse_license_policy(self.licenses))
-        if not isinstance(self.licenses, _licenses().LicensePolicy):
+            object.__setattr__(self, "licenses", parse_license_policy(self.licenses))
+        if not isinstance(self.licenses, LicensePolicy):
             raise ValueError(f"licenses must be a LicensePolicy or a policy string, got {self.licenses!r}")
 
 
