@@ -37,7 +37,13 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pipeline.sources.core import SourceError, SourceStats
-from pipeline.sources.repo import FileSkip, expand_repository, find_repositories, read_text
+from pipeline.sources.repo import (
+    FileSkip,
+    expand_repository,
+    file_language,
+    find_repositories,
+    read_text,
+)
 from schemas import REPO_FILE_SCHEMA, RepoFile
 
 NAMESPACE = "repo_corpus"
@@ -84,8 +90,6 @@ def expand_corpus_unit(unit: Any, config: CorpusConfig, stats: SourceStats) -> I
 
 def corpus_file(unit: Any, config: CorpusConfig, stats: SourceStats) -> RepoFile | None:
     """The ``RepoFile`` of one file unit, or None (counted in ``stats.files``) when it is skipped."""
-    from pipeline.sources.repo import EXTENSIONS
-
     info = unit.repo
     if config.licenses is not None and config.licenses.check(info.license) is not None:
         stats.files[f"skipped_{FileSkip.LICENSE}"] += 1
@@ -95,7 +99,7 @@ def corpus_file(unit: Any, config: CorpusConfig, stats: SourceStats) -> RepoFile
     if text is None:
         stats.files[f"skipped_{skip}"] += 1
         return None
-    language = EXTENSIONS[Path(unit.location).suffix]
+    language = file_language(unit.location, text)
     stats.files["written"] += 1
     stats.files[f"language_{language}"] += 1
     size = len(text.encode("utf-8"))

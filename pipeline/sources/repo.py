@@ -13,8 +13,9 @@ file is counted with its reason (``files_skipped_<reason>``: ``unknown_language`
 ``read_error``), never a crash. A file in a known language that cannot be read or decoded
 also becomes one rejected row, since it should have given pairs.
 
-Inside a file, ``pipeline.sources.functions`` finds the functions and applies CodeSearchNet's
-filters (counted as ``filtered_<rule>``). Each pair carries the repository name (``org/name``
+Inside a file, ``pipeline.sources.functions`` finds the functions (python, java, javascript,
+go, php, ruby, c, cpp, rust) and applies CodeSearchNet's filters (counted as
+``filtered_<rule>``; the rules are listed there). Each pair carries the repository name (``org/name``
 from the ``origin`` remote, else the directory name), the checked-out ``sha``, the license
 (``pipeline.sources.licenses``) and, when the remote is a known forge and the commit is known,
 a permalink ``url`` to the function's lines, the form CodeSearchNet's ``url`` column has.
@@ -43,7 +44,8 @@ from pipeline.sources.functions import extract_functions, filter_reason
 from pipeline.sources.licenses import detect_license
 from schemas import RejectedRow, SourcePair
 
-#: File extension -> language (the languages the sandboxes run; ``.h`` is read as C).
+#: File extension -> language (the languages the sandboxes run; a ``.h`` header is C unless
+#: its text is C++, see ``file_language``).
 EXTENSIONS: dict[str, str] = {
     ".py": "python", ".java": "java", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript",
     ".go": "go", ".php": "php", ".rb": "ruby", ".rs": "rust", ".c": "c", ".h": "c",
@@ -56,10 +58,18 @@ SKIP_DIRS = frozenset({
     "__pycache__", "site-packages", ".venv", "venv", ".tox", ".mypy_cache", ".pytest_cache",
 })
 
-_TEST_DIRS = frozenset({"test", "tests", "testing", "spec", "specs", "__tests__", "__mocks__", "testdata"})
+_TEST_DIRS = frozenset({"test", "tests", "testing", "spec", "specs", "__tests__", "__mocks__", "testdata", "benches"})
 _TEST_FILE = re.compile(
     r"(^test_.*\.(py|c|cc|cpp)$|.*_test\.(py|go|rb|rs|c|cc|cpp)$|.*_unittest\.(c|cc|cpp)$|.*_spec\.rb$"
-    r"|.*Tests?\.java$|.*\.(test|spec)\.[cm]?js$|^conftest\.py$)"
+    r"|.*Tests?\.java$|.*\.(test|spec)\.[cm]?js$|^conftest\.py$|^tests?\.rs$)"  # tests.rs: `mod tests;` out of line
+)
+
+#: Lines that only C++ has, to read a ``.h`` header as C++ rather than C.
+_CPP_HEADER = re.compile(
+    r"^\s*(?:namespace\s+[\w:]*\s*\{|template\s*<|(?:class|struct)\s+\w+\s*(?:final\s*)?:\s*(?:public|private|protected)\b"
+    r"|class\s+\w+\s*\{|(?:public|private|protected)\s*:|using\s+namespace\b|#\s*include\s*<[a-z_]+>\s*$"
+    r"|extern\s+\"C\+\+\")",
+    re.M,
 )
 
 #: How much of a file is scanned for NUL bytes to call it binary (what git and grep do).
@@ -151,6 +161,15 @@ def find_repositories(paths: str) -> list[Path]:
     return list(unique.values())
 
 
+def file_language(relpath: str, text: str | None = None) -> str | None:
+    """The language of a repository file from its extension; a ``.h`` header whose ``text``
+    has C++-only lines (namespaces, templates, classes, access specifiers) is C++."""
+    language = EXTENSIONS.get(os.path.splitext(relpath)[1])
+    if language == "c" and text is not None and relpath.endswith(".h") and _CPP_HEADER.search(text):
+        return "cpp"
+    return language
+
+
 def is_test_path(relpath: str) -> bool:
     """CodeSearchNet-style test-file check on a repository-relative path."""
     parts = relpath.split("/")
@@ -198,7 +217,7 @@ def walk_repository(
             if not entry.is_file(follow_symlinks=False):
                 continue  # sockets, fifos, devices: never source code
             relpath = path.relative_to(root).as_posix()
-            language = EXTENSIONS.get(os.path.splitext(entry.name)[1])
+            language = file_language(entry.name)
             reason = None
             if language is None:
                 reason = FileSkip.UNKNOWN_LANGUAGE
@@ -261,7 +280,7 @@ def read_repo_file(
     info: RepoInfo, relpath: str, config: SourceConfig, stats: SourceStats
 ) -> Iterator[SourcePair | RejectedRow]:
     """The documented functions of one repository file that pass CodeSearchNet's filters."""
-    language = EXTENSIONS.get(os.path.splitext(relpath)[1])
+    language = file_language(relpath)
     if language is None:
         return
     where = f"{info.repository_name}/{relpath}"
@@ -272,6 +291,7 @@ def read_repo_file(
             yield reject(Reason(str(skip)), where, message, repository_name=info.repository_name,
                          func_path_in_repository=relpath, language=language)
         return
+    language = file_language(relpath, text)
     stats.files["read"] += 1
     stats.by_language[language, "files_read"] += 1
     for fn in extract_functions(language, text):

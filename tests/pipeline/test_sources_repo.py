@@ -278,3 +278,23 @@ def test_sources_cli_prints_pairs_and_filters_per_language(tmp_path, capsys):
     assert rows["python"][:3] == ["1", "2", "1"]  # files read, functions found, pairs kept
     assert rows["go"][:3] == ["1", "1", "1"] and rows["total"][:3] == ["2", "3", "2"]
     assert sources_main([f"repo:{tmp_path}", "--licenses=nonsense-license"]) == 2
+
+
+def test_headers_are_read_as_cpp_only_when_their_text_is_cpp_and_rust_test_modules_are_tests(tmp_path):
+    from pipeline.sources.repo import file_language, is_test_path
+
+    assert file_language("include/list.h", "namespace util {\nint f();\n}\n") == "cpp"
+    assert file_language("include/list.h", "template <typename T>\nT max(T a, T b);\n") == "cpp"
+    assert file_language("include/list.h", "class Node {\n public:\n  int v;\n};\n") == "cpp"
+    assert file_language("include/list.h", "struct node { int v; };\n/* class of nodes */\nint f(void);\n") == "c"
+    assert file_language("include/list.h") == "c" and file_language("a.hpp") == "cpp"
+    assert is_test_path("src/parser/tests.rs") and is_test_path("benches/speed.rs")
+    assert not is_test_path("src/testing_utils.rs") and not is_test_path("src/contest.py")
+    (tmp_path / "util.h").write_text(
+        "namespace util {\n/** Returns the larger of the two values given. */\n"
+        "inline int larger(int a, int b) {\n  if (a > b) return a;\n  return b;\n}\n}\n"
+    )
+    (record,), _ = read(f"repo:{tmp_path}")
+    assert (record.language, record.func_name) == ("cpp", "larger")
+    (file,) = read_repo_corpus(f"repo:{tmp_path}")
+    assert file.language == "cpp"
