@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -102,12 +103,10 @@ def extract_functions(language: str, text: str) -> list[dict[str, Any]]:
         return _extract_c_family(language, text)
     source = text.encode("utf-8", "surrogatepass")
     root = parser_for(language).parse(source).root_node
-    comments = _comments(root)
+    definitions, comments = _definitions_and_comments(language, root)
     ends = [c.end_byte for c in comments]  # comments never nest: sorted like their starts
     out = []
-    for node in _walk(root):
-        if node.type not in _DEFINITIONS[language]:
-            continue
+    for node in definitions:
         fn = _function(language, node, source, comments, ends)
         if fn is not None:
             out.append(fn)
@@ -258,8 +257,32 @@ def _preceding_comment(
     return "\n".join(line[1:] if line.startswith(" ") else line for line in lines), 0
 
 
-def _comments(root: Any) -> list[Any]:
-    return [n for n in _walk(root) if n.type in _COMMENT_TYPES]
+@functools.cache
+def _query(language: str) -> Any:
+    """One tree-sitter query for the definitions and the comments of ``language``."""
+    from tree_sitter import Query
+    from tree_sitter_language_pack import get_language
+
+    grammar = get_language(language)
+    patterns = [f"({t}) @definition" for t in sorted(_DEFINITIONS[language])]
+    patterns += [f"({t}) @comment" for t in sorted(_COMMENT_TYPES) if _has_node_type(grammar, t)]
+    return Query(grammar, " ".join(patterns))
+
+
+def _has_node_type(grammar: Any, node_type: str) -> bool:
+    return grammar.id_for_node_kind(node_type, True) is not None
+
+
+def _definitions_and_comments(language: str, root: Any) -> tuple[list[Any], list[Any]]:
+    """Definition nodes and comment nodes of a tree, each in source order.
+
+    A query runs the tree walk in C; walking every node from Python cost more than parsing.
+    """
+    from tree_sitter import QueryCursor
+
+    captures = QueryCursor(_query(language)).captures(root)
+    in_order = lambda nodes: sorted(nodes, key=lambda n: (n.start_byte, -n.end_byte))  # noqa: E731
+    return in_order(captures.get("definition", [])), in_order(captures.get("comment", []))
 
 
 def _walk(root: Any) -> Iterator[Any]:
