@@ -101,6 +101,9 @@ def _build(cls: type, tmp: Path, depth: int = 0) -> Any:
         if name not in hints and name == "schema":
             kwargs[name] = RELEASE_SCHEMA
             continue
+        if name == "spec":  # a source spec every reader accepts: a (here empty) repository
+            kwargs[name] = f"repo:{tmp}"
+            continue
         if name not in hints:
             raise NoSample(f"{cls.__name__}.{name} has no annotation")
         kwargs[name] = _sample(hints[name], tmp, depth)
