@@ -547,12 +547,14 @@ def format_table(rows: Sequence[tuple[str, LicenseInfo]], totals: collections.Co
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header) - 1)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
              for r in [header, *body]]
-    lines.append("")
-    lines.append("license  paths  permissive")
+    summary = [("license", "paths", "permissive")]
     for expression, count in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])):
         permissive = "yes" if is_permissive(None if expression == "unknown" else expression) else "no"
-        lines.append(f"{expression}  {count}  {permissive}")
-    lines.append(f"total  {sum(totals.values())}")
+        summary.append((expression, str(count), permissive))
+    summary.append(("total", str(sum(totals.values())), ""))
+    first = max(len(r[0]) for r in summary)
+    lines.append("")
+    lines.extend(f"{name.ljust(first)}  {count.rjust(5)}  {permissive}".rstrip() for name, count, permissive in summary)
     return "\n".join(lines)
 
 
