@@ -19,6 +19,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 # The valid values live with the stages that interpret them.
 from pipeline.execute import REQUIREMENTS, SANDBOXES
 from pipeline.sources.license_policy import LicensePolicy, parse_license_policy
+from pipeline.sources.spec import SPEC_HELP
 from pipeline.translate.base import ALL_TARGETS as DEFAULT_TARGETS
 from pipeline.translate.base import TRANSLATORS
 
@@ -30,7 +31,7 @@ class CodeTransOptions(PipelineOptions):
     def _add_argparse_args(cls, parser) -> None:
         add = parser.add_argument
         add("--source", default="sample",
-            help="sample | humaneval | csn:PATH | parquet:PATH | synthconl:PATH | repo:PATH | hf:NAME[:split]")
+            help=SPEC_HELP)
         add("--target_languages", default="auto",
             help="comma-separated target languages (the source language itself is skipped); "
                  "'auto' = all nine, or the translator's own targets when it is rule-based (py2many: cpp,go,rust)")
