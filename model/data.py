@@ -162,9 +162,15 @@ def _read_repo_corpus(root: Path, max_files: int | None, max_chars: int) -> dict
             raise ValueError(f"{path} is not a repository corpus shard (needs {', '.join(columns)}; see REPO_FILE_SCHEMA)")
         table = pq.read_table(path, columns=list(columns))
         files.extend(zip(*(table.column(c).to_pylist() for c in columns), strict=True))
+    by_repo: dict[str, list[str]] = {}
+    for repo, _path, content in sorted(files):
+        by_repo.setdefault(repo, []).append(content or "")
+    # A file cap takes files from every repository in turn: the in-context loss needs several.
+    round_robin = [(repo, i) for i in range(max(map(len, by_repo.values()), default=0))
+                   for repo, contents in by_repo.items() if i < len(contents)]
     groups: dict[str, list[str]] = {}
-    for repo, _path, content in sorted(files)[:max_files]:
-        chunks = chunk_source(content or "", max_chars=max_chars)
+    for repo, i in sorted(round_robin[:max_files]):
+        chunks = chunk_source(by_repo[repo][i], max_chars=max_chars)
         if chunks:
             groups.setdefault(repo, []).extend(chunks)
     return groups

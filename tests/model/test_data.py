@@ -75,6 +75,27 @@ def test_corpus_groups_by_top_directory(tmp_path):
     ]
 
 
+def test_repository_corpus_parquet_is_grouped_by_repository_and_capped_across_them(tmp_path):
+    """``OUTPUT/repo_corpus`` (``schemas.RepoFile`` rows) as ``--corpus``: grouped by
+    ``repository_name``; a file cap takes files from every repository in turn."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from schemas import REPO_FILE_SCHEMA, RepoFile
+
+    body = "def f(x):\n    return x + 1\n\n\ndef g(y):\n    return y * 2\n"
+    rows = [RepoFile(repo, f"m{i}.py", "python", body, len(body)).to_row()
+            for repo, n in (("acme/big", 5), ("acme/small", 1)) for i in range(n)]
+    pq.write_table(pa.Table.from_pylist(rows, schema=REPO_FILE_SCHEMA), tmp_path / "part-00000-of-00001.parquet")
+    groups = read_corpus(tmp_path)  # one chunk per (short) file
+    assert {repo: len(chunks) for repo, chunks in groups.items()} == {"acme/big": 5, "acme/small": 1}
+    capped = read_corpus(tmp_path, max_files=2)
+    assert {repo: len(chunks) for repo, chunks in capped.items()} == {"acme/big": 1, "acme/small": 1}
+    pq.write_table(pa.table({"x": [1]}), tmp_path / "other.parquet")
+    with pytest.raises(ValueError, match="not a repository corpus shard"):
+        read_corpus(tmp_path)
+
+
 def test_demo_data_mines_documented_functions_without_docstrings(tmp_path):
     from model.demo_data import main as demo_main
 
