@@ -7,7 +7,10 @@
 ``parquet:PATH``           parquet with SourcePair, CodeSearchNet or release/SynthCoNL columns
 ``synthconl:PATH``         SynthCoNL/release rows (parquet or JSONL) -> ready ``Candidate``s
                            (validate-only mode); ``synthconl:hf:NAME[:CONFIG][:SPLIT]`` reads the Hub
-``repo:PATH``              documented functions of a local repository (tree-sitter, CSN filters)
+``repo:PATH[,PATH...]``   documented functions of local repositories (paths or globs; nested
+                           checkouts are their own repositories; tree-sitter, CSN filters,
+                           licenses, permalinks); ``pipeline.sources.corpus`` writes their
+                           whole files for the trainer
 ``hf:NAME[:CFG][:SPLIT]``  a Hub id (streamed by ``datasets.load_dataset``) or a local
                            ``save_to_disk``/parquet/JSON dataset directory, one unit per shard;
                            a lone part after NAME is the SPLIT if split-like (train, test,

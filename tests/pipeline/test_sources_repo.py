@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import apache_beam as beam
 import pyarrow.parquet as pq
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline

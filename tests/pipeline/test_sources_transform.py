@@ -12,7 +12,14 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.sources import ReadSource, SourceConfig, SourceError, SourceStats, read_source, resolve_spec
+from pipeline.sources import (
+    ReadSource,
+    SourceConfig,
+    SourceError,
+    SourceStats,
+    read_source,
+    resolve_spec,
+)
 from pipeline.sources.spec import expand_unit
 from schemas import RELEASE_SCHEMA, ReleaseRow
 
