@@ -14,7 +14,9 @@ its own, so ``ReadSource``'s reshuffle spreads a large dataset over workers:
   CONFIG, split=SPLIT, streaming=True)``, one shard per ``IterableDataset.num_shards``, each
   worker reading ``.shard(num_shards=N, index=K)`` of its own stream.
 
-Spec rule: parts are separated by ``:`` (a ``:`` inside ``[...]`` belongs to a split slice).
+Spec rule: parts are separated by ``:`` (a ``:`` inside ``[...]`` belongs to a split slice);
+a Hub id may end in ``@REVISION`` (branch, tag or commit: ``org/name@v1.0``), and a streamed
+Hub dataset is pinned to one commit when the spec is resolved, so every worker reads the same.
 With two parts after NAME they are CONFIG and SPLIT; with one it is the SPLIT when it looks
 like one (``train``, ``test``, ``validation``, ``valid``, ``dev``, or any name with a slice
 such as ``train[:1000]``) and otherwise the CONFIG (split ``train``). Hub ids have one ``/``
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -39,6 +42,8 @@ from pipeline.sources.core import Reason, SourceError, reject
 from pipeline.sources.files import Row
 from pipeline.sources.rows import SHAPES, detect_shape
 from schemas import RejectedRow
+
+LOG = logging.getLogger(__name__)
 
 DEFAULT_SPLIT = "train"
 #: Shown in ``where`` labels when the spec names no config (the Hub's own name for it).
@@ -65,6 +70,7 @@ class HfSpec:
         config: the config named in the spec, or None.
         split: the split's name without its slice (``train``).
         lo, hi: the slice bounds as written (``"10"``, ``"-5"``, ``"50%"``) or None.
+        revision: the Hub revision after ``@`` in the name (branch, tag or commit), or None.
     """
 
     name: str
@@ -72,6 +78,7 @@ class HfSpec:
     split: str = DEFAULT_SPLIT
     lo: str | None = None
     hi: str | None = None
+    revision: str | None = None
 
     @property
     def sliced(self) -> bool:
@@ -103,6 +110,8 @@ class HubShard:
         start, stop: the rows of this shard to read (a split slice), ``stop`` None = to the end.
         shapes: the row shapes this source accepts (``synthconl:hf:`` accepts only ``synthconl``).
         streaming: ``load_dataset(..., streaming=...)``.
+        revision: the Hub commit every worker reads (``stream`` only; pinned when the spec is
+            resolved, so a dataset updated mid-run cannot mix two versions), or None.
     """
 
     label: str
@@ -116,6 +125,7 @@ class HubShard:
     stop: int | None = None
     shapes: tuple[str, ...] = SHAPES
     streaming: bool = True
+    revision: str | None = None
 
 
 # --- the spec ----------------------------------------------------------------------------------
@@ -148,7 +158,12 @@ def parse_hf_spec(rest: str) -> HfSpec:
     match = _SPLIT_RE.match(split)
     if not match:
         raise SourceError(f"hf:{rest}: {split!r} is not a split name (e.g. train, test, train[:1000], train[10%:20%])")
-    return HfSpec(name, config, match["base"], match["lo"], match["hi"])
+    revision = None
+    if "@" in name and not Path(name).expanduser().exists():  # org/name@v1.0: a Hub revision
+        name, revision = name.rsplit("@", 1)
+        if not name or not revision:
+            raise SourceError(f"hf:{rest}: a revision is written NAME@REVISION, e.g. org/name@main")
+    return HfSpec(name, config, match["base"], match["lo"], match["hi"], revision)
 
 
 def _split_colons(text: str) -> list[str]:
@@ -431,8 +446,11 @@ def _file_rows(fmt: str, path: Path) -> int:
 
 def _stream_shards(spec: HfSpec, shapes: tuple[str, ...], streaming: bool) -> tuple[list[HubShard], list[str] | None]:
     """Shards of a dataset read through ``load_dataset`` (Hub ids, local JSON/CSV folders)."""
-    dataset = load_dataset(spec.name, spec.config, spec.split_text if not streaming else spec.split, streaming)
-    base = dict(label=spec.label, fmt="stream", path=spec.name, config=spec.config, shapes=shapes, streaming=streaming)
+    revision = spec.revision if Path(spec.name).expanduser().exists() else pin_revision(spec.name, spec.revision)
+    dataset = load_dataset(spec.name, spec.config, spec.split_text if not streaming else spec.split, streaming,
+                           revision)
+    base = dict(label=spec.label, fmt="stream", path=spec.name, config=spec.config, shapes=shapes, streaming=streaming,
+                revision=revision)
     columns = getattr(dataset, "column_names", None)
     if not streaming:
         # The split (slice included) is already materialised in the local cache; shard by its files.
@@ -468,13 +486,33 @@ def _known_rows(dataset: Any, split: str) -> int | None:
     return rows if isinstance(rows, int) and rows > 0 else None
 
 
-def load_dataset(name: str, config: str | None, split: str, streaming: bool) -> Any:
-    """``datasets.load_dataset(name, config, split=split, streaming=streaming)``; errors ->
-    ``SourceError``, listing the available configs/splits when one of those was wrong."""
+def pin_revision(name: str, revision: str | None) -> str | None:
+    """The commit a Hub dataset's ``revision`` (None = the default branch) points at now.
+
+    Every worker loads its own shard, possibly minutes apart; reading one commit keeps a run
+    from mixing two versions of a dataset updated meanwhile. When the Hub cannot be asked
+    (offline, no token for a private dataset), the revision is used as given.
+    """
+    try:
+        from huggingface_hub import HfApi
+
+        sha = HfApi().dataset_info(name, revision=revision).sha
+    except Exception as exc:  # offline, gated, unknown: load_dataset will say what is wrong
+        LOG.info("hf:%s: revision not pinned (%s: %s)", name, type(exc).__name__, str(exc)[:200])
+        return revision
+    if sha and sha != revision:
+        LOG.info("hf:%s: reading revision %s at commit %s", name, revision or "(default branch)", sha)
+    return sha or revision
+
+
+def load_dataset(name: str, config: str | None, split: str, streaming: bool, revision: str | None = None) -> Any:
+    """``datasets.load_dataset(name, config, split=split, streaming=streaming[, revision=])``;
+    errors -> ``SourceError``, listing the available configs/splits when one of those was wrong."""
     import datasets
 
+    extra = {"revision": revision} if revision else {}
     try:
-        return datasets.load_dataset(name, config, split=split, streaming=streaming)
+        return datasets.load_dataset(name, config, split=split, streaming=streaming, **extra)
     except Exception as exc:  # datasets raises many kinds; the user needs the message, not the type
         message = " ".join(str(exc).split())[:500]
         shown = f"hf:{name}:{config or DEFAULT_CONFIG}:{split}"
@@ -571,7 +609,7 @@ def _file_batches(shard: HubShard) -> Iterator[list[dict[str, Any]]]:
 
 
 def _stream_batches(shard: HubShard) -> Iterator[list[dict[str, Any]]]:
-    dataset = load_dataset(shard.path, shard.config, shard.split, shard.streaming)
+    dataset = load_dataset(shard.path, shard.config, shard.split, shard.streaming, shard.revision)
     if shard.num_shards > 1:
         dataset = dataset.shard(num_shards=shard.num_shards, index=shard.index, contiguous=True)
     if shard.streaming and (shard.start or shard.stop is not None):

@@ -340,6 +340,7 @@ class FakeHub:
     def __init__(self, shards: list[list[dict]]) -> None:
         self.shards = shards
         self.calls: list[tuple] = []
+        self.revisions: list[str | None] = []
 
     @staticmethod
     def _rows(shard: list[list[dict]]):
@@ -351,6 +352,7 @@ class FakeHub:
 
     def __call__(self, name, config=None, split=None, streaming=False, **kwargs):
         self.calls.append((name, config, split, streaming))
+        self.revisions.append(kwargs.get("revision"))
         if config not in (None, "go"):
             raise ValueError(f"BuilderConfig '{config}' not found. Available: ['go']")
         if split != "train":
@@ -376,6 +378,37 @@ def test_hub_stream_is_read_shard_by_shard_with_a_broken_shard(monkeypatch):
     assert beam_matches_read_source(spec) == 3
     with pytest.raises(SourceError, match=r"unknown config 'java'; available configs: go$"):
         resolve_spec("hf:code-search-net/code_search_net:java:train")
+
+
+class FakeHfApi:
+    """Test double of ``huggingface_hub.HfApi`` (the Hub cannot be reached here): every
+    revision of every dataset currently points at ``SHA``."""
+
+    SHA = "5f" * 20
+    asked: list[tuple] = []
+
+    def dataset_info(self, name, revision=None):
+        self.asked.append((name, revision))
+        return type("DatasetInfo", (), {"sha": self.SHA})()
+
+
+def test_hub_stream_is_pinned_to_one_commit_that_every_shard_reads(monkeypatch):
+    import huggingface_hub
+
+    hub = FakeHub([[csn_hub_row(0)], [csn_hub_row(1)], [csn_hub_row(2)]])
+    monkeypatch.setattr(datasets, "load_dataset", hub)
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHfApi)
+    FakeHfApi.asked = []
+    spec = "hf:org/ds@v1.0:go:train"
+    assert parse_hf_spec(spec[3:]).revision == "v1.0" and parse_hf_spec("org/ds:go").revision is None
+    units = resolve_spec(spec)
+    assert FakeHfApi.asked == [("org/ds", "v1.0")]
+    assert [u.hub.revision for u in units] == [FakeHfApi.SHA] * 3
+    records, _ = read(spec)
+    assert [r.func_name for r in records] == ["Abs0", "Abs1", "Abs2"]
+    assert set(hub.revisions) == {FakeHfApi.SHA}  # resolving and all three shards read one commit
+    with pytest.raises(SourceError, match="NAME@REVISION"):
+        parse_hf_spec("org/ds@")
 
 
 def test_unreachable_hub_is_a_source_error_before_anything_runs():
