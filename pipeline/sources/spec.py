@@ -32,7 +32,12 @@ Record = SourcePair | Candidate | RejectedRow
 #: The bundled sample (docs/sources.md describes its fields).
 SAMPLE_PATH = Path(__file__).resolve().parent.parent / "data" / "sample.jsonl"
 
-SPEC_HELP = "sample | humaneval | csn:PATH | parquet:PATH | synthconl:PATH | synthconl:hf:NAME[:CONFIG][:SPLIT] | repo:PATH[,PATH...] | hf:NAME[:CONFIG][:SPLIT] (Hub id ORG/NAME or a local dataset directory without ':'; one part after NAME is the SPLIT when split-like: train, test, validation, valid, dev or a slice such as train[:1000], else the CONFIG)"
+SPEC_HELP = (
+    "sample | humaneval | csn:PATH | parquet:PATH | synthconl:PATH | synthconl:hf:NAME[:CONFIG][:SPLIT] "
+    "| repo:PATH[,PATH...] | hf:NAME[:CONFIG][:SPLIT] (Hub id ORG/NAME[@REVISION] or a local dataset "
+    "directory without ':'; one part after NAME is the SPLIT when split-like: train, test, validation, valid, "
+    "dev or a slice such as train[:1000], else the CONFIG)"
+)
 
 
 @dataclasses.dataclass(frozen=True)
