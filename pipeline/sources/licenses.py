@@ -43,9 +43,9 @@ index from bigram to licenses, counted with numpy): ``bench/bench_licenses.py`` 
 with spdx-lookup's own ``match``, which re-reads and re-tokenises every template on every
 call (about half a second per text).
 
-The ``spdx`` package holds the SPDX list of its 2.5 release: licenses added since (MIT-0,
-BlueOak-1.0.0) are not recognised from their texts (an MIT-0 text is unknown, not MIT), only
-from package metadata.
+The ``spdx`` package holds the SPDX list of its 2.5 release; the licenses added since (MIT-0,
+BlueOak-1.0.0 ...) are matched against ScanCode's texts of them (``licensedcode-data``) in a
+second index, consulted only when nothing in the first matches (``_newer_index``).
 
 Expressions, permissiveness and the ``--licenses`` policy live in
 ``pipeline.sources.license_policy`` (re-exported here). Ids are written in lower case; GNU ids
@@ -65,7 +65,7 @@ import json
 import re
 import sys
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -205,14 +205,67 @@ def _index() -> _Index:
     """Built once per process from the ``spdx`` package's texts (spdx-lookup's data)."""
     import spdx
 
+    return _build_index({"id": r["id"], "text": spdx.License(r).template, "header": r.get("header")}
+                        for r in spdx._licenses)
+
+
+@functools.cache
+def _newer_index() -> _Index | None:
+    """The SPDX licenses the ``spdx`` package's list predates (MIT-0, BlueOak-1.0.0 ...), from
+    ScanCode's license database (nexB's ``licensedcode-data``); None when it is not installed.
+
+    Consulted only when no license of ``_index`` matches, so a newer variant of a known text
+    (Pixar's Apache, the GFDL no-invariants spellings) never takes a match from the original.
+    """
+    import spdx
+
+    known = {r["id"].lower() for r in spdx._licenses}
+    records = list(_newer_spdx_texts(known))
+    return _build_index(records) if records else None
+
+
+_FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.S)
+
+
+def _newer_spdx_texts(known: set[str]) -> Iterator[dict[str, str]]:
+    """``{"id", "text"}`` of every ScanCode license with a real SPDX id not in ``known``;
+    ``-only``/``-or-later`` spellings of a known id (same text), deprecated entries and
+    exceptions are skipped."""
+    import importlib.resources
+
+    try:
+        entries = sorted((importlib.resources.files("licensedcode") / "data" / "licenses").iterdir(),
+                         key=lambda f: f.name)
+    except (ModuleNotFoundError, FileNotFoundError):
+        return
+    for entry in entries:
+        if not entry.name.endswith(".LICENSE"):
+            continue
+        raw = entry.read_text(encoding="utf-8")
+        front = _FRONT_MATTER.match(raw)
+        if front is None:
+            continue
+        fields = dict(re.findall(r"^(\w+):[ \t]*(\S.*)$", front.group(1), re.M))
+        spdx_id = fields.get("spdx_license_key", "")
+        if (not spdx_id or spdx_id.startswith("LicenseRef-")
+                or re.sub(r"-(only|or-later)$", "", spdx_id.lower()) in known
+                or "yes" in (fields.get("is_deprecated"), fields.get("is_exception"))):
+            continue
+        text = raw[front.end():].strip()
+        if text:
+            yield {"id": spdx_id, "text": text}
+
+
+def _build_index(records: Iterable[dict[str, Any]]) -> _Index:
+    """The bigram index of license texts (``id``, ``text`` and optionally a standard ``header``)."""
     ids: list[str] = []
     kinds: list[str] = []
     sizes: list[int] = []
     starts: list[frozenset[str]] = []
     all_grams: list[frozenset[str]] = []
     lists: dict[str, list[int]] = collections.defaultdict(list)
-    for record in spdx._licenses:
-        texts = [("text", spdx.License(record).template)]
+    for record in records:
+        texts = [("text", record["text"])]
         if record.get("header"):
             texts.append(("header", record["header"]))
         for kind, text in texts:
@@ -242,23 +295,32 @@ def match_text(text: str) -> TextMatch | None:
     grams = set(sequence) if sequence else set(words)
     if len(grams) < 3:
         return None
-    index = _index()
-    inter = index.overlaps(grams)
-    coverage = inter / index.sizes
+    # The bundled SPDX list first, then the newer licenses; whole texts before fragments.
+    indexes = [(index, index.overlaps(grams)) for index in (_index(), _newer_index()) if index is not None]
+    for index, inter in indexes:
+        coverage = inter / index.sizes
+        for kind in ("text", "header"):
+            found = _full_matches(index, kind, inter, sequence)
+            if found:
+                first, *others = found
+                return TextMatch(index.ids[first], kind, round(float(min(1.0, coverage[first])), 3),
+                                 tuple(dict.fromkeys(index.ids[i] for i in others if index.ids[i] != index.ids[first])))
+    for index, inter in indexes:
+        found = _fragment_match(index, inter, grams, sequence)
+        if found is not None:
+            return found
+    return None
+
+
+def _fragment_match(index: _Index, inter: np.ndarray, grams: set[str], sequence: list[str]) -> TextMatch | None:
+    """A fragment: nearly all of the file is in one license, and the file starts like it."""
     dice = 2 * inter / (index.sizes + len(grams))
-    for kind in ("text", "header"):
-        found = _full_matches(index, kind, inter, sequence)
-        if found:
-            first, *others = found
-            return TextMatch(index.ids[first], kind, round(float(min(1.0, coverage[first])), 3),
-                             tuple(dict.fromkeys(index.ids[i] for i in others if index.ids[i] != index.ids[first])))
-    # A fragment: nearly all of the file is in one license, and the file starts like it.
     file_cov = inter / len(grams)
     first_grams = sequence[:8]
     ranked = []
     for i in np.flatnonzero(file_cov >= FRAGMENT_COVERAGE):
-        # a fragment is short: a near-complete text that missed FULL_COVERAGE (MIT-0, which
-        # the bundled SPDX list lacks, against MIT) is some other license, not a fragment
+        # a fragment is short: a near-complete text that missed FULL_COVERAGE (MIT-0 against
+        # MIT) is some other license, not a fragment
         if index.kinds[i] != "text" or len(grams) > FRAGMENT_SHARE * index.sizes[i]:
             continue
         early = sum(g in index.starts[i] for g in first_grams)

@@ -94,6 +94,25 @@ def test_apache_with_notice_or_without_appendix_is_still_apache(tmp_path):
     assert match_text(cut).license_id == "apache-2.0"
 
 
+def scancode_text(key: str) -> str:
+    """A license text from ScanCode's database (``licensedcode-data``), without its front matter."""
+    import importlib.resources
+
+    raw = (importlib.resources.files("licensedcode") / "data" / "licenses" / f"{key}.LICENSE").read_text()
+    return raw.split("\n---\n", 1)[1]
+
+
+def test_licenses_newer_than_the_spdx_list_are_recognised_without_taking_older_matches(tmp_path):
+    mit0 = "MIT No Attribution\n\nCopyright 2023 Jane Doe\n\n" + scancode_text("mit-0")
+    assert match_text(mit0).license_id == "mit-0" and match_text(spdx_text("MIT")).license_id == "mit"
+    write(tmp_path, "LICENSE.md", "# Blue Oak Model License\n\nVersion 1.0.0\n\n" + scancode_text("blueoak-1.0.0"))
+    assert detect_license(tmp_path) == "blueoak-1.0.0" and is_permissive("blueoak-1.0.0")
+    # Pixar's license is Apache-2.0 with a changed trademark clause, newer than the spdx list:
+    # it never takes Apache's match, and is itself reported as the Apache-2.0 it modifies.
+    assert match_text(common("Apache-2.0")).license_id == "apache-2.0"
+    assert match_text(scancode_text("pixar")).license_id == "apache-2.0"
+
+
 def test_a_bundled_third_party_text_does_not_change_the_projects_license():
     text = spdx_text("BSD-3-Clause") + "\n\n---- bundled: libfoo ----\n\n" + common("GPL-3")
     found = match_text(text)
