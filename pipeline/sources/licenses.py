@@ -296,8 +296,13 @@ def match_text(text: str) -> TextMatch | None:
     if len(grams) < 3:
         return None
     # The bundled SPDX list first, then the newer licenses; whole texts before fragments.
-    indexes = [(index, index.overlaps(grams)) for index in (_index(), _newer_index()) if index is not None]
-    for index, inter in indexes:
+    indexes: list[tuple[_Index, np.ndarray]] = []
+    for build in (_index, _newer_index):  # the second only when the first has no whole text
+        index = build()
+        if index is None:
+            continue
+        inter = index.overlaps(grams)
+        indexes.append((index, inter))
         coverage = inter / index.sizes
         for kind in ("text", "header"):
             found = _full_matches(index, kind, inter, sequence)
