@@ -101,7 +101,7 @@ def corpus_file(unit: Any, config: CorpusConfig, stats: SourceStats) -> RepoFile
         return None
     language = file_language(unit.location, text)
     stats.files["written"] += 1
-    stats.files[f"language_{language}"] += 1
+    stats.files[language] += 1
     size = len(text.encode("utf-8"))
     stats.files["bytes_written"] += size
     return RepoFile(info.repository_name, unit.location, language, text, size, info.license, info.sha)
@@ -122,15 +122,8 @@ def read_repo_corpus(
 
 def counts(stats: SourceStats) -> dict[str, int]:
     """The corpus counters of ``stats`` under their Beam names (``files_written`` ...)."""
-    out = {"repositories": stats.repositories}
-    for key, n in sorted(stats.files.items()):
-        if key == "bytes_written":
-            out["bytes_written"] = n
-        elif key.startswith("language_"):
-            out[f"files_{key[len('language_'):]}"] = n
-        else:
-            out[f"files_{key}"] = n
-    return out
+    names = {key: key if key == "bytes_written" else f"files_{key}" for key in stats.files}
+    return {"repositories": stats.repositories, **{names[k]: n for k, n in sorted(stats.files.items())}}
 
 
 class _CorpusFn(beam.DoFn):
