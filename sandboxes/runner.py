@@ -16,7 +16,9 @@ Hardening, after MultiPL-E's ``safe_subprocess.run`` (nuprl/MultiPL-E,
   plus one second, soft limit first, so SIGXCPU comes before SIGKILL) so a CPU-bound loop reads
   as a timeout, not as a crash;
 * rlimits for CPU, file size, open files, processes and core dumps (``RLIMIT_NPROC`` only binds
-  an unprivileged uid: the sandboxes run programs as uid 65534);
+  an unprivileged uid: the sandboxes run every program as its own unprivileged uid);
+* optionally, a switch to that uid (no supplementary groups) and a last hook before exec
+  (the agent installs the seccomp filter of ``syscall_filter.py`` there);
 * optional ``oom_score_adj`` so that, in a memory cgroup shared with the agent, the kernel kills
   the program rather than the agent;
 * the pipes are enlarged past the cap, so a flood's verdict does not depend on timing;
@@ -34,7 +36,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 #: Bytes kept per stream unless the caller says otherwise.
@@ -86,8 +88,13 @@ class ProcessOutcome:
         return -self.exit_code if self.exit_code is not None and self.exit_code < 0 else None
 
 
-def _child_setup(limits: Limits, cgroup_procs: tuple[str, ...]) -> None:
-    """Runs in the child between fork and exec (async-signal-safe enough for CPython's use)."""
+def _child_setup(limits: Limits, cgroup_procs: tuple[str, ...], user: int | None,
+                 pre_exec: Callable[[], None] | None) -> None:
+    """Runs in the child between fork and exec (async-signal-safe enough for CPython's use).
+
+    Order: join cgroups and set ``oom_score_adj`` while still privileged, set the rlimits,
+    drop to ``user`` (uid and gid, no supplementary groups), then ``pre_exec``.
+    """
     for path in cgroup_procs:  # join cgroups first: every descendant inherits them
         with open(path, "w") as fh:
             fh.write(str(os.getpid()))
@@ -110,6 +117,12 @@ def _child_setup(limits: Limits, cgroup_procs: tuple[str, ...]) -> None:
     if limits.address_space_mb is not None:
         cap = limits.address_space_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    if user is not None:
+        os.setgroups([])
+        os.setresgid(user, user, user)
+        os.setresuid(user, user, user)
+    if pre_exec is not None:
+        pre_exec()
 
 
 def _grow_pipe(fd: int, cap: int) -> None:
@@ -155,10 +168,16 @@ def spawn(
     stdin: bytes = b"",
     cgroup_procs: tuple[str, ...] = (),
     on_start=None,
+    user: int | None = None,
+    pre_exec: Callable[[], None] | None = None,
+    pass_fds: tuple[int, ...] = (),
 ) -> ProcessOutcome:
     """Run ``argv`` to completion under ``limits`` and return what happened.
 
     ``cgroup_procs`` are ``cgroup.procs`` files the child joins before exec (needs root).
+    ``user``: run as this uid and gid (needs CAP_SETUID/CAP_SETGID). ``pre_exec`` runs in the
+    child last, just before exec; if it raises, the program does not start (``spawn_error``).
+    ``pass_fds``: descriptors the child keeps open (e.g. bwrap's ``--seccomp FD``).
     ``on_start(pid)`` is called once the child runs (the bwrap backend records it).
     Never raises for a failing program; a program that cannot be started yields
     ``spawn_error``.
@@ -174,7 +193,8 @@ def spawn(
             stderr=subprocess.PIPE,
             start_new_session=True,
             close_fds=True,
-            preexec_fn=lambda: _child_setup(limits, cgroup_procs),
+            pass_fds=pass_fds,
+            preexec_fn=lambda: _child_setup(limits, cgroup_procs, user, pre_exec),
         )
     except (OSError, subprocess.SubprocessError) as exc:
         return ProcessOutcome(None, False, False, b"", b"", time.monotonic() - start, str(exc))
