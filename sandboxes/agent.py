@@ -1,16 +1,36 @@
-"""In-sandbox agent: runs a batch of jobs, one after another, each in a fresh work dir.
+"""In-sandbox agent: runs a batch of jobs one after another, each isolated from the others.
 
-Started as ``python3 /opt/sandbox/agent.py /job/batch.json`` inside a Docker container or a
-bubblewrap sandbox, as uid 65534 and as PID 1 of the sandbox's own PID namespace (so no program
-can kill it: PID 1 ignores signals it has no handler for). Stdlib only; it imports nothing but
-``runner.py`` from the same directory, because the sandbox holds only an interpreter.
+Started as ``python3 -I -S -B /opt/sandbox/agent.py MANIFEST`` inside a Docker container or a
+bubblewrap sandbox, as PID 1 of the sandbox's own PID namespace (so no program can kill it:
+PID 1 ignores signals it has no handler for). ``MANIFEST`` is the batch's job list: a file only
+the agent can read (Docker: ``/job/batch.json``, mode 0600) or ``-`` for stdin (bubblewrap), so
+no program sees the other programs of its batch. Stdlib only; it imports nothing but
+``runner.py`` and ``syscall_filter.py`` from the same directory, because the sandbox holds only
+an interpreter.
 
-Per job: a fresh ``0700`` work dir, the job's files written, each step (compile, then run)
-spawned through :func:`runner.spawn` with fresh rlimits, a wall timer and output caps; after the
-job every process left in the sandbox is killed (``kill(-1)``: everything this uid may signal
-in this PID namespace, never the agent itself) and the work dir, ``/tmp`` and ``/dev/shm`` are
-wiped, so nothing of one program reaches the next. The agent is made non-dumpable so a program
-running as the same uid cannot ptrace it or open its stdout through ``/proc``.
+The agent runs as root inside the sandbox with only the capabilities it needs (CAP_SETUID,
+CAP_SETGID, CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_KILL; no CAP_SYS_ADMIN) and is made
+non-dumpable. Program i of the batch runs as its own unprivileged uid ``uid_base + i`` (gid the
+same, no supplementary groups), with ``no_new_privs``, the seccomp filter of
+``syscall_filter.py``, fresh rlimits, a wall timer and output caps (``runner.spawn``), in its
+own job dir ``/work/j<i>`` (mode 0700, owned by that uid) under a root-owned ``/work`` (0755):
+it can write nowhere but its dir, ``/tmp``, ``/dev/shm`` and ``/dev/mqueue``, cannot touch the
+dirs of the programs after it, and cannot signal or trace the agent.
+
+After each job the agent kills every process left in the sandbox (``kill(-1)`` from PID 1) and
+removes everything the program could have left: its job dir, the contents of ``/tmp``,
+``/dev/shm`` and ``/dev/mqueue``, anything else in ``/work``, and every System V IPC object
+(each removed as its creator: ``IPC_RMID`` needs the creator's uid without CAP_SYS_ADMIN). The
+removal is iterative (any depth), fixes modes before deleting, follows no symlink and never
+raises. It then checks that the sandbox's unreclaimable memory (anonymous + shmem, from the
+memory cgroup) is back at its level from before the first program; if anything is left, or
+the check fails, the agent reports this job and exits ("retires"): the host re-runs the rest
+of the batch in a fresh sandbox (``Sandbox._run_chunk``). So a program's verdict is the one it
+gets alone, whatever ran before it.
+
+Without the capabilities to switch uids (bubblewrap run by an unprivileged user, where the
+whole sandbox is one uid) the manifest carries no ``uid_base`` and every program runs as the
+agent's own uid; the cleanup and the memory check still run.
 
 It prints one JSON line of raw facts per job on its stdout (the only channel back to the host);
 the host classifies them (``sandboxes.status.classify``).
@@ -27,14 +47,54 @@ import signal
 import stat
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 if __package__:
-    from .runner import Limits, spawn
+    from . import syscall_filter
+    from .runner import Limits, ProcessOutcome, spawn
 else:  # run as a script inside the sandbox (python3 -I: the script's dir is not on sys.path)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from runner import Limits, spawn  # type: ignore[no-redef]
+    import syscall_filter  # type: ignore[no-redef]
+    from runner import Limits, ProcessOutcome, spawn  # type: ignore[no-redef]
 
 _PR_SET_DUMPABLE = 4
+#: Dirs every program may write to, emptied after each job.
+WIPE: tuple[str, ...] = ("/tmp", "/dev/shm", "/dev/mqueue")
+#: Unreclaimable memory the agent itself may gain between two jobs before it retires.
+MEMORY_SLACK_BYTES = 16 * 1024 * 1024
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_IPC_KINDS: tuple[str, ...] = ("shm", "msg", "sem")
+_IPC_RMID = 0
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every step of a batch needs to know about the sandbox.
+
+    Attributes:
+        root: the work root (``/work``), owned by root.
+        oom_path: the memory cgroup's ``memory.oom_control`` (None: no cgroup to read).
+        compile_uid: uid of the batch compile (no program runs then); None: no uid switching.
+        uid_base: program i runs as ``uid_base + i``; None: as the agent's own uid.
+        pre_exec: installs the seccomp filter in a child before exec (None: no filter).
+    """
+
+    root: str
+    oom_path: str | None
+    compile_uid: int | None
+    uid_base: int | None
+    pre_exec: Callable[[], None] | None
+
+    def uid(self, index: int) -> int | None:
+        return None if self.uid_base is None else self.uid_base + index
+
+    def work(self, index: int) -> str:
+        return os.path.join(self.root, f"j{index}")
+
+    @property
+    def memory_stat(self) -> str | None:
+        return os.path.join(os.path.dirname(self.oom_path), "memory.stat") if self.oom_path else None
 
 
 def _harden() -> None:
@@ -62,59 +122,280 @@ def _oom_kills(path: str | None) -> int:
     return 0
 
 
-def _kill_everything() -> None:
-    """Kill every process this uid may signal in the sandbox, then reap (only as PID 1)."""
+def _charge(path: str | None) -> int | None:
+    """Bytes of the memory cgroup that no reclaim can free: anonymous memory plus shmem (tmpfs
+    files, System V and POSIX shared memory). Page cache is left out: the kernel reclaims it
+    when a program needs the memory. None when the cgroup cannot be read."""
+    if not path:
+        return None
+    try:
+        with open(path) as fh:
+            values = dict(line.split()[:2] for line in fh if line.strip())
+        keys = ("rss", "shmem") if "rss" in values else ("anon", "shmem")  # cgroup v1 / v2
+        return sum(int(values.get(key, 0)) for key in keys)
+    except (OSError, ValueError):
+        return None
+
+
+# -- cleanup: nothing of one job may reach the next ------------------------------------------
+
+def _kill_everything() -> bool:
+    """SIGKILL every other process of the sandbox and reap them all; True when none is left.
+
+    Only as PID 1 (outside a PID namespace ``kill(-1)`` would reach the host's processes):
+    every process of the namespace is then the agent's descendant, so "no child left to
+    reap" means "no process left".
+    """
     if os.getpid() != 1:
-        return  # outside a PID namespace kill(-1) would reach the host's processes
+        return True
     try:
         os.kill(-1, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    deadline = time.monotonic() + 2.0
+    deadline = time.monotonic() + 5.0
     while time.monotonic() < deadline:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return True
         if pid == 0:
             time.sleep(0.005)
+    return False
 
 
-def _wipe(path: str, keep_root: bool = True) -> None:
-    if not os.path.isdir(path):
-        return
-    if not keep_root:
-        shutil.rmtree(path, ignore_errors=True)
-        return
-    for name in os.listdir(path):
-        full = os.path.join(path, name)
-        if os.path.isdir(full) and not os.path.islink(full):
-            shutil.rmtree(full, ignore_errors=True)
-        else:
+def _open_dir(name: str, dir_fd: int | None = None) -> int | None:
+    """Open a directory without following a symlink; chmod u+rwx first if its mode forbids."""
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except PermissionError:
+        try:
+            mode = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
+            if not stat.S_ISDIR(mode):
+                return None
+            os.chmod(name, stat.S_IMODE(mode) | 0o700, dir_fd=dir_fd)
+            return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+        except OSError:
+            return None
+    except OSError:
+        return None
+
+
+def _clear_dir(fd: int) -> tuple[list[str], bool]:
+    """Unlink every non-directory of the open dir ``fd`` and rmdir its empty subdirs.
+
+    Returns the names of the subdirs that are not empty, and whether the rest all went.
+    """
+    try:
+        mode = os.fstat(fd).st_mode
+        if mode & 0o700 != 0o700:  # a dir its owner made read-only: unlinking needs u+wx
+            os.fchmod(fd, stat.S_IMODE(mode) | 0o700)
+    except OSError:
+        pass
+    try:
+        with os.scandir(fd) as entries:
+            listed = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
+    except OSError:
+        return [], False
+    full, ok = [], True
+    for name, is_dir in listed:
+        try:
+            if is_dir:
+                try:
+                    os.rmdir(name, dir_fd=fd)
+                except OSError:
+                    full.append(name)
+            else:
+                os.unlink(name, dir_fd=fd)
+        except OSError:
+            ok = False
+    return full, ok
+
+
+def _remove_tree(path: str, keep_root: bool = False) -> bool:
+    """Remove ``path`` and everything under it (``keep_root``: only empty it); never raises.
+
+    Made for trees a program built to break cleanup: any depth (iterative, one open dir at a
+    time: it climbs back through ``..``, which nothing can redirect once the program's
+    processes are dead), any modes (u+rwx restored before descending), symlinks never
+    followed, paths never longer than one name. True when everything went.
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    if not stat.S_ISDIR(mode):
+        if keep_root:
+            return False
+        try:
+            os.unlink(path)
+            return True
+        except OSError:
+            return False
+    fd = _open_dir(path)
+    if fd is None:
+        return False
+    ok = True
+    try:
+        full, cleared = _clear_dir(fd)
+        ok = cleared
+        stack: list[tuple[str, list[str]]] = [("", full)]  # (name in parent, subdirs to empty)
+        while stack:
+            name, pending = stack[-1]
+            if pending:
+                child_name = pending.pop()
+                child = _open_dir(child_name, fd)
+                if child is None:
+                    ok = False
+                    continue
+                os.close(fd)
+                fd = child
+                full, cleared = _clear_dir(fd)
+                ok = ok and cleared
+                stack.append((child_name, full))
+                continue
+            stack.pop()
+            if not stack:
+                break
+            parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = parent
             try:
-                os.unlink(full)
+                os.rmdir(name, dir_fd=fd)
             except OSError:
-                pass
+                ok = False
+    except Exception:  # noqa: BLE001 - cleanup reports failure, it never kills the agent
+        ok = False
+    finally:
+        os.close(fd)
+    try:
+        if keep_root:
+            return ok and not os.listdir(path)
+        os.rmdir(path)
+    except OSError:
+        return False
+    return ok
 
+
+def _ipc_objects() -> list[tuple[str, int, int]]:
+    """(kind, id, creator uid) of every System V IPC object in the sandbox's IPC namespace."""
+    found = []
+    for kind in _IPC_KINDS:
+        try:
+            with open(f"/proc/sysvipc/{kind}") as fh:
+                header = fh.readline().split()
+                ident, cuid = 1, header.index("cuid")
+                for line in fh:
+                    fields = line.split()
+                    if len(fields) > cuid:
+                        found.append((kind, int(fields[ident]), int(fields[cuid])))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _remove_ipc() -> bool:
+    """Remove every System V IPC object; True when none is left.
+
+    ``IPC_RMID`` needs the object's owner or creator uid (or CAP_SYS_ADMIN, which the agent
+    does not hold), so a short-lived child takes each creator's uid to remove its objects.
+    POSIX message queues are files of ``/dev/mqueue`` and go with ``WIPE``.
+    """
+    objects = _ipc_objects()
+    if not objects:
+        return True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+    except (ImportError, OSError):
+        return False
+    by_creator: dict[int, list[tuple[str, int]]] = {}
+    for kind, ident, cuid in objects:
+        by_creator.setdefault(cuid, []).append((kind, ident))
+    for cuid, items in by_creator.items():
+        try:
+            pid = os.fork()
+        except OSError:
+            return False
+        if pid == 0:  # the child: only system calls, then _exit
+            try:
+                if os.geteuid() != cuid:
+                    os.setresuid(cuid, cuid, cuid)
+                for kind, ident in items:
+                    if kind == "shm":
+                        libc.shmctl(ident, _IPC_RMID, None)
+                    elif kind == "msg":
+                        libc.msgctl(ident, _IPC_RMID, None)
+                    else:
+                        libc.semctl(ident, 0, _IPC_RMID)
+            finally:
+                os._exit(0)
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+    return not _ipc_objects()
+
+
+def _cleanup(ctx: Context, index: int, count: int, wipe: tuple[str, ...]) -> list[str]:
+    """After job ``index`` of ``count``: kill, remove and check; what could not be undone."""
+    problems = []
+    if not _kill_everything():
+        problems.append("a process survived SIGKILL")
+    if not _remove_tree(ctx.work(index)):
+        problems.append(f"could not remove {ctx.work(index)}")
+    for path in wipe:
+        if os.path.isdir(path) and not _remove_tree(path, keep_root=True):
+            problems.append(f"could not empty {path}")
+    later = {f"j{k}" for k in range(index + 1, count)}  # prepared by the batch compile
+    try:
+        for name in os.listdir(ctx.root):
+            if name not in later and not _remove_tree(os.path.join(ctx.root, name)):
+                problems.append(f"could not remove {ctx.root}/{name}")
+    except OSError as exc:
+        problems.append(f"could not list {ctx.root}: {exc}")
+    if not _remove_ipc():
+        problems.append("System V IPC objects remain")
+    return problems
+
+
+# -- one job ---------------------------------------------------------------------------------
 
 def _text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def _digest(path: str) -> str:
-    """Hash of a dir's names, modes and contents: did anything touch a compiled program?"""
-    digest = hashlib.sha256()
+def _own(path: str, uid: int | None) -> None:
+    """Give ``path`` and everything under it to ``uid`` (gid the same). Only for trees the
+    agent or a compiler wrote, never one a program could have shaped."""
+    if uid is None:
+        return
+    os.lchown(path, uid, uid)
     for root, dirs, files in os.walk(path):
-        dirs.sort()
-        for name in sorted(dirs + files):
-            full = os.path.join(root, name)
-            st = os.lstat(full)
-            digest.update(f"{os.path.relpath(full, path)}\0{st.st_mode}\0".encode())
-            if stat.S_ISLNK(st.st_mode):
-                digest.update(os.readlink(full).encode())
-            elif stat.S_ISREG(st.st_mode):
-                with open(full, "rb") as fh:
-                    digest.update(hashlib.sha256(fh.read()).digest())
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), uid, uid)
+
+
+def _digest(path: str) -> str:
+    """Hash of a dir's names, modes, owners and contents: did anything touch a compiled
+    program? (A tree too deep to walk hashes to a value no real dir has.)"""
+    digest = hashlib.sha256()
+    try:
+        for root, dirs, files in os.walk(path):
+            dirs.sort()
+            for name in sorted(dirs + files):
+                full = os.path.join(root, name)
+                st = os.lstat(full)
+                digest.update(f"{os.path.relpath(full, path)}\0{st.st_mode}\0{st.st_uid}\0".encode())
+                if stat.S_ISLNK(st.st_mode):
+                    digest.update(os.readlink(full).encode())
+                elif stat.S_ISREG(st.st_mode):
+                    with open(full, "rb") as fh:
+                        digest.update(hashlib.sha256(fh.read()).digest())
+    except (OSError, RecursionError):
+        return "unreadable"
     return digest.hexdigest()
 
 
@@ -124,8 +405,9 @@ def _new_result(job: dict, index: int) -> dict:
             "stdout": "", "stderr": "", "wall_s": 0.0, "error": None}
 
 
-def _prepare(job: dict, work: str) -> str | None:
-    """Create the fresh work dir and write the job's files; an error message or None."""
+def _prepare(job: dict, work: str, uid: int | None) -> str | None:
+    """Create the fresh work dir (0700, owned by ``uid``) with the job's files; an error
+    message or None."""
     try:
         os.mkdir(work, 0o700)
         for name, content in job["files"]:
@@ -134,6 +416,7 @@ def _prepare(job: dict, work: str) -> str | None:
                 os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w", encoding="utf-8") as fh:
                 fh.write(content)
+        _own(work, uid)
     except (OSError, KeyError, ValueError) as exc:
         return f"could not prepare the work dir: {exc}"
     return None
@@ -160,13 +443,21 @@ def _limits(job: dict, step: dict, wall_s: float | None = None) -> Limits:
     )
 
 
-def _run_step(job: dict, step: dict, work: str, env: dict, oom_path: str | None) -> tuple[dict, bool]:
-    """Spawn one step; (its raw facts, whether the job stops here)."""
-    before = _oom_kills(oom_path)
-    outcome = spawn(step["argv"], limits=_limits(job, step), cwd=work, env=env,
-                    stdin=step.get("stdin", "").encode("utf-8"))
+def _spawn(ctx: Context, argv: list[str], *, limits: Limits, cwd: str, env: dict,
+           uid: int | None, stdin: bytes = b"") -> ProcessOutcome:
+    """``runner.spawn`` as ``uid``, under the seccomp filter."""
+    return spawn(argv, limits=limits, cwd=cwd, env=env, stdin=stdin, user=uid,
+                 pre_exec=ctx.pre_exec)
+
+
+def _run_step(ctx: Context, job: dict, step: dict, work: str, env: dict,
+              uid: int | None) -> tuple[dict, bool]:
+    """Spawn one step as ``uid``; (its raw facts, whether the job stops here)."""
+    before = _oom_kills(ctx.oom_path)
+    outcome = _spawn(ctx, step["argv"], limits=_limits(job, step), cwd=work, env=env, uid=uid,
+                     stdin=step.get("stdin", "").encode("utf-8"))
     _kill_everything()
-    oom = _oom_kills(oom_path) > before
+    oom = _oom_kills(ctx.oom_path) > before
     facts = {"phase": step["phase"], "exit_code": outcome.exit_code,
              "timed_out": outcome.timed_out, "oom_killed": oom,
              "output_exceeded": outcome.output_exceeded, "stdout": _text(outcome.stdout),
@@ -179,10 +470,12 @@ def _run_step(job: dict, step: dict, work: str, env: dict, oom_path: str | None)
     return facts, stop
 
 
+# -- batch compile: before any program runs ---------------------------------------------------
+
 _FIRST_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"\n]+)[>"]', re.MULTILINE)
 
 
-def _build_pchs(jobs: list[dict], batch: dict, root: str, oom_path: str | None) -> None:
+def _build_pchs(ctx: Context, jobs: list[dict], batch: dict) -> None:
     """Precompile the system headers that two or more programs of the batch include first.
 
     The PCH dir is the first entry of the batch's include path (e.g. ``CPLUS_INCLUDE_PATH``);
@@ -195,25 +488,32 @@ def _build_pchs(jobs: list[dict], batch: dict, root: str, oom_path: str | None) 
         if match and match.group(1) == "<" and ".." not in match.group(2):
             counts[match.group(2)] = counts.get(match.group(2), 0) + 1
     pch_dir = next((value.split(":")[0] for value in batch.get("env", {}).values()
-                    if value.startswith(root + "/")), None)
+                    if value.startswith(ctx.root + "/")), None)
     if pch_dir is None:
         return
     for header, uses in sorted(counts.items()):
         if uses < 2:
             continue
         out = os.path.join(pch_dir, header + ".gch")
-        os.makedirs(os.path.dirname(out), exist_ok=True)
         source = os.path.join(pch_dir, ".src-" + header.replace("/", "_") + ".h")
-        with open(source, "w") as fh:
-            fh.write(f"#include <{header}>\n")
+        try:
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            with open(source, "w") as fh:
+                fh.write(f"#include <{header}>\n")
+            _own(pch_dir, ctx.compile_uid)
+        except OSError:
+            continue
         argv = [arg.replace("{out}", out).replace("{header}", source) for arg in batch["pch_argv"]]
         step = {"phase": "compile", "timeout_s": 60.0}
-        outcome = spawn(argv, limits=_limits(jobs[0], step), cwd=pch_dir,
-                        env=_env(jobs[0], pch_dir))
+        outcome = _spawn(ctx, argv, limits=_limits(jobs[0], step), cwd=pch_dir,
+                         env=_env(jobs[0], pch_dir), uid=ctx.compile_uid)
         _kill_everything()
-        os.unlink(source)
-        if outcome.exit_code != 0 and os.path.exists(out):
-            os.unlink(out)
+        try:
+            os.unlink(source)
+            if outcome.exit_code != 0 and os.path.exists(out):
+                os.unlink(out)
+        except OSError:
+            pass
 
 
 _GO_ENTRY = "XSandboxBatchEntry"
@@ -275,8 +575,8 @@ def _go_linkable(job: dict) -> bool:
             and len(_GO_MAIN.findall(top)) == 1)
 
 
-def _go_link_once(jobs: list[dict], ready: list[int], root: str,
-                  oom_path: str | None, batch_env: dict) -> dict[int, dict]:
+def _go_link_once(ctx: Context, jobs: list[dict], ready: list[int],
+                  batch_env: dict) -> dict[int, dict]:
     """Go: compile each eligible program as its own package, then link them all ONCE.
 
     Each program's ``package main`` becomes package ``p<i>`` (its ``main`` stays, an added
@@ -287,7 +587,7 @@ def _go_link_once(jobs: list[dict], ready: list[int], root: str,
     program still runs as its own process, in its own dir, with its own limits.
     Returns ``{index: {"facts": ..., "run_args": [...]}}`` for the programs linked here.
     """
-    gopath = os.path.join(root, ".gobatch")
+    gopath = os.path.join(ctx.root, ".gobatch")
     chosen = [i for i in ready if _go_linkable(jobs[i])]
     if len(chosen) < 2:
         return {}
@@ -304,8 +604,9 @@ def _go_link_once(jobs: list[dict], ready: list[int], root: str,
                 fh.write(f"package p{i}\n\nfunc {_GO_ENTRY}() {{ main() }}\n")
         os.makedirs(os.path.join(gopath, "src", "gobatch", "cmd"))
         os.makedirs(os.path.join(gopath, "bin"))
+        _own(gopath, ctx.compile_uid)
     except (OSError, AttributeError):
-        shutil.rmtree(gopath, ignore_errors=True)
+        _remove_tree(gopath)
         return {}
     exe = os.path.join(gopath, "bin", "main")
     first = jobs[chosen[0]]
@@ -324,12 +625,12 @@ def _go_link_once(jobs: list[dict], ready: list[int], root: str,
                      f"\tswitch which {{\n{cases}\tdefault:\n\t\tos.Exit(125)\n\t}}\n}}\n")
         step = {"phase": "compile", "timeout_s": sum(jobs[i]["steps"][0]["timeout_s"]
                                                      for i in linked)}
-        before = _oom_kills(oom_path)
-        outcome = spawn(["go", "build", "-o", exe, "gobatch/cmd"],
-                        limits=_limits(first, step), cwd=gopath, env=env)
+        before = _oom_kills(ctx.oom_path)
+        outcome = _spawn(ctx, ["go", "build", "-o", exe, "gobatch/cmd"],
+                         limits=_limits(first, step), cwd=gopath, env=env, uid=ctx.compile_uid)
         _kill_everything()
         if (outcome.spawn_error is not None or outcome.timed_out
-                or _oom_kills(oom_path) > before):
+                or _oom_kills(ctx.oom_path) > before):
             break
         if outcome.exit_code == 0:
             ok = os.path.isfile(exe)
@@ -341,7 +642,7 @@ def _go_link_once(jobs: list[dict], ready: list[int], root: str,
     done: dict[int, dict] = {}
     if ok:
         for i in linked:
-            target = os.path.join(root, f"j{i}", "main")
+            target = os.path.join(ctx.root, f"j{i}", "main")
             try:  # a copy, not a link: a program may write to another's binary, as alone
                 shutil.copy2(exe, target)
             except OSError:
@@ -350,7 +651,7 @@ def _go_link_once(jobs: list[dict], ready: list[int], root: str,
                                  "oom_killed": False, "output_exceeded": False, "stdout": "",
                                  "stderr": "", "error": None},
                        "run_args": [f"p{i}"]}
-    shutil.rmtree(gopath, ignore_errors=True)
+    _remove_tree(gopath)
     return done
 
 
@@ -372,8 +673,7 @@ def _rust_linkable(job: dict) -> bool:
     return not any(token in source for token in _RS_UNSAFE) and len(_RS_MAIN.findall(source)) == 1
 
 
-def _rust_link_once(jobs: list[dict], ready: list[int], root: str,
-                    oom_path: str | None) -> dict[int, dict]:
+def _rust_link_once(ctx: Context, jobs: list[dict], ready: list[int]) -> dict[int, dict]:
     """Rust: one crate whose modules are the batch's programs, compiled and linked ONCE.
 
     Module ``p<i>`` is program i's own file (``#[path]``, its ``fn main`` made ``pub``); the
@@ -385,15 +685,16 @@ def _rust_link_once(jobs: list[dict], ready: list[int], root: str,
     chosen = [i for i in ready if _rust_linkable(jobs[i])]
     if len(chosen) < 2:
         return {}
-    build = os.path.join(root, ".rsbatch")
+    build = os.path.join(ctx.root, ".rsbatch")
     try:
         os.mkdir(build, 0o700)
         for i in chosen:
             name, source = jobs[i]["files"][0]
-            with open(os.path.join(root, f"j{i}", name), "w", encoding="utf-8") as fh:
+            with open(os.path.join(ctx.root, f"j{i}", name), "w", encoding="utf-8") as fh:
                 fh.write(_RS_MAIN.sub("pub fn main()", source, count=1))
+        _own(build, ctx.compile_uid)
     except OSError:
-        shutil.rmtree(build, ignore_errors=True)
+        _remove_tree(build)
         return {}
     exe = os.path.join(build, "main")
     first = jobs[chosen[0]]
@@ -402,7 +703,7 @@ def _rust_link_once(jobs: list[dict], ready: list[int], root: str,
     for _ in range(4):
         if len(linked) < 2:
             break
-        mods = "".join(f'#[path = "{root}/j{i}/{jobs[i]["files"][0][0]}"]\nmod p{i};\n'
+        mods = "".join(f'#[path = "{ctx.root}/j{i}/{jobs[i]["files"][0][0]}"]\nmod p{i};\n'
                        for i in linked)
         arms = "".join(f'        "p{i}" => p{i}::main().report(),\n' for i in linked)
         with open(os.path.join(build, "batch.rs"), "w") as fh:
@@ -416,11 +717,12 @@ def _rust_link_once(jobs: list[dict], ready: list[int], root: str,
                 else arg for arg in compile_argv]
         step = {"phase": "compile", "timeout_s": sum(jobs[i]["steps"][0]["timeout_s"]
                                                      for i in linked)}
-        before = _oom_kills(oom_path)
-        outcome = spawn(argv, limits=_limits(first, step), cwd=build, env=_env(first, build))
+        before = _oom_kills(ctx.oom_path)
+        outcome = _spawn(ctx, argv, limits=_limits(first, step), cwd=build,
+                         env=_env(first, build), uid=ctx.compile_uid)
         _kill_everything()
         if (outcome.spawn_error is not None or outcome.timed_out
-                or _oom_kills(oom_path) > before):
+                or _oom_kills(ctx.oom_path) > before):
             break
         if outcome.exit_code == 0:
             ok = os.path.isfile(exe)
@@ -431,51 +733,58 @@ def _rust_link_once(jobs: list[dict], ready: list[int], root: str,
         linked = [i for i in linked if str(i) not in failed]
     for i in chosen:  # the program's own file again, as it was written
         name, source = jobs[i]["files"][0]
-        with open(os.path.join(root, f"j{i}", name), "w", encoding="utf-8") as fh:
+        with open(os.path.join(ctx.root, f"j{i}", name), "w", encoding="utf-8") as fh:
             fh.write(source)
     done: dict[int, dict] = {}
     if ok:
         for i in linked:
             try:
-                shutil.copy2(exe, os.path.join(root, f"j{i}", "main"))
+                shutil.copy2(exe, os.path.join(ctx.root, f"j{i}", "main"))
             except OSError:
                 continue
             done[i] = {"facts": {"phase": "compile", "exit_code": 0, "timed_out": False,
                                  "oom_killed": False, "output_exceeded": False, "stdout": "",
                                  "stderr": "", "error": None},
                        "run_env": {"SANDBOX_BATCH_ENTRY": f"p{i}"}}
-    shutil.rmtree(build, ignore_errors=True)
+    _remove_tree(build)
     return done
 
 
-def compile_all(jobs: list[dict], spec: dict) -> dict[int, dict]:
+def compile_all(ctx: Context, jobs: list[dict], spec: dict) -> dict[int, dict]:
     """Batch compile: every compiled job of the batch, before any program runs.
 
     Because no untrusted code runs during this phase, the compiles may share state that a
     program must never reach: one warm compile server (javac in one JVM) or a shared build
-    cache (Go's ``GOCACHE``), deleted before the first program runs. Each job's dir is then
-    hashed; a job whose dir changed before its turn (an earlier program tampered with it) is
-    recompiled alone, so every verdict is what a fresh sandbox would give.
+    cache (Go's ``GOCACHE``), deleted before the first program runs. The compiles run as the
+    batch's compile uid; then each compiled job's dir is given to that job's uid (0700) and
+    hashed. A job whose dir changed before its turn is recompiled alone, so every verdict is
+    what a fresh sandbox would give.
     Returns ``{index: {"facts": compile facts, "digest": dir hash}}`` for jobs compiled here.
     """
     batch = spec["batch_compile"]
-    root = spec.get("work_root", "/work")
-    oom_path = spec.get("oom_control")
     ready = []
     for i, job in enumerate(jobs):
-        work = os.path.join(root, f"j{i}")
-        if job["steps"][0]["phase"] == "compile" and _prepare(job, work) is None:
+        if (job["steps"][0]["phase"] == "compile"
+                and _prepare(job, ctx.work(i), ctx.compile_uid) is None):
             ready.append(i)
     if not ready:
         return {}
+    shared = sorted({value.split(":")[0] for value in batch.get("env", {}).values()
+                     if value.startswith(ctx.root + "/")})
+    try:  # the shared caches live in the root-owned /work: made here for the compile uid
+        for path in shared:
+            os.makedirs(path, 0o755, exist_ok=True)
+            _own(path, ctx.compile_uid)
+    except OSError:
+        pass
     if batch.get("pch_argv"):
-        _build_pchs([jobs[i] for i in ready], batch, root, oom_path)
+        _build_pchs(ctx, [jobs[i] for i in ready], batch)
     done: dict[int, dict] = {}
     linked: dict[int, dict] = {}
     if batch.get("link_once") == "go":
-        linked = _go_link_once(jobs, ready, root, oom_path, batch.get("env", {}))
+        linked = _go_link_once(ctx, jobs, ready, batch.get("env", {}))
     elif batch.get("link_once") == "rust":
-        linked = _rust_link_once(jobs, ready, root, oom_path)
+        linked = _rust_link_once(ctx, jobs, ready)
     if linked:
         done.update({i: entry["facts"] for i, entry in linked.items()})
     server = batch.get("server_argv")
@@ -485,12 +794,14 @@ def compile_all(jobs: list[dict], spec: dict) -> dict[int, dict]:
         argv += [f"j{i}/{jobs[i]['files'][0][0]}" for i in ready]
         first = jobs[ready[0]]
         step = {"phase": "compile", "timeout_s": batch["timeout_s"]}
-        before = _oom_kills(oom_path)
-        outcome = spawn(argv, limits=_limits(first, step), cwd=root, env=_env(first, root))
+        before = _oom_kills(ctx.oom_path)
+        outcome = _spawn(ctx, argv, limits=_limits(first, step), cwd=ctx.root,
+                         env=_env(first, ctx.root), uid=ctx.compile_uid)
         _kill_everything()
-        if outcome.spawn_error is None and not outcome.timed_out and _oom_kills(oom_path) == before:
+        if (outcome.spawn_error is None and not outcome.timed_out
+                and _oom_kills(ctx.oom_path) == before):
             for i in ready:
-                work = os.path.join(root, f"j{i}")
+                work = ctx.work(i)
                 try:
                     with open(os.path.join(work, ".compile.rc")) as fh:
                         code = int(fh.read().strip())
@@ -507,31 +818,38 @@ def compile_all(jobs: list[dict], spec: dict) -> dict[int, dict]:
         for i in ready:
             if i in done:
                 continue
-            job, work = jobs[i], os.path.join(root, f"j{i}")
-            facts, _ = _run_step(job, job["steps"][0], work, _env(job, work, batch.get("env")),
-                                 oom_path)
+            job, work = jobs[i], ctx.work(i)
+            facts, _ = _run_step(ctx, job, job["steps"][0], work,
+                                 _env(job, work, batch.get("env")), ctx.compile_uid)
             if facts["error"] is None and not facts["timed_out"] and not facts["oom_killed"]:
                 done[i] = facts
-    for value in batch.get("env", {}).values():  # shared caches never meet a program
-        if value.startswith(root + "/"):
-            shutil.rmtree(value.split(":")[0], ignore_errors=True)
+    for path in shared:  # shared caches never meet a program
+        _remove_tree(path)
     out = {}
     for i in ready:
+        work = ctx.work(i)
         if i in done:
-            out[i] = {"facts": done[i], "digest": _digest(os.path.join(root, f"j{i}"))}
+            try:
+                _own(work, ctx.uid(i))
+                os.chmod(work, 0o700)
+            except OSError:
+                _remove_tree(work)
+                continue
+            out[i] = {"facts": done[i], "digest": _digest(work)}
             if i in linked:
                 out[i].update({key: value for key, value in linked[i].items() if key != "facts"})
         else:
-            shutil.rmtree(os.path.join(root, f"j{i}"), ignore_errors=True)
+            _remove_tree(work)
     return out
 
 
-def run_job(job: dict, index: int, spec: dict, compiled: dict | None = None) -> dict:
-    """Run one job's steps in a fresh dir; return its raw facts (see module docstring).
+def run_job(ctx: Context, job: dict, index: int, compiled: dict | None = None) -> dict:
+    """Run one job's steps in its own dir as its own uid; return its raw facts.
 
     ``compiled``: this job's entry from :func:`compile_all`, if the batch compiled it.
     """
-    work = os.path.join(spec.get("work_root", "/work"), f"j{index}")
+    work = ctx.work(index)
+    uid = ctx.uid(index)
     result = _new_result(job, index)
     start = time.monotonic()
     steps = job["steps"]
@@ -545,9 +863,9 @@ def run_job(job: dict, index: int, spec: dict, compiled: dict | None = None) -> 
             steps = [{**step, "argv": list(step["argv"]) + compiled["run_args"]}
                      if step["phase"] == "run" else step for step in steps]
     else:
-        if compiled is not None:  # tampered with since the batch compile: start afresh
-            shutil.rmtree(work, ignore_errors=True)
-        error = _prepare(job, work)
+        if compiled is not None:  # changed since the batch compile: start afresh
+            _remove_tree(work)
+        error = _prepare(job, work, uid)
         if error is not None:
             result["error"] = error
             return result
@@ -555,7 +873,7 @@ def run_job(job: dict, index: int, spec: dict, compiled: dict | None = None) -> 
     if compiled is not None and steps is not job["steps"] and compiled.get("run_env"):
         env.update(compiled["run_env"])  # linked into the batch's binary: name the program
     for step in steps:
-        facts, stop = _run_step(job, step, work, env, spec.get("oom_control"))
+        facts, stop = _run_step(ctx, job, step, work, env, uid)
         result.update(facts)
         if stop:
             break
@@ -563,24 +881,54 @@ def run_job(job: dict, index: int, spec: dict, compiled: dict | None = None) -> 
     return result
 
 
+def _context(spec: dict) -> Context:
+    pre_exec = None
+    if spec.get("syscall_filter"):
+        pre_exec = syscall_filter.installer(syscall_filter.program())
+    uid_base = spec.get("uid_base")
+    return Context(root=spec.get("work_root", "/work"), oom_path=spec.get("oom_control"),
+                   compile_uid=spec.get("compile_uid") if uid_base is not None else None,
+                   uid_base=uid_base, pre_exec=pre_exec)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: agent.py BATCH.json", file=sys.stderr)
+        print("usage: agent.py MANIFEST.json|-", file=sys.stderr)
         return 2
     _harden()
-    with open(args[0], encoding="utf-8") as fh:
-        spec = json.load(fh)
+    os.umask(0o022)  # files the agent writes for a compile uid must stay readable to it
+    if args[0] == "-":
+        spec = json.load(sys.stdin)
+    else:
+        with open(args[0], encoding="utf-8") as fh:
+            spec = json.load(fh)
+    ctx = _context(spec)
     jobs = spec["jobs"]
-    compiled = compile_all(jobs, spec) if spec.get("batch_compile") else {}
+    wipe = tuple(spec.get("wipe", WIPE))
+    compiled = compile_all(ctx, jobs, spec) if spec.get("batch_compile") else {}
+    _kill_everything()
+    baseline = _charge(ctx.memory_stat)
     for index, job in enumerate(jobs):
-        result = run_job(job, index, spec, compiled.get(index))
-        _kill_everything()
-        _wipe(os.path.join(spec.get("work_root", "/work"), f"j{index}"), keep_root=False)
-        for path in spec.get("wipe", ("/tmp", "/dev/shm")):
-            _wipe(path)
+        problems = []
+        try:
+            result = run_job(ctx, job, index, compiled.get(index))
+        except Exception as exc:  # noqa: BLE001 - report the job, then retire
+            result = _new_result(job, index)
+            result["error"] = f"agent failed: {type(exc).__name__}: {exc}"
+            problems.append("the agent failed")
+        problems += _cleanup(ctx, index, len(jobs), wipe)
+        charge = _charge(ctx.memory_stat)
+        if not problems and baseline is not None and charge is not None:
+            if charge > baseline + MEMORY_SLACK_BYTES:
+                problems.append(f"{charge >> 20} MiB of memory still charged, "
+                                f"{baseline >> 20} MiB before the first program")
         sys.stdout.write(json.dumps(result) + "\n")
         sys.stdout.flush()
+        if problems and index + 1 < len(jobs):
+            # the rest of the batch goes to a fresh sandbox (Sandbox._run_chunk)
+            print(f"agent: retiring after job {index}: {'; '.join(problems)}", file=sys.stderr)
+            return 0
     return 0
 
 

@@ -6,19 +6,25 @@ registry reachable, FACTS.md "Sandboxing") the backend builds, once, an *offline
 with ``docker import`` of a tar holding only empty directories and the ``bin``/``lib``/
 ``lib64``/``sbin`` -> ``usr/...`` links, and binds the host's ``/usr``, ``/etc/alternatives`` and
 the language's toolchains (``Language.mounts``: rustup's toolchain, the JDK's ``/etc`` links)
-read-only. The daemon runs as root, so binding from root's 0700 home works.
+read-only, with the host's ``/usr/local`` covered by an empty read-only tmpfs. The daemon runs
+as root, so binding from root's 0700 home works.
 
-Every container: ``--network none``, ``--read-only`` root, ``--user 65534:65534``,
-``--cap-drop ALL``, ``no-new-privileges``, ``--memory`` = ``--memory-swap`` (no swap),
-``--pids-limit``, size-capped ``tmpfs`` for ``/work``, ``/tmp`` (and Docker's own ``/dev/shm``),
-the agent's directory and the batch file bound read-only. The agent is the container's PID 1.
+Every container: ``--network none``, ``--read-only`` root, Docker's default seccomp profile,
+``no-new-privileges``, ``--cap-drop ALL`` but the agent's few (``mounts.AGENT_CAPS``; the agent
+runs as root inside and starts each program as its own unprivileged uid, see ``agent.py``),
+``--memory`` = ``--memory-swap`` (no swap), ``--pids-limit``, ``--cpus`` (the sandbox's CPU
+quota), hostname ``sandbox``, size-capped ``tmpfs`` for ``/work`` (root-owned, 0755) and
+``/tmp`` (plus Docker's own ``/dev/shm`` and ``/dev/mqueue``), the agent's directory and the
+batch manifest bound read-only; the manifest is mode 0600, so only the agent reads it. The
+agent is the container's PID 1.
 
 Throughput. One container start costs ~0.3-0.5 s, more than most programs. A *batch* of
 programs of one language and memory limit runs in one container: the agent gives each its own
-fresh work dir, fresh rlimits, timer and output caps, kills every leftover process and wipes
-``/work``, ``/tmp`` and ``/dev/shm`` between programs; the container's memory cgroup holds one
-program at a time and the agent reads its ``oom_kill`` counter around each step, so a memory
-kill is told apart from a crash exactly as with one container per program. Compilers are
+uid, fresh work dir, fresh rlimits, timer and output caps, kills every leftover process and
+removes whatever it left (files, IPC objects) between programs, and moves the rest of the
+batch to a fresh container if the memory charge does not come back; the container's memory
+cgroup holds one program at a time and the agent reads its ``oom_kill`` counter around each
+step, so a memory kill is told apart from a crash exactly as with one container per program. Compilers are
 amortised too (``batch_spec``: a whole batch compiles before any program runs, sharing Go's
 build cache or one warm javac). If the agent is lost mid-batch, the programs it did not report
 are re-run in a fresh container (``Sandbox._run_chunk``). ``batch_size=1`` is the
@@ -34,8 +40,19 @@ import shutil
 import tarfile
 import tempfile
 
+from sandboxes import syscall_filter
 from sandboxes.languages import Language
-from sandboxes.mounts import AGENT_ARGV, AGENT_DIR, AGENT_HOST_DIR, OOM_CONTROL, toolchain_mounts
+from sandboxes.mounts import (
+    AGENT_ARGV,
+    AGENT_CAPS,
+    AGENT_DIR,
+    AGENT_HOST_DIR,
+    HIDDEN_HOST_DIRS,
+    HOSTNAME,
+    MANIFEST,
+    OOM_CONTROL,
+    toolchain_mounts,
+)
 from sandboxes.program import (
     Job,
     batch_deadline_s,
@@ -46,7 +63,7 @@ from sandboxes.program import (
 )
 from sandboxes.sandbox import Sandbox, SandboxUnavailable
 
-OFFLINE_IMAGE = "codetrans-sandbox/offline-base:1"
+OFFLINE_IMAGE = "codetrans-sandbox/offline-base:2"
 IMAGE_MODES: tuple[str, ...] = ("auto", "offline", "production")
 _ROOTFS_DIRS = ("usr", "etc", "etc/alternatives", "tmp", "work", "opt", "opt/sandbox", "job",
                 "proc", "sys", "dev", "root", "home", "var", "run")
@@ -61,7 +78,7 @@ def offline_rootfs_tar() -> bytes:
         for name in _ROOTFS_DIRS:
             info = tarfile.TarInfo(name)
             info.type = tarfile.DIRTYPE
-            info.mode = 0o1777 if name in ("tmp", "work") else 0o755  # tmpfs copies this mode
+            info.mode = 0o1777 if name == "tmp" else 0o755  # /work: root's, programs get dirs in it
             tar.addfile(info)
         for name, target in _ROOTFS_LINKS:
             info = tarfile.TarInfo(name)
@@ -76,9 +93,9 @@ class DockerSandbox(Sandbox):
 
     name = "docker"
 
-    def __init__(self, *, batch_size: int = 64, workers: int = 1, image_mode: str = "auto",
-                 base_url: str | None = None) -> None:
-        super().__init__(batch_size=batch_size, workers=workers)
+    def __init__(self, *, batch_size: int = 64, workers: int = 1, cpus: float = 1.0,
+                 image_mode: str = "auto", base_url: str | None = None) -> None:
+        super().__init__(batch_size=batch_size, workers=workers, cpus=cpus)
         if image_mode not in IMAGE_MODES:
             raise ValueError(f"unknown image_mode {image_mode!r}; valid: {', '.join(IMAGE_MODES)}")
         try:
@@ -93,6 +110,7 @@ class DockerSandbox(Sandbox):
             raise SandboxUnavailable(f"no Docker daemon answers: {exc}") from exc
         self.image_mode = image_mode
         self._images: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+        self.syscall_filter = syscall_filter.supported()
 
     # -- images ---------------------------------------------------------------------------
     def _has_image(self, ref: str) -> bool:
@@ -135,32 +153,39 @@ class DockerSandbox(Sandbox):
         lang = jobs[0].language
         memory_mb = group_memory_mb(jobs)
         image, binds = self.image_for(lang)
-        job_dir = tempfile.mkdtemp(prefix="sandbox-batch-")
+        job_dir = tempfile.mkdtemp(prefix="sandbox-batch-")  # 0700
         container = None
         try:
-            os.chmod(job_dir, 0o755)
-            path = os.path.join(job_dir, "batch.json")
-            with open(path, "w", encoding="utf-8") as fh:
-                json.dump(batch_spec(jobs, oom_control=OOM_CONTROL), fh)
-            os.chmod(path, 0o644)
+            path = os.path.join(job_dir, os.path.basename(MANIFEST))
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with open(fd, "w", encoding="utf-8") as fh:
+                json.dump(batch_spec(jobs, oom_control=OOM_CONTROL, switch_uids=True,
+                                     syscall_filter=self.syscall_filter), fh)
             volumes = {host: {"bind": target, "mode": "ro"} for host, target in binds}
             volumes[AGENT_HOST_DIR] = {"bind": AGENT_DIR, "mode": "ro"}
-            volumes[job_dir] = {"bind": "/job", "mode": "ro"}
+            volumes[job_dir] = {"bind": os.path.dirname(MANIFEST), "mode": "ro"}
+            tmpfs = {"/work": "rw,exec,nosuid,nodev,size=256m,mode=755",
+                     "/tmp": "rw,exec,nosuid,nodev,size=64m,mode=1777"}
+            if ("/usr", "/usr") in binds:  # the host's /usr: hide what toolchains don't need
+                tmpfs.update({path: "ro,nosuid,nodev,noexec,size=4k,mode=755"
+                              for path in HIDDEN_HOST_DIRS})
             container = self.client.containers.run(
                 image,
-                command=list(AGENT_ARGV),
+                command=[*AGENT_ARGV, MANIFEST],
                 detach=True,
-                user="65534:65534",
+                user="0:0",
+                hostname=HOSTNAME,
                 network_mode="none",
                 network_disabled=True,
                 mem_limit=f"{memory_mb}m",
                 memswap_limit=f"{memory_mb}m",
                 pids_limit=lang.nproc + 8,
+                nano_cpus=int(self.cpus * 1e9),
                 read_only=True,
                 cap_drop=["ALL"],
+                cap_add=list(AGENT_CAPS),
                 security_opt=["no-new-privileges"],
-                tmpfs={"/work": "rw,exec,nosuid,nodev,size=256m,mode=1777",
-                       "/tmp": "rw,exec,nosuid,nodev,size=64m,mode=1777"},
+                tmpfs=tmpfs,
                 volumes=volumes,
                 working_dir="/work",
                 environment={"PATH": "/usr/bin:/bin"},

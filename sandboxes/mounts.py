@@ -12,7 +12,19 @@ from sandboxes.languages import Language
 #: Directory holding ``agent.py`` and ``runner.py``; bound read-only at ``AGENT_DIR``.
 AGENT_HOST_DIR = str(Path(__file__).resolve().parent)
 AGENT_DIR = "/opt/sandbox"
-AGENT_ARGV = ("/usr/bin/python3", "-I", "-S", "-B", f"{AGENT_DIR}/agent.py", "/job/batch.json")
+#: The agent's command, without its last argument: the manifest's path, or ``-`` for stdin.
+AGENT_ARGV = ("/usr/bin/python3", "-I", "-S", "-B", f"{AGENT_DIR}/agent.py")
+#: Where the Docker backend binds the batch manifest (mode 0600: only the agent reads it).
+MANIFEST = "/job/batch.json"
+#: Capabilities the agent keeps inside the sandbox (it runs as root there): switch each
+#: program to its own uid, give it its dir, and clean up whatever it left (any mode, any
+#: owner, sticky dirs), kill its processes. No CAP_SYS_ADMIN; programs keep none of these.
+AGENT_CAPS: tuple[str, ...] = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID")
+#: Host dirs under a bound ``/usr`` that no toolchain needs, covered by an empty read-only
+#: tmpfs (host tools and libraries installed outside the distribution live there).
+HIDDEN_HOST_DIRS: tuple[str, ...] = ("/usr/local",)
+#: The hostname every sandbox has (Docker would give the container id, bubblewrap the host's).
+HOSTNAME = "sandbox"
 #: Where the agent finds the run's memory cgroup (same path in Docker and bubblewrap).
 OOM_CONTROL = "/sys/fs/cgroup/memory/memory.oom_control"
 

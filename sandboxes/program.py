@@ -22,6 +22,13 @@ FILE_SIZE_BYTES = 64 * 1024 * 1024
 NOFILE = 256
 #: Memory added to a run's cgroup for the agent that supervises it.
 AGENT_MEMORY_MB = 48
+#: Program i of a batch runs as uid (and gid) ``PROGRAM_UID_BASE + i``; the batch compile, in
+#: which no program runs, as ``COMPILE_UID``. Below 65536, so that they exist in a Docker
+#: daemon's remapped user namespace too; no name needed (the sandbox has no passwd file).
+PROGRAM_UID_BASE = 20000
+COMPILE_UID = 19999
+#: The most programs one batch may hold (their uids stay below 65534, "nobody").
+MAX_BATCH = 65534 - PROGRAM_UID_BASE
 
 
 @dataclass(frozen=True)
@@ -147,12 +154,21 @@ def group_memory_mb(jobs: list[Job]) -> int:
     return max(job.memory_mb for job in jobs) + AGENT_MEMORY_MB + headroom
 
 
-def batch_spec(jobs: list[Job], *, oom_control: str | None) -> dict:
+def batch_spec(jobs: list[Job], *, oom_control: str | None, switch_uids: bool = False,
+               syscall_filter: bool = False) -> dict:
     """The agent's input for a batch of one language: jobs plus, for two or more compiled
-    programs of a language that declares it, the batch compile (see ``agent.compile_all``)."""
+    programs of a language that declares it, the batch compile (see ``agent.compile_all``).
+
+    ``switch_uids``: the agent may run each program as its own uid (it holds CAP_SETUID);
+    ``syscall_filter``: it installs ``syscall_filter.program()`` on every program.
+    """
+    if len(jobs) > MAX_BATCH:
+        raise ValueError(f"a batch holds at most {MAX_BATCH} programs, got {len(jobs)}")
     lang = jobs[0].language
     spec: dict = {"jobs": [job.spec for job in jobs], "work_root": "/work",
-                  "oom_control": oom_control}
+                  "oom_control": oom_control, "syscall_filter": syscall_filter}
+    if switch_uids:
+        spec.update(uid_base=PROGRAM_UID_BASE, compile_uid=COMPILE_UID)
     if lang.batch_compiles and len(jobs) > 1:
         spec["batch_compile"] = {
             "server_argv": list(lang.batch_compiler) if lang.batch_compiler else None,

@@ -33,11 +33,17 @@ class Sandbox(abc.ABC):
     #: The backend has per-run pids and memory cgroups (else rlimits stand in for them).
     has_cgroups: bool = True
 
-    def __init__(self, *, batch_size: int = 64, workers: int = 1) -> None:
+    def __init__(self, *, batch_size: int = 64, workers: int = 1, cpus: float = 1.0) -> None:
+        """``cpus``: CPU quota of each sandbox (a batch), in CPUs: however many processes a
+        program forks, together they get at most this much CPU time per second of wall time,
+        so a fork cannot multiply the per-process CPU limit."""
         if batch_size < 1 or workers < 1:
             raise ValueError(f"batch_size and workers must be >= 1, got {batch_size}, {workers}")
+        if not 0.01 <= cpus <= 1024:
+            raise ValueError(f"cpus must be between 0.01 and 1024, got {cpus!r}")
         self.batch_size = batch_size
         self.workers = workers
+        self.cpus = cpus
         self._versions: dict[str, str] = {}
         self.token = uuid.uuid4().hex  # marks every process this sandbox starts (SANDBOX_RUN)
 
@@ -171,7 +177,7 @@ class Sandbox(abc.ABC):
 def open_sandbox(backend: str = "auto", **options) -> Sandbox:
     """A ready sandbox. ``auto``: Docker when a daemon answers, else bubblewrap, else raises.
 
-    ``options`` go to the backend's constructor (e.g. ``batch_size``, ``workers``).
+    ``options`` go to the backend's constructor (e.g. ``batch_size``, ``workers``, ``cpus``).
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown sandbox backend {backend!r}; valid: {', '.join(BACKENDS)}")

@@ -2,12 +2,12 @@
 # Build:  docker build -f sandboxes/docker/Dockerfile.java -t codetrans-sandbox/java:1 sandboxes/docker
 # The Docker backend uses this image when it is present locally (image_mode="auto"), else it
 # builds the offline image and binds the host's toolchains. The agent (sandboxes/agent.py and
-# runner.py) is bound read-only at run time and needs /usr/bin/python3; programs run as uid
-# 65534 in /work (a tmpfs whose mode comes from this image's /work).
+# runner.py) is bound read-only at run time and needs /usr/bin/python3. The backend starts the
+# agent as root with a few capabilities; it runs each program as its own unprivileged uid in
+# /work/jN (/work: a root-owned 0755 tmpfs).
 FROM eclipse-temurin:17-jdk-jammy
 # languages.py searches /opt/java/openjdk/bin (this image's JAVA_HOME) for java and javac
 RUN apt-get update && apt-get install -y --no-install-recommends python3 \
     && rm -rf /var/lib/apt/lists/*
-RUN mkdir -p /work /job /opt/sandbox && chmod 1777 /work /tmp
-USER 65534:65534
+RUN mkdir -p /work /job /opt/sandbox && chmod 0755 /work && chmod 1777 /tmp
 WORKDIR /work
