@@ -2,6 +2,8 @@
 
 Docker tests skip with the reason only when no daemon answers (``make test`` starts one with
 ``scripts/ensure_dockerd.sh``); bubblewrap tests skip only when ``bwrap`` is not installed.
+Every test parametrized by ``backend`` (or using the ``sandbox`` fixture) carries that
+backend's marker, so ``pytest -m bwrap`` or ``-m "not docker"`` picks a backend in CI.
 """
 
 from __future__ import annotations
@@ -50,6 +52,14 @@ def get_sandbox(backend: str) -> Sandbox:
 @pytest.fixture(scope="session", params=BACKENDS)
 def sandbox(request) -> Sandbox:
     return get_sandbox(request.param)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        for key in ("backend", "sandbox"):
+            if params.get(key) in BACKENDS:
+                item.add_marker(getattr(pytest.mark, params[key]))
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -63,6 +63,7 @@ def test_self_test_and_versions(backend):
     assert "gcc" in sandbox.toolchain_version("c")
 
 
+@pytest.mark.bwrap
 @pytest.mark.parametrize("name", ["cpp", "go", "java"])
 def test_batch_compile_gives_the_verdicts_of_one_by_one(name):
     """The batch compile (PCH, shared Go cache, warm javac) changes no status and no diagnostic."""
@@ -123,6 +124,7 @@ def _batch_matches_alone(language: str, ext: str, tricky: dict[str, str]) -> dic
     return dict(zip(["ok", "compile_error", "fail", "ok2", *tricky], batched, strict=True))
 
 
+@pytest.mark.bwrap
 def test_go_batch_link_gives_the_verdicts_of_one_by_one():
     """Go programs linked into the batch's one binary (init, globals, os.Args, flag, os.Exit,
     stdin, a second compile error) give the status, stdout and diagnostics of alone."""
@@ -168,6 +170,7 @@ _RUST_TRICKY = {
 }
 
 
+@pytest.mark.bwrap
 def test_rust_batch_link_gives_the_verdicts_of_one_by_one():
     """Rust programs built as modules of the batch's one crate (args, env, main returning a
     Result, process::exit, stdin, compile errors) give the status, stdout and diagnostics of
