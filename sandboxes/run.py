@@ -86,7 +86,7 @@ def programs_from_args(args: argparse.Namespace) -> list[Program]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # FILE --stdin=A FILE --stdin=B ...
     try:
         programs = programs_from_args(args)
     except (ValueError, OSError) as exc:
