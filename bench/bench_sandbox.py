@@ -11,7 +11,7 @@ program) vs ``BwrapSandbox(batch_size=N)`` (one sandbox and cgroup per batch). A
 (one worker). One warm-up batch per backend and language, then the median of ``--repeats``.
 
     .venv/bin/python bench/bench_sandbox.py [--languages=python,c] [--n=8] [--repeats=1]
-                                            [--backends=docker,bwrap] [--quick]
+                                            [--backends=docker,bwrap] [--quick] [--cpus=1]
 """
 
 from __future__ import annotations
@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=8, help="programs per language and run")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="n=4, repeats=1")
+    parser.add_argument("--cpus", type=float, default=1.0,
+                        help="CPU quota of each sandbox (Sandbox(cpus=...)), both rows")
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.repeats = 4, 1
@@ -75,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in languages:
         if name not in LANGUAGES:
             parser.error(f"unknown language {name!r}")
-    print(f"# sandbox verdicts/s, {args.n} programs per language, median of {args.repeats} "
-          f"(ratio = baseline time / candidate time, >1 = faster)")
+    print(f"# sandbox verdicts/s, {args.n} programs per language, median of {args.repeats}, "
+          f"cpus={args.cpus} per sandbox (ratio = baseline time / candidate time, >1 = faster)")
     print(f"# device: {platform.machine()} {platform.node()}, cpus={len(os.sched_getaffinity(0))};"
           f" {_versions()}")
     print("case | baseline | candidate | ratio | n")
@@ -84,10 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     for backend in args.backends.split(","):
         try:
             if backend == "docker":
-                base, cand = DockerSandbox(batch_size=1), DockerSandbox(batch_size=max(args.n, 1))
+                base = DockerSandbox(batch_size=1, cpus=args.cpus)
+                cand = DockerSandbox(batch_size=max(args.n, 1), cpus=args.cpus)
                 labels = ("1 container/program", "warm batched container")
             elif backend == "bwrap":
-                base, cand = BwrapSandbox(batch_size=1), BwrapSandbox(batch_size=max(args.n, 1))
+                base = BwrapSandbox(batch_size=1, cpus=args.cpus)
+                cand = BwrapSandbox(batch_size=max(args.n, 1), cpus=args.cpus)
                 labels = ("1 sandbox/program", "batched sandbox")
             else:
                 parser.error(f"unknown backend {backend!r}")

@@ -12,7 +12,8 @@ The agent runs as root inside the sandbox with only the capabilities it needs (C
 CAP_SETGID, CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_KILL; no CAP_SYS_ADMIN) and is made
 non-dumpable. Program i of the batch runs as its own unprivileged uid ``uid_base + i`` (gid the
 same, no supplementary groups), with ``no_new_privs``, the seccomp filter of
-``syscall_filter.py``, fresh rlimits, a wall timer and output caps (``runner.spawn``), in its
+``syscall_filter.py`` (installed here when the manifest asks, i.e. under Docker; bubblewrap
+installs it for the whole sandbox), fresh rlimits, a wall timer and output caps (``runner.spawn``), in its
 own job dir ``/work/j<i>`` (mode 0700, owned by that uid) under a root-owned ``/work`` (0755):
 it can write nowhere but its dir, ``/tmp``, ``/dev/shm`` and ``/dev/mqueue``, cannot touch the
 dirs of the programs after it, and cannot signal or trace the agent.

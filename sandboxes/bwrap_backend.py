@@ -10,7 +10,8 @@ read-only; a fresh size-capped tmpfs for ``/work`` (root-owned, 0755), ``/tmp`` 
 ``/dev/shm``, and a private ``/dev/mqueue``; nothing else of the host (no ``/root``, ``/home``,
 ``/etc``, ``/var``, ``/tmp``). bubblewrap has no seccomp filter of its own: it loads the one of
 ``syscall_filter.py`` (Docker's default deny list: keyring, namespaces, ptrace, mount, ...) for
-the whole sandbox with ``--seccomp FD``. As root, bwrap sets the mounts up (so it can bind
+the whole sandbox with ``--seccomp FD`` (the agent and every program inherit it, so the agent
+does not stack it again per program as it does under Docker). As root, bwrap sets the mounts up (so it can bind
 rustup's toolchain from root's 0700 home, FACTS.md "Sandboxing") without a user namespace, then
 ``setpriv`` cuts the capability bounding set to the agent's few (``mounts.AGENT_CAPS``) with
 ``no_new_privs`` before the agent starts, as root, and starts each program as its own
@@ -215,7 +216,7 @@ class BwrapSandbox(Sandbox):
     def _run_group(self, jobs: list[Job]) -> list[dict]:
         manifest = json.dumps(batch_spec(jobs, oom_control=OOM_CONTROL if self.has_cgroups
                                          else None, switch_uids=self.privileged,
-                                         syscall_filter=True)).encode("utf-8")
+                                         syscall_filter=False)).encode("utf-8")
         cgroup = None
         seccomp_fd = os.memfd_create("sandbox-seccomp", os.MFD_CLOEXEC)
         try:

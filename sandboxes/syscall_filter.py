@@ -3,10 +3,10 @@
 Docker applies its default seccomp profile to every container; bubblewrap applies none, so as
 root a program could use the kernel keyring (shared by every process of a uid, across
 sandboxes), create nested user namespaces, ptrace, and so on. This module assembles one filter
-that both backends use: bubblewrap loads it for the whole sandbox (``bwrap --seccomp FD``) and
-the in-sandbox agent installs it again on every program it starts (``prctl(PR_SET_SECCOMP)``
-after ``no_new_privs``), so a program runs under the same rules on both backends, on top of
-Docker's own profile there.
+that both backends use: bubblewrap loads it for the whole sandbox (``bwrap --seccomp FD``,
+inherited by the agent and every program), and under Docker the in-sandbox agent installs it on
+every program it starts (``prctl(PR_SET_SECCOMP)`` after ``no_new_privs``), on top of Docker's
+own profile. A program runs under the same rules on both backends.
 
 The filter denies (``EPERM``) the system calls that Docker's default profile denies to a
 container without extra capabilities (moby ``profiles/seccomp/default.json`` and its
