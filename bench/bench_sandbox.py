@@ -1,6 +1,6 @@
 """Sandbox throughput: verdicts per second, one container per program vs warm batched containers.
 
-DESIGN.md section 8: per language, the batched path must give >= 3x the verdicts/s of one
+The target: per language, the batched path must give >= 3x the verdicts/s of one
 container per program, with identical verdicts (asserted here). Programs are the language
 table's self-test programs (half pass, half fail at run time), so every verdict is a full
 compile + run. Baseline: ``DockerSandbox(batch_size=1)`` (a fresh container per program, the

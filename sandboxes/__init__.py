@@ -1,6 +1,6 @@
 """Runs untrusted programs in many languages (Docker first, bubblewrap where Docker can't run).
 
-Imports nothing else of this project (DESIGN.md section 2). The interface is fixed in
+Imports nothing else of this project, so it runs on its own. The interface is fixed in
 docs/contracts.md, section sandboxes/; the user guide is docs/sandboxes.md.
 """
 

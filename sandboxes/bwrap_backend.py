@@ -12,7 +12,7 @@ read-only; a fresh size-capped tmpfs for ``/work`` (root-owned, 0755), ``/tmp`` 
 ``syscall_filter.py`` (Docker's default deny list: keyring, namespaces, ptrace, mount, ...) for
 the whole sandbox with ``--seccomp FD`` (the agent and every program inherit it, so the agent
 does not stack it again per program as it does under Docker). As root, bwrap sets the mounts up (so it can bind
-rustup's toolchain from root's 0700 home, FACTS.md "Sandboxing") without a user namespace, then
+rustup's toolchain from root's 0700 home, which no unprivileged process can) without a user namespace, then
 ``setpriv`` cuts the capability bounding set to the agent's few (``mounts.AGENT_CAPS``) with
 ``no_new_privs`` before the agent starts, as root, and starts each program as its own
 unprivileged uid (``agent.py``). New user namespaces are refused by the filter (``unshare``,

@@ -2,7 +2,7 @@
 
 Images. When a language's production image (``Language.image``, built from
 ``sandboxes/docker/Dockerfile.<lang>``) is present locally it is used as is. Otherwise (no
-registry reachable, FACTS.md "Sandboxing") the backend builds, once, an *offline* base image
+registry reachable) the backend builds, once, an *offline* base image
 with ``docker import`` of a tar holding only empty directories and the ``bin``/``lib``/
 ``lib64``/``sbin`` -> ``usr/...`` links, and binds the host's ``/usr``, ``/etc/alternatives`` and
 the language's toolchains (``Language.mounts``: rustup's toolchain, the JDK's ``/etc`` links)

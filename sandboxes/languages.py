@@ -9,7 +9,7 @@ Commands are argv tuples run inside the sandbox with the work dir as the current
 Placeholders: ``{src}`` (the main file's name), ``{stem}`` (its name without extension, e.g. the
 Java class), ``{exe}`` (the compiled program, ``./main``), ``{heap_mb}`` (3/4 of the memory limit:
 the JVM, node and PHP then report their own out-of-memory error instead of being killed by
-the cgroup, FACTS.md "Sandboxing"). Commands are looked up on the entry's ``path`` inside the
+the cgroup). Commands are looked up on the entry's ``path`` inside the
 sandbox, so the same table works with the host toolchains mounted read-only (offline image)
 and with the production images of ``sandboxes/docker``.
 """

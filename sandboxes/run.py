@@ -1,4 +1,4 @@
-"""Run programs in a sandbox and print one JSON object per program (DESIGN.md section 4).
+"""Run programs in a sandbox and print one JSON object per program.
 
     python -m sandboxes.run FILE [FILE ...] [--language=LANG ...] [--stdin=FILE ...]
                             [--timeout=S] [--memory_mb=M] [--backend=auto|docker|bwrap]

@@ -6,7 +6,7 @@ package, because the in-sandbox agent (``agent.py``) runs it inside containers t
 the interpreter.
 
 Hardening, after MultiPL-E's ``safe_subprocess.run`` (nuprl/MultiPL-E,
-``evaluation/src/safe_subprocess``) and the facts in FACTS.md "Sandboxing":
+``evaluation/src/safe_subprocess``) and what was checked on the hosts we run on:
 
 * a new session (``setsid``): the whole process group is killed at the end, whatever happened;
 * stdout and stderr are drained while the process runs and capped: once a stream passes the cap

@@ -1,4 +1,4 @@
-"""The program-run status vocabulary (DESIGN.md section 3) and its one classifier.
+"""The program-run status vocabulary and its one classifier.
 
 Both backends report the same raw facts per run (phase, exit code, timeout flag, whether the
 memory cgroup's OOM killer fired, whether an output cap was hit, stderr) and

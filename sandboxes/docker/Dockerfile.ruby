@@ -1,4 +1,4 @@
-# Production sandbox image for ruby (DESIGN.md section 5), for hosts that can pull from a registry.
+# Production sandbox image for ruby, for hosts that can pull from a registry.
 # Build:  docker build -f sandboxes/docker/Dockerfile.ruby -t codetrans-sandbox/ruby:1 sandboxes/docker
 # The Docker backend uses this image when it is present locally (image_mode="auto"), else it
 # builds the offline image and binds the host's toolchains. The agent (sandboxes/agent.py and
