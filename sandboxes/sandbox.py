@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from sandboxes.languages import LANGUAGES, resolve_language
-from sandboxes.program import Job, Program, RunResult, make_job, to_result
+from sandboxes.program import MAX_BATCH, Job, Program, RunResult, make_job, to_result
 from sandboxes.status import RunStatus
 
 BACKENDS: tuple[str, ...] = ("auto", "docker", "bwrap")
@@ -39,6 +39,9 @@ class Sandbox(abc.ABC):
         so a fork cannot multiply the per-process CPU limit."""
         if batch_size < 1 or workers < 1:
             raise ValueError(f"batch_size and workers must be >= 1, got {batch_size}, {workers}")
+        if batch_size > MAX_BATCH:
+            raise ValueError(f"batch_size must be <= {MAX_BATCH} (one uid per program), "
+                             f"got {batch_size}")
         if not 0.01 <= cpus <= 1024:
             raise ValueError(f"cpus must be between 0.01 and 1024, got {cpus!r}")
         self.batch_size = batch_size
