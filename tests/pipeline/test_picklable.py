@@ -5,10 +5,11 @@ pickler, cloudpickle) and unpickle them in a fresh interpreter. A DoFn that keep
 client, a lock or a compiled parser from ``__init__``, or that leans on module-level state set
 by the launcher, works on the DirectRunner in-process and breaks there. Two checks:
 
-* discovery: every DoFn/PTransform subclass defined in an importable ``pipeline`` module is
-  built with sample arguments (configs with their defaults) and round-tripped through
-  ``apache_beam.internal.pickler``; modules that do not import yet are skipped, so the test
-  grows with the code;
+* discovery: every ``pipeline`` module must import, and every DoFn/PTransform subclass defined
+  in it is built with sample arguments (configs with their defaults, an evaluation index over
+  a one-item set) and round-tripped through ``apache_beam.internal.pickler``. Nothing here
+  is a skip: a module that stops importing, or a class that no longer accepts its sample
+  arguments, fails the test (a new parameter type gets a sample in ``SAMPLES``);
 * the real graph: ``pipeline.run.build_pipeline`` is built for the default run and serialised
   with ``Pipeline.to_runner_api()`` (what a runner submission does); every ParDo's pickled
   payload is then unpickled in a separate interpreter, as a worker would.
@@ -39,17 +40,20 @@ from schemas import RELEASE_SCHEMA
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _pipeline_modules() -> tuple[list[types.ModuleType], list[tuple[str, str]]]:
-    modules, skipped = [], []
-    for info in pkgutil.walk_packages(pipeline.__path__, "pipeline."):
+MODULE_NAMES = sorted(info.name for info in pkgutil.walk_packages(pipeline.__path__, "pipeline."))
+
+
+def _import_all() -> tuple[list[types.ModuleType], list[tuple[str, str]]]:
+    modules, broken = [], []
+    for name in MODULE_NAMES:
         try:
-            modules.append(importlib.import_module(info.name))
-        except Exception as exc:  # noqa: BLE001 - modules written in parallel may not import yet
-            skipped.append((info.name, f"{type(exc).__name__}: {exc}"))
-    return modules, skipped
+            modules.append(importlib.import_module(name))
+        except Exception as exc:  # noqa: BLE001 - reported by test_every_pipeline_module_imports
+            broken.append((name, f"{type(exc).__name__}: {exc}"))
+    return modules, broken
 
 
-MODULES, SKIPPED_MODULES = _pipeline_modules()
+MODULES, BROKEN_MODULES = _import_all()
 BEAM_CLASSES = sorted(
     {
         (module.__name__, name): obj
@@ -66,8 +70,25 @@ class NoSample(Exception):
     """No sample value can be made for a parameter of this type."""
 
 
+def _eval_index(tmp: Path) -> Any:
+    """A real evaluation index over a one-item JSONL set (what ``_DecontaminateFn`` carries)."""
+    from pipeline.decontaminate import build_index
+    from pipeline.minhash import MinHashConfig
+
+    path = tmp / "held_out.jsonl"
+    path.write_text('{"task_id": "H/0", "code": "def held_out(x):\\n    return x * 41 + 1\\n"}\n')
+    return build_index([str(path)], MinHashConfig())
+
+
+#: Parameter types with no plain literal: a factory building a real value of the type.
+SAMPLES: dict[str, Any] = {"pipeline.decontaminate.EvalIndex": _eval_index}
+
+
 def _sample(tp: Any, tmp: Path, depth: int = 0) -> Any:
     """A plain value of type ``tp``: defaults for configs, harmless literals otherwise."""
+    factory = SAMPLES.get(f"{getattr(tp, '__module__', '')}.{getattr(tp, '__qualname__', '')}")
+    if factory is not None:
+        return factory(tmp)
     if depth > 4:
         raise NoSample(f"{tp} nests too deep")
     origin = typing.get_origin(tp)
@@ -110,20 +131,17 @@ def _build(cls: type, tmp: Path, depth: int = 0) -> Any:
     return cls(**kwargs)
 
 
-def test_pipeline_modules_import():
-    """Report (not fail) modules that are not importable yet; at least the sinks must be."""
-    names = {m.__name__ for m in MODULES}
-    assert "pipeline.sinks" in names, SKIPPED_MODULES
+def test_every_pipeline_module_imports():
+    assert not BROKEN_MODULES, "pipeline modules that do not import:\n" + "\n".join(
+        f"{name}: {error}" for name, error in BROKEN_MODULES
+    )
+    assert len(MODULES) == len(MODULE_NAMES) >= 40
+    assert len(BEAM_CLASSES) >= 30  # discovery finds the stages' transforms, not nothing
 
 
 @pytest.mark.parametrize(("where", "cls"), BEAM_CLASSES, ids=[f"{m}.{n}" for (m, n), _ in BEAM_CLASSES])
 def test_transform_round_trips_through_the_pickler(where, cls, tmp_path):
-    try:
-        obj = _build(cls, tmp_path)
-    except NoSample as exc:
-        pytest.skip(f"cannot build {where[1]} with sample arguments: {exc}")
-    except (ValueError, TypeError) as exc:
-        pytest.skip(f"{where[1]} rejects sample arguments: {exc}")
+    obj = _build(cls, tmp_path)  # NoSample, ValueError, TypeError: the test fails, naming why
     clone = pickler.loads(pickler.dumps(obj))
     assert type(clone) is type(obj)
     if dataclasses.is_dataclass(getattr(obj, "config", None)):
@@ -131,9 +149,9 @@ def test_transform_round_trips_through_the_pickler(where, cls, tmp_path):
 
 
 def _default_graph(tmp_path: Path) -> beam.Pipeline:
-    run = pytest.importorskip("pipeline.run")
     from apache_beam.options.pipeline_options import PipelineOptions
 
+    from pipeline import run
     from pipeline.options import run_config_from_options
     from pipeline.sinks import OutputLayout
 
@@ -141,12 +159,9 @@ def _default_graph(tmp_path: Path) -> beam.Pipeline:
         ["--runner=DirectRunner", "--sandbox=none", "--translator=py2many", f"--output={tmp_path / 'out'}"]
     )
     cfg = run_config_from_options(options)
-    try:
-        configs = run.stage_configs(cfg, "none")
-        p = beam.Pipeline(options=options)
-        run.build_pipeline(p, cfg, OutputLayout(tmp_path / "out" / ".staging" / "t"), configs)
-    except (ImportError, AttributeError) as exc:
-        pytest.skip(f"the pipeline graph cannot be built yet: {exc}")
+    configs = run.stage_configs(cfg, "none")
+    p = beam.Pipeline(options=options)
+    run.build_pipeline(p, cfg, OutputLayout(tmp_path / "out" / ".staging" / "t"), configs)
     return p
 
 

@@ -327,3 +327,17 @@ def test_broken_card_yaml_is_a_clear_error(out_dir, capsys):
     assert main([str(out_dir), "--repo_id=acme/codetrans", "--dry_run"]) == 2
     assert "unreadable YAML front matter" in capsys.readouterr().err
     assert not list(out_dir.glob(".release-*"))  # the temporary folder is gone
+
+
+def test_license_and_pretty_name_flags_set_the_hub_metadata(out_dir, tmp_path):
+    stage = tmp_path / "stage"
+    rc = main([str(out_dir), "--repo_id=acme/codetrans", "--dry_run", f"--staging_dir={stage}",
+               "--license=apache-2.0", "--pretty_name=CodeTrans Fixture"])
+    assert rc == 0
+    meta = yaml.safe_load((stage / "README.md").read_text().split("---\n")[1])
+    assert (meta["license"], meta["pretty_name"]) == ("apache-2.0", "CodeTrans Fixture")
+    # Without the flags: the pipeline card's license and the repository's name.
+    plain = tmp_path / "plain"
+    assert main([str(out_dir), "--repo_id=acme/codetrans", "--dry_run", f"--staging_dir={plain}"]) == 0
+    meta = yaml.safe_load((plain / "README.md").read_text().split("---\n")[1])
+    assert (meta["license"], meta["pretty_name"]) == ("other", "codetrans")
