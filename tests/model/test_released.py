@@ -53,8 +53,12 @@ def _starcoder2_like_tokenizer() -> Tokenizer:
 
 @pytest.fixture(scope="module")
 def released(tmp_path_factory):
+    return write_released_folder(tmp_path_factory.mktemp("released"))
+
+
+def write_released_folder(root):
     """A folder in the released layout, written by hand (not by model.released)."""
-    root = tmp_path_factory.mktemp("released")
+    root.mkdir(parents=True, exist_ok=True)
     tok = _starcoder2_like_tokenizer()
     vocab = tok.get_vocab_size() + 1  # the release keeps one spare row (49,156 = 49,155 + 1)
     tok.save(str(root / "tokenizer.json"))
