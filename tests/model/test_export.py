@@ -20,7 +20,7 @@ TEXTS = [
     "function f(x) { return x; }",
     "Represent this python code snippet for retrieval:",
 ] * 20
-CODES = ["def f(x):\n    return x * 2\n", "int g() { return 1; }\n" * 12, "x"]
+CODES = ["def f(x):\n    return x * 2\n", "int g() { return 1; }\n" * 12, "x", "y = 1\n" * 200]  # the last is truncated
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +89,9 @@ def test_sentence_transformers_folder_gives_our_vectors(checkpoint, tmp_path):
 
 def test_exit_not_in_the_model_is_reported(checkpoint, tmp_path):
     assert export_main([f"--model={checkpoint}", "--exit=3", f"--output={tmp_path / 'x'}"]) == 2
+
+
+def test_the_long_input_is_truncated_the_same_way(checkpoint):
+    tokenizer = MoseTokenizer.load(checkpoint)
+    [formatted] = tokenizer.format_code([CODES[-1]], ["python"], 128)
+    assert len(formatted) == 128 and formatted[-1] == tokenizer.cls_id  # cut to max_length, <cls> kept
