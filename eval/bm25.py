@@ -1,4 +1,4 @@
-"""BM25: the lexical floor every evaluation prints (DESIGN.md section 7, last bullet).
+"""BM25: the lexical floor every evaluation prints (docs/eval.md).
 
 Okapi BM25 (Robertson & Zaragoza 2009, "The Probabilistic Relevance Framework: BM25 and
 Beyond") with Lucene's defaults and non-negative idf: ``k1 = 1.2``, ``b = 0.75``,

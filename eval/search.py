@@ -12,7 +12,7 @@ Two paths with identical results:
   one, and only such rows are re-ranked over the whole pool. This path also gives, per query,
   the rank of its first relevant item in the *full* pool (what MRR needs).
 - ``exact_search(..., backend="faiss")``: faiss ``IndexFlatIP`` (the reference the speed target
-  is measured against, DESIGN.md section 8), post-processed to the same tie order.
+  is measured against, docs/eval.md), post-processed to the same tie order.
 
 Inputs are float32 arrays; for cosine similarity pass L2-normalised embeddings (the encoders'
 contract).

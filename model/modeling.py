@@ -1,6 +1,6 @@
 """The MoSE multi-exit bidirectional encoder on transformers' StarCoder2 blocks.
 
-Architecture (DESIGN.md section 7; ModularStarEncoder / MoSE, arXiv 2503.03008): StarCoder2's
+Architecture (docs/model.md; ModularStarEncoder / MoSE, arXiv 2503.03008): StarCoder2's
 decoder layers, rotary embedding and LayerNorm, with every attention module switched to
 ``is_causal=False`` and the mask built by ``transformers.masking_utils.create_bidirectional_mask``
 (padding still masked), so each position sees the whole context. Nothing in transformers is
