@@ -33,7 +33,10 @@ What is assumed (the safetensors index and the full modeling file could not be r
   layer and the final-norm output at the last layer, so only the last exit is normalised
   (``exit_layer_norm="last"``);
 - pooling takes the ``<cls>`` (last) position, the inputs being left padded;
-- ``conditional_embeddings`` has one row per exit and ``seq_relationship`` two outputs.
+- ``conditional_embeddings`` has one row per exit and ``seq_relationship`` two outputs;
+- how ``pooled_output`` is built is not known: this project reads the ``<cls>`` state through
+  a pooler (``cls.pooler``, dense + tanh, as BERT) when the weights have one, and the raw
+  ``<cls>`` state otherwise (``icc_pooler``); a fine-tuned folder has no ``cls.*`` at all.
 
 A MoseModel with a LayerNorm at every exit (this project's default) is written with those
 norms as extra ``exit_norms.{k}.*`` tensors and ``"exit_layer_norm": "every"`` in config.json:
