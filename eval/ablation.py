@@ -8,14 +8,20 @@ trainer's default), data and seed(s):
 (b) ``alone-k``: for each exit k below the top, a separate k-layer model with one exit;
 (c) ``last-exit-only``: the full model trained only at its last exit (``--no_self_distillation``):
     what its lower exits are worth without self-distillation. Its last exit is also the
-    L-layer single-exit model, so (b) is not trained again for k = L.
+    L-layer single-exit model, so (b) is not trained again for k = L. The LayerNorm and
+    projection head of its lower exits never receive a gradient, so (c) is evaluated twice:
+    with those untrained heads (as trained), and with the last exit's trained LayerNorm and
+    projection head applied at every lower exit (``c, last head``).
 
 Each run pretrains (MLM + ICC, ``--pretrain_steps``, 0 to skip) and then fine-tunes
-contrastively (``--steps``) from that checkpoint, through ``python -m model.train``. Every model
-is evaluated per exit with ``eval.retrieval`` on ``--split`` of ``--data``; the output folder
-gets ``ablation.md`` / ``ablation.json`` (one comparison table: per exit, MRR and R@1 of the
-three modes, the difference (a) - (b), latency and parameters, mean and spread over seeds),
-``ablation.png`` and the full per-model report under ``eval/``.
+contrastively (``--steps``) from that checkpoint, through ``python -m model.train``. Equal steps
+are not equal compute: a training step of (b) at exit k runs k of the L layers, so (b) gets
+about k/L of (a)'s training FLOPs; the table prints that share and the measured seconds. Every
+model is evaluated per exit with ``eval.retrieval`` on ``--split`` of ``--data``; the output
+folder gets ``ablation.md`` / ``ablation.json`` (one comparison table: per exit, MRR and R@1 of
+the modes, the difference (a) - (b), latency, parameters and training compute, mean and spread
+over seeds; BM25 and chance floors), ``ablation.png`` and the full per-model report under
+``eval/``. R@1 is the share of queries with a relevant item at rank 1.
 
     python -m eval.ablation --data=out/data-dir --output=out/ablation [--steps=60]
         [--pretrain_steps=60] [--seeds=0,1] [--config=tiny] [--exits=2,4,6] [--max_length=128]
@@ -38,12 +44,14 @@ from pathlib import Path
 from typing import Any
 
 from eval.report import environment, write_report
-from eval.retrieval import EvalConfig, ModelResult, evaluate_bm25, evaluate_encoder
+from eval.retrieval import EvalConfig, ModelResult, evaluate_bm25, evaluate_chance, evaluate_encoder
 from eval.tasks import RetrievalTask, tasks_from_release
 
 log = logging.getLogger("eval.ablation")
 
-MODES: tuple[str, ...] = ("self-distilled", "alone", "last-exit-only")
+MODES: tuple[str, ...] = ("self-distilled", "alone", "last-exit-only", "last-exit-only+last-head")
+#: Result key of mode (c) evaluated with its last exit's trained head at every exit.
+LAST_HEAD = "last-exit-only+last-head"
 TEXT_TASK = "text-to-code/all"
 CODE_TASK = "code-to-code/source->translation"
 
@@ -202,13 +210,15 @@ def comparison_rows(
     rows = []
     for k in exits:
         alone_name = f"alone-{k}" if k != top else "last-exit-only"
-        sources = {"self-distilled": "self-distilled", "alone": alone_name, "last-exit-only": "last-exit-only"}
-        row: dict[str, Any] = {"exit": k, "alone_model": alone_name}
+        sources = {"self-distilled": "self-distilled", "alone": alone_name, "last-exit-only": "last-exit-only",
+                   LAST_HEAD: LAST_HEAD}
+        row: dict[str, Any] = {"exit": k, "alone_model": alone_name,
+                               "train_compute_alone": k / top}  # layers run per step, (b) vs (a)
         for mode, run_name in sources.items():
             per_seed = [results.get((run_name, s)) for s in seeds]
             row[mode] = {
                 "text_mrr": _stats([_metric(r, k, text_task, "mrr") if r else None for r in per_seed]),
-                "text_r@1": _stats([_metric(r, k, text_task, "recall@1") if r else None for r in per_seed]),
+                "text_r@1": _stats([_metric(r, k, text_task, "r@1") if r else None for r in per_seed]),
                 "code_mrr": _stats([_metric(r, k, code_task, "mrr") if r and code_task else None for r in per_seed]),
                 "ms_per_item": _stats([_cost(r, k)[0] if r else None for r in per_seed]),
                 "parameters": next((_cost(r, k)[1] for r in per_seed if r), None),
@@ -251,11 +261,14 @@ def _fmt(stat: dict[str, float | None], spec: str = ".4f") -> str:
 
 
 def render_table(rows: Sequence[dict[str, Any]], bm25: ModelResult, cfg: AblationConfig,
-                 train_seconds: dict[str, float], tasks: Sequence[RetrievalTask], noise: float | None) -> str:
+                 train_seconds: dict[str, float], tasks: Sequence[RetrievalTask], noise: float | None,
+                 chance: ModelResult | None = None) -> str:
     text_task = rows[0]["text_task"]
     code_task = rows[0]["code_task"]
     by_name = {t.name: t for t in tasks}
     bm25_text = bm25.exits[0].tasks[text_task]["mrr"]
+    chance = chance or evaluate_chance(tasks)
+    floor = chance.exits[0].tasks
     lines = [
         "# Self-distillation ablation (MoSE, arXiv 2503.03008)",
         "",
@@ -272,26 +285,38 @@ def render_table(rows: Sequence[dict[str, Any]], bm25: ModelResult, cfg: Ablatio
         "",
         "(a) self-distilled multi-exit model; (b) a k-layer model trained alone at its only exit "
         "(at the top exit: the full model trained at its last exit only, which is (c)); "
-        "(c) the full model trained only at its last exit. Values are mean ± std over seeds.",
+        "(c) the full model trained only at its last exit, evaluated with the LayerNorm and "
+        "projection head each lower exit has, which (c) never trained; (c') the same model with "
+        "its last exit's trained LayerNorm and head applied at every exit. Values are mean ± std "
+        "over seeds. R@1: share of queries with a relevant item at rank 1.",
         "",
-        "| exit | params | ms/item (a) | ms/item (b) | text MRR (a) | text MRR (b) | text MRR (c) "
-        "| Δ MRR (a)-(b) | text R@1 (a) | text R@1 (b) | code MRR (a) | code MRR (b) | code MRR (c) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "Equal steps, not equal compute: every model gets the same steps, batch and context, but a "
+        "step of (b) runs k of the L layers, so (b) trains with about k/L of (a)'s FLOPs (column "
+        "'(b) compute'); (c) costs what (a) costs.",
+        "",
+        "| exit | params | (b) compute | ms/item (a) | ms/item (b) | text MRR (a) | text MRR (b) "
+        "| text MRR (c) | text MRR (c') | Δ MRR (a)-(b) | text R@1 (a) | text R@1 (b) "
+        "| code MRR (a) | code MRR (b) | code MRR (c) | code MRR (c') |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        a, b, c = r["self-distilled"], r["alone"], r["last-exit-only"]
+        a, b, c, c2 = r["self-distilled"], r["alone"], r["last-exit-only"], r[LAST_HEAD]
         params = a["parameters"]
         lines.append(
-            f"| {r['exit']} | {params / 1e6:.2f}M | {_fmt(a['ms_per_item'], '.2f')} | "
+            f"| {r['exit']} | {params / 1e6:.2f}M | {r['train_compute_alone']:.0%} | "
+            f"{_fmt(a['ms_per_item'], '.2f')} | "
             f"{_fmt(b['ms_per_item'], '.2f')} | {_fmt(a['text_mrr'])} | {_fmt(b['text_mrr'])} | "
-            f"{_fmt(c['text_mrr'])} | {_fmt(r['delta_text_mrr'])} | {_fmt(a['text_r@1'])} | "
-            f"{_fmt(b['text_r@1'])} | {_fmt(a['code_mrr'])} | {_fmt(b['code_mrr'])} | {_fmt(c['code_mrr'])} |"
-            if params is not None else f"| {r['exit']} | - |" + " - |" * 11
+            f"{_fmt(c['text_mrr'])} | {_fmt(c2['text_mrr'])} | {_fmt(r['delta_text_mrr'])} | "
+            f"{_fmt(a['text_r@1'])} | {_fmt(b['text_r@1'])} | {_fmt(a['code_mrr'])} | "
+            f"{_fmt(b['code_mrr'])} | {_fmt(c['code_mrr'])} | {_fmt(c2['code_mrr'])} |"
+            if params is not None else f"| {r['exit']} | - |" + " - |" * 14
         )
     lines += [
         "",
-        f"BM25 floor: text MRR {bm25_text:.4f}"
-        + (f", code MRR {bm25.exits[0].tasks[code_task]['mrr']:.4f}" if code_task else "") + ".",
+        f"Floors: BM25 text MRR {bm25_text:.4f}"
+        + (f", code MRR {bm25.exits[0].tasks[code_task]['mrr']:.4f}" if code_task else "")
+        + f"; chance (random ranking) text MRR {floor[text_task]['mrr']:.4f}, R@1 {floor[text_task]['r@1']:.4f}"
+        + (f", code MRR {floor[code_task]['mrr']:.4f}" if code_task else "") + ".",
         "",
         "Training time (s, summed over seeds, pretraining + fine-tuning): "
         + ", ".join(f"{name} {sec:.0f}" for name, sec in train_seconds.items()) + ".",
@@ -313,6 +338,7 @@ def plot(rows: Sequence[dict[str, Any]], bm25_text: float, path: Path) -> Path:
         ("self-distilled", "(a) self-distilled", "o-"),
         ("alone", "(b) k layers, trained alone", "s--"),
         ("last-exit-only", "(c) full model, last exit only", "^:"),
+        (LAST_HEAD, "(c') same, last exit's head at every exit", "v-."),
     ):
         means = [r[mode]["text_mrr"]["mean"] for r in rows]
         stds = [r[mode]["text_mrr"]["std"] or 0.0 for r in rows]
@@ -331,6 +357,23 @@ def plot(rows: Sequence[dict[str, Any]], bm25_text: float, path: Path) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def with_last_exit_head(model: Any) -> Any:
+    """A copy of ``model`` whose every exit uses the last exit's LayerNorm and projection head.
+
+    For a model trained at its last exit only, the lower exits' own heads are untrained; this
+    asks instead what its lower layers are worth through the one head that was trained.
+    """
+    import copy
+
+    swapped = copy.deepcopy(model)
+    top = str(model.exits[-1])
+    for exit in model.exits[:-1]:
+        swapped.projections[str(exit)].load_state_dict(model.projections[top].state_dict())
+        if str(exit) in swapped.exit_norms:
+            swapped.exit_norms[str(exit)].load_state_dict(model.exit_norms[top].state_dict())
+    return swapped
 
 
 def run_ablation(cfg: AblationConfig) -> dict[str, Any]:
@@ -359,9 +402,14 @@ def run_ablation(cfg: AblationConfig) -> dict[str, Any]:
         log.info("trained %s seed %d in %.0f s; evaluating", run.name, seed, seconds)
         train_seconds[run.name] = train_seconds.get(run.name, 0.0) + seconds
         name = run.name if len(cfg.seeds) == 1 else f"{run.name} s{seed}"
-        results[(run.name, seed)] = evaluate_encoder(
-            MoseEncoder.from_pretrained(ckpt, device="cpu"), tasks, name, "mose", str(ckpt), eval_cfg
-        )
+        encoder = MoseEncoder.from_pretrained(ckpt, device="cpu")
+        results[(run.name, seed)] = evaluate_encoder(encoder, tasks, name, "mose", str(ckpt), eval_cfg)
+        if run.mode == "last-exit-only" and len(run.exits) > 1:
+            swapped = MoseEncoder(with_last_exit_head(encoder.model), encoder.tokenizer, "cpu")
+            results[(LAST_HEAD, seed)] = evaluate_encoder(
+                swapped, tasks, f"{name} (last head)", "mose", str(ckpt), eval_cfg,
+                note="the last exit's trained LayerNorm and projection head at every exit",
+            )
         # outputs after every model: an interrupted evaluation still leaves its partial table
         document = write_outputs(cfg, tasks, results, bm25, train_seconds)
     print((out / "ablation.md").read_text(encoding="utf-8"))
@@ -382,7 +430,8 @@ def write_outputs(
     spreads = [r[m]["text_mrr"]["std"] for r in rows for m in MODES
                if r[m]["text_mrr"]["n"] and r[m]["text_mrr"]["n"] > 1]
     noise = statistics.fmean(spreads) if spreads else None
-    table = render_table(rows, bm25, cfg, train_seconds, tasks, noise)
+    chance = evaluate_chance(tasks)
+    table = render_table(rows, bm25, cfg, train_seconds, tasks, noise, chance)
     (out / "ablation.md").write_text(table, encoding="utf-8")
     document = {
         "config": dataclasses.asdict(cfg),
@@ -393,10 +442,11 @@ def write_outputs(
         "seed_noise_text_mrr": noise,
         "verdict": verdict(rows, noise),
         "bm25": bm25.to_json(),
+        "chance": chance.to_json(),
     }
     (out / "ablation.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     plot(rows, bm25.exits[0].tasks[rows[0]["text_task"]]["mrr"], out / "ablation.png")
-    write_report(out / "eval", [*results.values(), bm25], tasks, {
+    write_report(out / "eval", [*results.values(), bm25, chance], tasks, {
         "data": cfg.data, "split": cfg.split, "batch_size": cfg.batch_size,
         "latency_items": cfg.latency_items, "latency_repeats": cfg.latency_repeats,
         "title": "Ablation models: accuracy against cost per exit",

@@ -1,4 +1,4 @@
-"""BM25: the lexical floor every evaluation prints (DESIGN.md section 7, last bullet).
+"""BM25: the lexical floor every evaluation prints (docs/eval.md).
 
 Okapi BM25 (Robertson & Zaragoza 2009, "The Probabilistic Relevance Framework: BM25 and
 Beyond") with Lucene's defaults and non-negative idf: ``k1 = 1.2``, ``b = 0.75``,
@@ -105,12 +105,15 @@ class BM25Index:
         k: int = 10,
         relevant: Sequence[np.ndarray] | None = None,
         batch_size: int = 512,
+        excluded: Sequence[np.ndarray] | None = None,
     ) -> SearchResult:
         """Top-k (and full-pool first-relevant ranks) with the dense search's tie rules."""
         parts: list[SearchResult] = []
         for start in range(0, len(queries), batch_size):
             rel = relevant[start : start + batch_size] if relevant is not None else None
-            parts.append(rank_score_matrix(self.scores(queries[start : start + batch_size]), k, rel))
+            excl = excluded[start : start + batch_size] if excluded is not None else None
+            scores = self.scores(queries[start : start + batch_size])
+            parts.append(rank_score_matrix(scores, k, rel, excl))
         if not parts:
             return SearchResult(np.zeros((0, k), np.int64), np.zeros((0, k), np.float32))
         ranks = [p.first_relevant_rank for p in parts]
@@ -119,6 +122,23 @@ class BM25Index:
             scores=np.concatenate([p.scores for p in parts]),
             first_relevant_rank=np.concatenate(ranks) if relevant is not None else None,
         )
+
+
+def pair_scores(items: Sequence[str], pairs: Sequence[tuple[int, int]], config: BM25Config = BM25Config()) -> np.ndarray:
+    """Symmetric BM25 of item pairs: the mean of score(a as query, b) and score(b as query, a).
+
+    The index (idf, lengths) is built over ``items``; (len(pairs),) float64.
+    """
+    if not pairs:
+        return np.zeros(0)
+    index = BM25Index(items, config)
+    queries = index.query_matrix(items).tocsr()  # (n, vocab)
+    documents = index.doc_weights.T.tocsr()  # (n, vocab)
+    a = np.asarray([i for i, _ in pairs])
+    b = np.asarray([j for _, j in pairs])
+    forward = np.asarray(queries[a].multiply(documents[b]).sum(axis=1)).ravel()
+    backward = np.asarray(queries[b].multiply(documents[a]).sum(axis=1)).ravel()
+    return (forward + backward) / 2
 
 
 def idf_formula(n: int, df: int) -> float:

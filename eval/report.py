@@ -1,9 +1,11 @@
 """Evaluation outputs: ``metrics.json``, ``report.md`` and ``frontier.png``.
 
-``report.md`` has one table per task (rows = model x exit, plus the BM25 row; each table states
-its direction, query count and pool size) and a cost table; ``frontier.png`` plots the primary
-metric (text-to-code MRR over all languages) against ms per item and against parameters, one line
-per model through its exits, with BM25 as a horizontal floor.
+``report.md`` has one table per task (rows = model x exit, plus the BM25 row and the chance row,
+the expected score of a random ranking; each table states its direction, query count, pool size
+and what was indexed) and a cost table whose heading says how many items were timed;
+``frontier.png`` plots the primary metric (text-to-code MRR over all languages) against ms per
+item and against parameters, one line per model through its exits, with BM25 and chance as
+horizontal floors.
 """
 
 from __future__ import annotations
@@ -14,17 +16,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.metrics import METRIC_NAMES
+from eval.metrics import METRIC_NAMES, PAIR_METRIC_NAMES
 from eval.retrieval import PRIMARY_METRIC, PRIMARY_TASKS, ModelResult, primary_score
-from eval.tasks import RetrievalTask
+from eval.tasks import Task
 
 METRIC_LABELS: dict[str, str] = {
     "mrr": "MRR",
     "ndcg@10": "NDCG@10",
-    "recall@1": "R@1",
-    "recall@5": "R@5",
-    "recall@10": "R@10",
+    "r@1": "R@1",
+    "r@5": "R@5",
+    "r@10": "R@10",
+    "recall@10": "Recall@10",
     "map@r": "MAP@R",
+    "f1": "F1",
+    "precision": "precision",
+    "recall": "recall",
+    "threshold": "threshold",
 }
 
 
@@ -44,20 +51,22 @@ def environment() -> dict[str, str]:
     }
 
 
-def task_summary(task: RetrievalTask) -> dict[str, Any]:
+def task_summary(task: Task) -> dict[str, Any]:
     return {
         "name": task.name,
+        "kind": task.kind,
         "direction": task.direction,
         "query_kind": task.query_kind,
         "num_queries": task.num_queries,
         "pool_size": task.pool_size,
-        "ranking": "full pool",
+        "ranking": "full pool" if task.kind == "retrieval" else "pairs",
+        "indexed": task.indexed,
         "source": task.source,
     }
 
 
 def metrics_document(
-    results: Sequence[ModelResult], tasks: Sequence[RetrievalTask], meta: dict[str, Any]
+    results: Sequence[ModelResult], tasks: Sequence[Task], meta: dict[str, Any]
 ) -> dict[str, Any]:
     return {
         "primary_metric": PRIMARY_METRIC,
@@ -96,8 +105,16 @@ def _exit_label(exit: int | None) -> str:
     return "-" if exit is None else str(exit)
 
 
+def _timed(results: Sequence[ModelResult]) -> str:
+    """What the cost columns were measured on, from the results themselves."""
+    counts = sorted({(e.timed_items, e.timed_repeats) for r in results for e in r.exits if e.timed_items})
+    if not counts:
+        return "no exit was timed"
+    return "; ".join(f"median of {reps} runs over {items} code items" for items, reps in counts)
+
+
 def render_markdown(
-    results: Sequence[ModelResult], tasks: Sequence[RetrievalTask], meta: dict[str, Any]
+    results: Sequence[ModelResult], tasks: Sequence[Task], meta: dict[str, Any]
 ) -> str:
     env = environment()
     lines = [
@@ -106,13 +123,15 @@ def render_markdown(
         f"Data: {meta.get('data', '?')} (split `{meta.get('split', '?')}`). Ranking over the full "
         "candidate pool with exact inner-product search on L2-normalised embeddings; ties by "
         "(-score, corpus id). MRR = first relevant rank over the full pool (CodeSearchNet); "
-        "NDCG@10 as trec_eval/pytrec_eval (CoIR, MTEB); R@k = recall at k; MAP@R as Musgrave et "
-        "al. 2020. Every table carries a BM25 row as the lexical floor.",
+        "NDCG@10 as trec_eval/pytrec_eval (CoIR, MTEB); R@k = a relevant item in the first k; "
+        "Recall@10 = share of the relevant items in the first 10; MAP@R as Musgrave et al. 2020. "
+        "Pair tasks: F1 on test at the threshold with the best validation F1. Every table carries "
+        "a BM25 row (the lexical floor) and a chance row (the expected score of a random ranking; "
+        "for pair tasks, every pair called a clone).",
         "",
         f"Device: {env['device']} ({env['cpu_threads']} threads), torch {env['torch']}. "
         "Cost: ms per code item and items/s of `encode_code` at that exit alone "
-        f"(batch {meta.get('batch_size', '?')}, median of {meta.get('latency_repeats', '?')} runs "
-        f"over {meta.get('latency_items', '?')} items).",
+        f"(batch {meta.get('batch_size', '?')}; {_timed(results)}).",
         "",
         "## Cost and headline per exit",
         "",
@@ -128,16 +147,17 @@ def render_markdown(
                 f"{_fmt(e.ms_per_item, '.2f')} | {_fmt(e.items_per_s, ',.0f')} | "
                 f"{_fmt(primary_score(r, e), '.4f')} |"
             )
-    header = "| model | exit | " + " | ".join(METRIC_LABELS[m] for m in METRIC_NAMES) + " |"
-    rule = "|---|---:|" + "---:|" * len(METRIC_NAMES)
     for task in tasks:
+        names = METRIC_NAMES if task.kind == "retrieval" else PAIR_METRIC_NAMES
+        header = "| model | exit | " + " | ".join(METRIC_LABELS[m] for m in names) + " |"
+        rule = "|---|---:|" + "---:|" * len(names)
         lines += ["", f"## {task.name}", "", f"{task.describe()}.", "", header, rule]
         for r in results:
             for e in r.exits:
                 m = e.tasks.get(task.name)
                 if m is None:
                     continue
-                cells = " | ".join(f"{m[name]:.4f}" for name in METRIC_NAMES)
+                cells = " | ".join(_fmt(m.get(name), ".4f") for name in names)
                 lines.append(f"| {r.name} | {_exit_label(e.exit)} | {cells} |")
     return "\n".join(lines) + "\n"
 
@@ -155,10 +175,11 @@ def plot_frontier(results: Sequence[ModelResult], path: str | Path, title: str =
         (axes[1], "parameters", "parameters up to the exit"),
     ):
         for r in results:
-            if r.kind == "bm25":
+            if r.kind in ("bm25", "chance"):
                 score = primary_score(r, r.exits[0])
                 if score is not None:
-                    ax.axhline(score, color="grey", linestyle="--", linewidth=1, label=f"{r.name}")
+                    style = "--" if r.kind == "bm25" else ":"
+                    ax.axhline(score, color="grey", linestyle=style, linewidth=1, label=f"{r.name}")
                 continue
             points = [
                 (getattr(e, key), primary_score(r, e), e.exit)
@@ -186,7 +207,7 @@ def plot_frontier(results: Sequence[ModelResult], path: str | Path, title: str =
 def write_report(
     output_dir: str | Path,
     results: Sequence[ModelResult],
-    tasks: Sequence[RetrievalTask],
+    tasks: Sequence[Task],
     meta: dict[str, Any],
 ) -> dict[str, Path]:
     """``metrics.json``, ``report.md`` and ``frontier.png`` under ``output_dir``."""

@@ -1,13 +1,12 @@
-"""``python -m eval.run``: per-exit retrieval evaluation of one or more checkpoints.
+"""``python -m eval.run``: evaluate MoSE checkpoints (every exit) and baselines on retrieval tasks.
 
-    python -m eval.run --model=CKPT [--model=CKPT2 ...] [--baseline=PATH ...] \\
-        --data=DIR [--split=test] [--external=PATH ...] --output=DIR
-
-Writes ``DIR/metrics.json``, ``DIR/report.md`` and ``DIR/frontier.png`` (DESIGN.md section 4)
-and prints the cost/headline table. ``--model`` takes our checkpoints
-(``model.encode.MoseEncoder``); ``--baseline`` any transformers / sentence-transformers encoder
-folder; ``--external`` a CodeSearchNet-format file/folder or a CoIR/BEIR folder (``PATH::code``
-when its queries are code). A BM25 row is always included.
+``--model`` takes our checkpoints and folders in the released ModularStarEncoder layout (every
+exit, the released instructions and ``<cls>`` pooling); ``--baseline`` any transformers or
+sentence-transformers encoder folder; ``--data`` a release folder; ``--external`` one of the
+field's formats (``eval.external``: CodeXGLUE/UniXcoder code search, CodeSearchNet JSONL,
+CoIR/BEIR, POJ-104, BigCloneBench; ``PATH::OPTION`` for a BEIR set of code queries or a clone
+set's language). A BM25 row and a chance row (random ranking) are always included, and every
+task prints its pool size. ``--dump_tasks=DIR`` writes what each task searched.
 """
 
 from __future__ import annotations
@@ -18,41 +17,93 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from eval.baselines import POOLINGS, BaselineOptions
+from eval.external import load_external
 from eval.report import render_markdown, write_report
-from eval.retrieval import EvalConfig, ModelResult, evaluate_bm25, evaluate_encoder
-from eval.tasks import RetrievalTask, load_external, tasks_from_release
+from eval.retrieval import EvalConfig, ModelResult, evaluate_bm25, evaluate_chance, evaluate_encoder
+from eval.tasks import Task, dump_tasks, tasks_from_release
 
 log = logging.getLogger("eval.run")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m eval.run", description=__doc__.splitlines()[0])
-    p.add_argument("--model", action="append", default=None, metavar="CKPT",
-                   help="a MoSE checkpoint folder (repeatable)")
-    p.add_argument("--baseline", action="append", default=None, metavar="PATH",
-                   help="a transformers/sentence-transformers encoder folder (repeatable)")
+    p.add_argument(
+        "--model",
+        action="append",
+        default=None,
+        metavar="CKPT",
+        help="a MoSE checkpoint or released-layout folder (repeatable)",
+    )
+    p.add_argument(
+        "--baseline",
+        action="append",
+        default=None,
+        metavar="PATH",
+        help="a transformers/sentence-transformers encoder folder (repeatable)",
+    )
     p.add_argument("--data", default=None, help="release folder with data/<split>-*.parquet")
-    p.add_argument("--split", default="test")
-    p.add_argument("--external", action="append", default=None, metavar="PATH",
-                   help="CodeSearchNet JSONL/parquet or CoIR/BEIR folder (repeatable)")
+    p.add_argument("--split", default="test", help="release split (all: every split together)")
+    p.add_argument(
+        "--external",
+        action="append",
+        default=None,
+        metavar="PATH",
+        help="CodeXGLUE code search folder, CodeSearchNet JSONL/parquet, CoIR/BEIR folder, "
+        "POJ-104 JSONL or BigCloneBench folder (repeatable)",
+    )
     p.add_argument("--output", required=True)
+    p.add_argument(
+        "--dump_tasks",
+        default=None,
+        metavar="DIR",
+        help="write each task's queries and pool as JSON lines under DIR",
+    )
     p.add_argument("--batch_size", type=int, default=32)
     p.add_argument("--latency_items", type=int, default=128)
     p.add_argument("--latency_repeats", type=int, default=3)
-    p.add_argument("--no_per_language", action="store_true",
-                   help="only the all-language tasks (fewer tables)")
+    p.add_argument(
+        "--no_per_language", action="store_true", help="only the all-language tasks (fewer tables)"
+    )
+    p.add_argument(
+        "--baseline_pooling",
+        choices=POOLINGS,
+        default=None,
+        help="pooling of transformers baselines (default: their 1_Pooling config, else mean)",
+    )
+    p.add_argument(
+        "--baseline_query_prefix", default="", help="text put before every query of a baseline"
+    )
+    p.add_argument(
+        "--baseline_code_prefix",
+        default="",
+        help="text put before every code item of a baseline ({language} is filled in)",
+    )
+    p.add_argument("--baseline_max_length", type=int, default=512)
+    p.add_argument(
+        "--trust_remote_code",
+        action="store_true",
+        help="run the modeling code a baseline folder ships (auto_map)",
+    )
     p.add_argument("--title", default="")
     return p
 
 
-def load_tasks(data: str | None, split: str, external: Sequence[str], per_language: bool) -> list[RetrievalTask]:
-    tasks: list[RetrievalTask] = []
+def load_tasks(
+    data: str | None, split: str, external: Sequence[str], per_language: bool
+) -> list[Task]:
+    tasks: list[Task] = []
     if data:
         tasks.extend(tasks_from_release(data, split, per_language=per_language))
     for spec in external:
-        tasks.extend(load_external(spec, split))
+        tasks.extend(load_external(spec, "test" if split == "all" else split))
     if not tasks:
         raise ValueError("no tasks: pass --data (release shards) and/or --external")
+    names = [t.name for t in tasks]
+    if len(set(names)) != len(names):
+        raise ValueError(
+            f"two tasks share a name: {sorted({n for n in names if names.count(n) > 1})}"
+        )
     return tasks
 
 
@@ -67,11 +118,12 @@ def _names(paths: Sequence[str]) -> list[str]:
 def evaluate_all(
     models: Sequence[str],
     baselines: Sequence[str],
-    tasks: Sequence[RetrievalTask],
+    tasks: Sequence[Task],
     config: EvalConfig,
     model_names: Sequence[str] | None = None,
+    baseline_options: BaselineOptions | None = None,
 ) -> list[ModelResult]:
-    """Every model and baseline at every exit, then the BM25 row."""
+    """Every model and baseline at every exit, then the BM25 and chance rows."""
     results: list[ModelResult] = []
     if models:
         from model.encode import MoseEncoder  # the model package; imported only when needed
@@ -85,8 +137,18 @@ def evaluate_all(
 
         for name, path in zip(_names(baselines), baselines, strict=True):
             log.info("evaluating baseline %s (%s)", name, path)
-            results.append(evaluate_encoder(load_baseline(path), tasks, name, "baseline", str(path), config))
+            results.append(
+                evaluate_encoder(
+                    load_baseline(path, baseline_options or BaselineOptions()),
+                    tasks,
+                    name,
+                    "baseline",
+                    str(path),
+                    config,
+                )
+            )
     results.append(evaluate_bm25(tasks, config))
+    results.append(evaluate_chance(tasks))
     return results
 
 
@@ -94,17 +156,32 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     args = build_parser().parse_args(argv)
     models, baselines, external = args.model or [], args.baseline or [], args.external or []
-    if not models and not baselines:
-        print("error: give at least one --model or --baseline", file=sys.stderr)
-        return 2
     try:
-        config = EvalConfig(batch_size=args.batch_size, latency_items=args.latency_items,
-                            latency_repeats=args.latency_repeats)
+        config = EvalConfig(
+            batch_size=args.batch_size,
+            latency_items=args.latency_items,
+            latency_repeats=args.latency_repeats,
+        )
+        options = BaselineOptions(
+            pooling=args.baseline_pooling,
+            query_prefix=args.baseline_query_prefix,
+            code_prefix=args.baseline_code_prefix,
+            max_length=args.baseline_max_length,
+            trust_remote_code=args.trust_remote_code,
+        )
         tasks = load_tasks(args.data, args.split, external, not args.no_per_language)
+        if args.dump_tasks:
+            for folder in dump_tasks(tasks, args.dump_tasks):
+                log.info("wrote %s", folder)
+        if not models and not baselines:
+            if args.dump_tasks:
+                print(f"tasks written under {args.dump_tasks}; no model given, nothing evaluated")
+                return 0
+            raise ValueError("give at least one --model or --baseline")
+        results = evaluate_all(models, baselines, tasks, config, baseline_options=options)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    results = evaluate_all(models, baselines, tasks, config)
     meta = {
         "data": args.data or ", ".join(external),
         "split": args.split,
@@ -118,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     paths = write_report(args.output, results, tasks, meta)
     sections = render_markdown(results, tasks, meta).split("\n## ")
-    print("## " + sections[1] if len(sections) > 1 else sections[0])
+    print("## " + "\n## ".join(sections[1:]) if len(sections) > 1 else sections[0])
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0

@@ -12,7 +12,7 @@ Two paths with identical results:
   one, and only such rows are re-ranked over the whole pool. This path also gives, per query,
   the rank of its first relevant item in the *full* pool (what MRR needs).
 - ``exact_search(..., backend="faiss")``: faiss ``IndexFlatIP`` (the reference the speed target
-  is measured against, DESIGN.md section 8), post-processed to the same tie order.
+  is measured against, docs/eval.md), post-processed to the same tie order.
 
 Inputs are float32 arrays; for cosine similarity pass L2-normalised embeddings (the encoders'
 contract).
@@ -107,12 +107,22 @@ def _first_relevant_ranks(
     return torch.where(has, ranks, torch.zeros_like(ranks))
 
 
+def _exclude(scores: torch.Tensor, excluded: Sequence[np.ndarray] | None) -> None:
+    """Set each row's excluded corpus positions to -inf in place (they rank last, never above)."""
+    if excluded is None:
+        return
+    for row, positions in enumerate(excluded):
+        if len(positions):
+            scores[row, torch.as_tensor(np.asarray(positions, dtype=np.int64))] = float("-inf")
+
+
 def _torch_search(
     queries: np.ndarray,
     corpus: np.ndarray,
     k: int,
     relevant: Sequence[np.ndarray] | None,
     batch_size: int,
+    excluded: Sequence[np.ndarray] | None = None,
 ) -> SearchResult:
     q_all = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32))
     c_t = torch.from_numpy(np.ascontiguousarray(corpus, dtype=np.float32)).T
@@ -127,6 +137,7 @@ def _torch_search(
             q = q_all[start : start + rows]
             scores = buffer[: q.shape[0]]
             torch.mm(q, c_t, out=scores)  # (b, n)
+            _exclude(scores, excluded[start : start + rows] if excluded is not None else None)
             idx, vals = topk_deterministic(scores, k)
             out_idx.append(idx)
             out_vals.append(vals)
@@ -177,11 +188,14 @@ def exact_search(
     relevant: Sequence[np.ndarray] | None = None,
     batch_size: int = 1024,
     backend: str = "torch",
+    excluded: Sequence[np.ndarray] | None = None,
 ) -> SearchResult:
     """Top-k of ``queries @ corpus.T`` per query, ordered by (-score, corpus position).
 
     ``relevant`` (torch backend only): per query, the corpus positions of its relevant items;
     the result then carries each query's full-pool rank of its first relevant item.
+    ``excluded`` (torch backend only): per query, corpus positions left out of its ranking
+    (scored -inf, so they come last and never count as above a relevant item).
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -190,18 +204,24 @@ def exact_search(
     k = _check_inputs(queries, corpus, k)
     if relevant is not None and len(relevant) != queries.shape[0]:
         raise ValueError(f"relevant has {len(relevant)} entries for {queries.shape[0]} queries")
+    if excluded is not None and len(excluded) != queries.shape[0]:
+        raise ValueError(f"excluded has {len(excluded)} entries for {queries.shape[0]} queries")
     if backend == "faiss":
-        if relevant is not None:
-            raise ValueError("full-pool ranks need the torch backend")
+        if relevant is not None or excluded is not None:
+            raise ValueError("full-pool ranks and exclusions need the torch backend")
         return _faiss_search(queries, corpus, k)
-    return _torch_search(queries, corpus, k, relevant, batch_size)
+    return _torch_search(queries, corpus, k, relevant, batch_size, excluded)
 
 
 def rank_score_matrix(
-    scores: np.ndarray, k: int, relevant: Sequence[np.ndarray] | None = None
+    scores: np.ndarray,
+    k: int,
+    relevant: Sequence[np.ndarray] | None = None,
+    excluded: Sequence[np.ndarray] | None = None,
 ) -> SearchResult:
     """The same ranking rules over a precomputed (n_queries, n_corpus) score matrix (BM25)."""
-    s = torch.from_numpy(np.ascontiguousarray(scores, dtype=np.float32))
+    s = torch.from_numpy(np.array(scores, dtype=np.float32))  # a copy: exclusions write into it
+    _exclude(s, excluded)
     k = min(k, s.shape[1])
     idx, vals = topk_deterministic(s, k)
     ranks = _first_relevant_ranks(s, relevant) if relevant is not None else None

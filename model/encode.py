@@ -1,8 +1,9 @@
 """Inference API of a trained MoSE checkpoint (the contract the evaluator relies on).
 
 ``MoseEncoder.from_pretrained(CKPT)`` loads the model and tokenizer written by
-``python -m model.train``; ``encode_code`` / ``encode_text`` return one L2-normalised float32
-array per exit, with the released instruction prefixes applied (DESIGN.md section 7). Inputs
+``python -m model.train``, or a folder in the released ModularStarEncoder layout
+(``model.released``); ``encode_code`` / ``encode_text`` return one L2-normalised float32
+array per exit, with the released instruction prefixes applied (docs/model.md). Inputs
 are sorted by length before batching (less padding) and returned in the caller's order.
 """
 

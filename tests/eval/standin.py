@@ -45,3 +45,30 @@ class StandInEncoder:
 
     def encode_text(self, texts, exits=None, batch_size=32):
         return self._embed(list(texts), exits)
+
+
+class LookupEncoder:
+    """A test double whose vectors are given by hand: ``vectors[text]`` for texts and code.
+
+    Used where a test needs known scores, hence known ranks, to check a protocol end to end.
+    """
+
+    def __init__(self, vectors: dict[str, list[float]]) -> None:
+        self.vectors = {k: np.asarray(v, dtype=np.float32) / np.linalg.norm(v) for k, v in vectors.items()}
+
+    @property
+    def exits(self) -> list[int]:
+        return [1]
+
+    def parameters_up_to(self, exit: int) -> int:
+        return 1
+
+    def _embed(self, texts):
+        return {1: np.stack([self.vectors[t] for t in texts])}
+
+    def encode_code(self, codes, languages, exits=None, batch_size=32):
+        assert len(codes) == len(languages)
+        return self._embed(list(codes))
+
+    def encode_text(self, texts, exits=None, batch_size=32):
+        return self._embed(list(texts))

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from eval.ablation import AblationConfig, comparison_rows, plan_runs, train_argv, verdict
+from eval.ablation import (
+    LAST_HEAD,
+    AblationConfig,
+    comparison_rows,
+    plan_runs,
+    train_argv,
+    verdict,
+    with_last_exit_head,
+)
 from eval.retrieval import ExitResult, ModelResult
 
 TASKS = ["text-to-code/all", "code-to-code/source->translation"]
@@ -17,7 +25,7 @@ def _result(name, exits, mrr_by_exit):
         name=name, kind="mose", path=None,
         exits=tuple(
             ExitResult(exit=e, parameters=1000 * e, ms_per_item=0.1 * e, items_per_s=10.0 / e,
-                       tasks={t: {"mrr": mrr_by_exit[e], "recall@1": mrr_by_exit[e] / 2} for t in TASKS})
+                       tasks={t: {"mrr": mrr_by_exit[e], "r@1": mrr_by_exit[e] / 2} for t in TASKS})
             for e in exits
         ),
     )
@@ -56,16 +64,56 @@ def test_rows_compare_each_exit_with_its_own_k_layer_model():
         results[("alone-2", s)] = _result("b2", [2], {2: 0.4})
         results[("alone-4", s)] = _result("b4", [4], {4: 0.65})
         results[("last-exit-only", s)] = _result("c", [2, 4, 6], {2: 0.1, 4: 0.2, 6: 0.69})
+        results[(LAST_HEAD, s)] = _result("c'", [2, 4, 6], {2: 0.3, 4: 0.4, 6: 0.69})
     rows = comparison_rows([2, 4, 6], results, seeds, TASKS)
     assert [r["exit"] for r in rows] == [2, 4, 6]
     assert rows[0]["delta_text_mrr"]["mean"] == pytest.approx(0.105)
     assert rows[1]["delta_text_mrr"]["mean"] == pytest.approx(-0.05)
     assert rows[2]["alone_model"] == "last-exit-only"  # at the top, (b) is (c)
     assert rows[0]["last-exit-only"]["text_mrr"]["mean"] == pytest.approx(0.1)
+    assert rows[0][LAST_HEAD]["text_mrr"]["mean"] == pytest.approx(0.3)
+    assert rows[0]["self-distilled"]["text_r@1"]["mean"] == pytest.approx((0.5 + 0.51) / 4)
+    # equal steps, unequal compute: (b) at exit 2 of 6 runs a third of the layers per step
+    assert [r["train_compute_alone"] for r in rows] == pytest.approx([1 / 3, 2 / 3, 1.0])
     assert rows[0]["self-distilled"]["parameters"] == 2000
     text = verdict(rows, noise=0.01)
     assert "1 of 2 lower exits (2)" in text and "spread (0.0100) at 2" in text
     assert "one seed only" in verdict(rows, noise=None)
+
+
+def test_last_exit_head_is_applied_at_every_exit():
+    """(c'): the lower exits of a last-exit-only model through the head that was trained."""
+    import torch
+
+    from model.config import make_config
+    from model.modeling import MoseModel
+
+    torch.manual_seed(0)
+    model = MoseModel(make_config("tiny", vocab_size=300, max_length=64, pad_token_id=0)).eval()
+    swapped = with_last_exit_head(model).eval()
+    ids = torch.randint(5, 300, (2, 9))
+    top = str(model.exits[-1])
+    with torch.no_grad():
+        out = swapped(ids).exit_embeddings
+        for e in model.exits:
+            cls = model.exit_norms[top](_residual(model, ids, e))[:, -1]
+            expected = torch.nn.functional.normalize(model.projections[top](cls), dim=-1)
+            torch.testing.assert_close(out[e], expected)
+        original = model(ids).exit_embeddings
+    assert torch.equal(original[model.exits[-1]], out[model.exits[-1]])
+    assert not torch.allclose(original[2], out[2])  # the original model keeps its own heads
+
+
+def _residual(model, ids, layer):
+    """The residual stream after ``layer``, captured with a forward hook (no exit norm)."""
+    import torch
+
+    captured = {}
+    handle = model.layers[layer - 1].register_forward_hook(lambda _m, _i, o: captured.setdefault("h", o))
+    with torch.no_grad():
+        model(ids, exits=[e for e in model.exits if e >= layer][:1])
+    handle.remove()
+    return captured["h"]
 
 
 @pytest.mark.slow
@@ -87,6 +135,10 @@ def test_ablation_end_to_end_on_tiny_shards(tmp_path):
     assert [r["exit"] for r in doc["rows"]] == [1, 2]
     assert doc["rows"][0]["self-distilled"]["text_mrr"]["mean"] is not None
     assert doc["rows"][0]["alone"]["text_mrr"]["mean"] is not None
+    assert doc["rows"][0][LAST_HEAD]["text_mrr"]["mean"] is not None  # (c) with the trained head
+    assert doc["chance"]["exits"][0]["tasks"]["text-to-code/all"]["mrr"] > 0
+    table = (out / "ablation.md").read_text()
+    assert "chance (random ranking)" in table and "(b) compute" in table
     assert "Verdict" in (out / "ablation.md").read_text()
     assert (out / "ablation.png").stat().st_size > 0 and (out / "eval" / "metrics.json").exists()
     # a repeated command reuses finished runs instead of retraining

@@ -8,7 +8,7 @@ import pytest
 
 from eval.metrics import METRIC_NAMES
 from eval.report import write_report
-from eval.retrieval import EvalConfig, ModelResult, evaluate_bm25, evaluate_encoder
+from eval.retrieval import EvalConfig, ModelResult, evaluate_bm25, evaluate_chance, evaluate_encoder
 from eval.tasks import tasks_from_release
 from tests.eval.shards import humaneval_rows, write_release_shards
 from tests.eval.standin import StandInEncoder
@@ -39,16 +39,21 @@ def test_every_exit_has_every_metric_and_a_cost(tasks):
 
 def test_report_files(tasks, tmp_path):
     config = EvalConfig(latency_items=8, latency_repeats=1)
-    results = [evaluate_encoder(StandInEncoder(), tasks, "standin", config=config), evaluate_bm25(tasks)]
+    results = [evaluate_encoder(StandInEncoder(), tasks, "standin", config=config), evaluate_bm25(tasks),
+               evaluate_chance(tasks)]
     paths = write_report(tmp_path, results, tasks, {"data": "fixture", "split": "test"})
     doc = json.loads(paths["metrics"].read_text())
-    assert [m["name"] for m in doc["models"]] == ["standin", "BM25"]
+    assert [m["name"] for m in doc["models"]] == ["standin", "BM25", "chance"]
     assert {t["name"] for t in doc["tasks"]} == {t.name for t in tasks}
     assert all(t["pool_size"] > 0 and t["ranking"] == "full pool" for t in doc["tasks"])
     report = paths["report"].read_text()
     for task in tasks:
         assert f"## {task.name}" in report
     assert report.count("| BM25 | - |") == len(tasks) + 1  # each task table + the cost table
+    assert report.count("| chance | - |") == len(tasks) + 1  # small pools get their floor too
+    # the cost claim is what was timed: 8 distinct items, one run
+    assert "median of 1 runs over 8 code items" in report
+    assert all(f"pool {t.pool_size}" in report for t in tasks)
     assert "| standin | 2 |" in report
     png = paths["frontier"].read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000

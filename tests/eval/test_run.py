@@ -45,7 +45,7 @@ def test_run_with_a_transformers_baseline(shards, tiny_bert, tmp_path, capsys):
                "--latency_items=8", "--latency_repeats=1"])
     assert rc == 0
     doc = json.loads((out / "metrics.json").read_text())
-    assert [m["kind"] for m in doc["models"]] == ["baseline", "bm25"]
+    assert [m["kind"] for m in doc["models"]] == ["baseline", "bm25", "chance"]
     baseline = doc["models"][0]
     assert [e["exit"] for e in baseline["exits"]] == [2]
     assert baseline["exits"][0]["parameters"] > 0
@@ -77,3 +77,33 @@ def test_run_with_a_real_tiny_mose_checkpoint(shards, tmp_path):
     report = (out / "report.md").read_text()
     assert "| ckpt | 4 |" in report and "| BM25 | - |" in report
     assert (out / "frontier.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_dump_tasks_without_a_model(shards, tmp_path, capsys):
+    assert main([f"--data={shards}", f"--output={tmp_path / 'out'}", f"--dump_tasks={tmp_path / 'tasks'}"]) == 0
+    corpus = (tmp_path / "tasks" / "text-to-code_all" / "corpus.jsonl").read_text().splitlines()
+    python = [json.loads(line)["text"] for line in corpus if json.loads(line)["language"] == "python"]
+    assert python and all('"""' not in text for text in python)  # docstrings stripped
+    assert "nothing evaluated" in capsys.readouterr().out
+
+
+def test_run_evaluates_a_released_layout_folder_per_exit(shards, tmp_path, capsys):
+    """--model on a ModularStarEncoder folder (random weights): every exit, chance rows, pools."""
+    from tests.model.test_released import EXITS, write_released_folder
+
+    folder = write_released_folder(tmp_path / "ModularStarEncoder")
+    out = tmp_path / "eval"
+    assert main([f"--model={folder}", f"--data={shards}", f"--output={out}", "--no_per_language",
+                 "--latency_items=4", "--latency_repeats=1"]) == 0
+    doc = json.loads((out / "metrics.json").read_text())
+    assert [m["kind"] for m in doc["models"]] == ["mose", "bm25", "chance"]
+    assert [e["exit"] for e in doc["models"][0]["exits"]] == EXITS
+    assert all(e["timed_items"] == 4 for e in doc["models"][0]["exits"])
+    printed = capsys.readouterr().out
+    assert "| chance | - |" in printed and "pool " in printed
+    assert "median of 1 runs over 4 code items" in (out / "report.md").read_text()
+    # the same folder as a --baseline is recognised as a MoSE model, not run as remote code
+    assert main([f"--baseline={folder}", f"--data={shards}", f"--output={tmp_path / 'b'}",
+                 "--no_per_language", "--latency_items=2", "--latency_repeats=1"]) == 0
+    doc = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert [e["exit"] for e in doc["models"][0]["exits"]] == EXITS

@@ -92,3 +92,16 @@ def test_bad_arguments_are_value_errors(kwargs):
 def test_dimension_mismatch_is_a_value_error():
     with pytest.raises(ValueError):
         exact_search(np.zeros((2, 3), np.float32), np.zeros((4, 5), np.float32), 2)
+
+
+def test_excluded_items_leave_the_ranking():
+    # the query is item 0 of the corpus itself (POJ-104): left out, the next best ranks first
+    corpus = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]], dtype=np.float32)
+    corpus /= np.linalg.norm(corpus, axis=1, keepdims=True)
+    res = exact_search(corpus[:1], corpus, 3, relevant=[np.array([2])], excluded=[np.array([0])])
+    assert res.indices[0].tolist()[:2] == [1, 2]
+    assert res.first_relevant_rank.tolist() == [2]
+    same = rank_score_matrix(corpus[:1] @ corpus.T, 3, relevant=[np.array([2])], excluded=[np.array([0])])
+    assert same.indices[0].tolist()[:2] == [1, 2] and same.first_relevant_rank.tolist() == [2]
+    with pytest.raises(ValueError):
+        exact_search(corpus[:1], corpus, 2, excluded=[np.array([0])], backend="faiss")

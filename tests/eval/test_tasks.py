@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 
 import pytest
 
-from eval.tasks import load_external, tasks_from_release, tasks_from_release_rows
+from eval.external import load_external
+from eval.tasks import (
+    LeakError,
+    check_no_leak,
+    dump_tasks,
+    find_leaks,
+    tasks_from_release,
+    tasks_from_release_rows,
+)
 from schemas import ReleaseRow
 from tests.eval.shards import humaneval_rows, write_release_shards
 
@@ -109,3 +118,58 @@ def test_coir_beir_folder(tmp_path):
     assert code_task.query_kind == "code"
     with pytest.raises(ValueError):
         load_external(str(tmp_path / "missing"))
+
+
+DOC_ROWS = [
+    ("g1", "Return the greatest common divisor of two integers.",
+     'def gcd(a, b):\n    """Return the greatest common divisor of two integers."""\n    while b:\n        a, b = b, a % b\n    return a\n',
+     "go", "// Gcd: return the greatest common divisor of two integers.\nfunc Gcd(a, b int) int {\n\tfor b != 0 {\n\t\ta, b = b, a%b\n\t}\n\treturn a\n}\n"),
+    ("g2", "Clamp a value into the closed interval from low to high.",
+     'def clamp(x, lo, hi):\n    """Clamp a value into the closed interval from low to high."""\n    return max(lo, min(x, hi))\n',
+     "go", "func Clamp(x, lo, hi int) int {\n\t// clamp a value into the closed interval from low to high\n\treturn max(lo, min(x, hi))\n}\n"),
+]
+
+
+def _doc_rows():
+    return [_row(pid, doc, src, lang, tgt) for pid, doc, src, lang, tgt in DOC_ROWS]
+
+
+def test_pools_hold_code_without_its_documentation():
+    tasks = _by_name(tasks_from_release_rows(_doc_rows()))
+    every = tasks["text-to-code/all"]
+    assert "without its docstring" in every.indexed and "without its docstring" in every.describe()
+    assert "def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    return a\n" in every.corpus
+    assert "func Clamp(x, lo, hi int) int {\n\treturn max(lo, min(x, hi))\n}\n" in every.corpus
+    for item in every.corpus:
+        assert "greatest" not in item.lower() and "interval" not in item.lower()
+    # code-to-code: the query side is stripped as well, and says so
+    s2t = tasks["code-to-code/source->translation"]
+    assert all('"""' not in q for q in s2t.queries) and s2t.indexed.startswith("queries and pool")
+
+
+def test_a_pool_that_contains_its_query_is_refused():
+    # as stored, every function holds its docstring word for word: the leak check must fail
+    with pytest.raises(LeakError, match="found verbatim in the pool"):
+        tasks_from_release_rows(_doc_rows(), strip=False)
+    leaky = _by_name(tasks_from_release_rows(_doc_rows(), strip=False, check_leaks=False))["text-to-code/go"]
+    # punctuation and case do not hide it: "// Gcd: return the GREATEST ..." still matches
+    assert find_leaks(leaky) == [(0, 0), (1, 1)]
+    with pytest.raises(LeakError):
+        check_no_leak(leaky)
+    # a query of fewer than three words is not looked for
+    short = dataclasses.replace(leaky, queries=("Return gcd", "Clamp it"))
+    assert find_leaks(short) == []
+
+
+def test_dump_tasks_writes_what_was_searched(tmp_path):
+    tasks = tasks_from_release_rows(_doc_rows())
+    folders = dump_tasks(tasks, tmp_path)
+    assert len(folders) == len(tasks)
+    every = tmp_path / "text-to-code_all"
+    queries = [json.loads(line) for line in (every / "queries.jsonl").read_text().splitlines()]
+    corpus = [json.loads(line) for line in (every / "corpus.jsonl").read_text().splitlines()]
+    summary = json.loads((every / "task.json").read_text())
+    assert summary["pool_size"] == len(corpus) == 4 and "without its docstring" in summary["indexed"]
+    assert {q["text"] for q in queries} == {doc for _, doc, *_ in DOC_ROWS}
+    ids = {c["id"] for c in corpus}
+    assert all(set(q["relevant"]) <= ids and len(q["relevant"]) == 2 for q in queries)

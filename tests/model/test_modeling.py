@@ -130,3 +130,30 @@ def test_single_exit_ablation_config():
     model = _tiny(num_layers=4, exits=[4])
     assert model.exits == [4] and len(model.layers) == 4
     assert parameters_up_to(model, 4) == parameters_up_to(_tiny(), 4)
+
+
+def test_pretraining_heads_are_separate_as_released():
+    model = _tiny()
+    heads = model.head
+    names = {n for n, _ in heads.named_parameters()}
+    assert {"predictions.transform.dense.weight", "predictions.decoder.weight",
+            "seq_relationship.weight", "conditional_embeddings.weight"} <= names
+    hidden = torch.randn(5, model.config.hidden_size)
+    assert heads.mlm_logits(hidden, 1).shape == (5, model.config.vocab_size)
+    # the ICC logit is the difference of the two class logits, so its sigmoid is the softmax's
+    logits = heads.seq_relationship(heads.condition(torch.tanh(heads.pooler(hidden)), 2))
+    expected = torch.softmax(logits, dim=-1)[:, 1]
+    torch.testing.assert_close(torch.sigmoid(heads.icc_logits(hidden, 2)), expected)
+    # different exits condition the heads differently
+    assert not torch.allclose(heads.mlm_logits(hidden, 0), heads.mlm_logits(hidden, 2))
+
+
+def test_released_style_lower_exits_are_the_raw_residual_stream():
+    model = _tiny(exit_layer_norm="last")
+    assert list(model.exit_norms) == ["6"]
+    ids = torch.randint(5, 300, (1, 7))
+    captured = {}
+    model.layers[1].register_forward_hook(lambda _m, _i, out: captured.setdefault(2, out))
+    with torch.no_grad():
+        out = model(ids)
+    torch.testing.assert_close(out.exit_hidden_states[2], captured[2])
