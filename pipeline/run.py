@@ -280,6 +280,18 @@ def print_help() -> None:
     parser.print_help()
 
 
+def compact_shared_caches(configs: dict[str, Any]) -> None:
+    """Merge the shards of caches kept on a shared filesystem (``--cache_dir=s3://...``) before
+    the workers start, so each reads one object per cache instead of one per earlier batch."""
+    from pipeline.cache_store import compact, is_shared
+
+    for location in (configs["translate"].cache_dir, configs["execute"].cache_dir):
+        if is_shared(location):
+            done = compact(location)
+            if done.merged:
+                LOG.info("cache %s: %d shards merged into one (%d entries)", location, done.merged, done.rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     # force: importing Beam already logged a warning, which installed a WARNING-level handler.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
@@ -290,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
         print_help()
         return 0
     options = PipelineOptions(argv)
+    # The launcher's own reads and writes (source listing, caches, publishing) use the same
+    # filesystem options as the workers (--s3_endpoint_url and the like).
+    FileSystems.set_options(options)
     try:
         cfg = run_config_from_options(options)
         sandbox_backend, sandbox_warning = detect_sandbox(cfg.sandbox)
@@ -305,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     final = OutputLayout(cfg.output)
     make_dirs(final.root)
     clean_stale_staging(final)
+    compact_shared_caches(configs)
     run_id = new_run_id()
     staging = final.staging(run_id)
     started = time.time()

@@ -77,8 +77,12 @@ def test_guide_command_parses(argv):
         assert options.view_as(PortableOptions).job_endpoint
 
 
-def test_object_store_output_is_kept_as_a_url():
-    """gs:// outputs stay URLs (the sinks go through Beam's FileSystems); caches stay local."""
+def test_object_store_output_is_kept_as_a_url_and_so_are_its_caches():
+    """gs:// outputs stay URLs (the sinks go through Beam's FileSystems), and the caches go
+    with them (shards every worker reads: pipeline/cache_store.py)."""
     cfg = run_config_from_options(PipelineOptions(["--output=gs://bucket/codetrans/run1"]))
     assert str(cfg.output) == "gs://bucket/codetrans/run1"
-    assert "://" not in cfg.cache_dir
+    assert cfg.cache_dir == "gs://bucket/codetrans/run1/cache"
+    local = run_config_from_options(PipelineOptions(["--output=/data/run1", "--cache_dir=s3://bucket/cache"]))
+    assert local.cache_dir == "s3://bucket/cache"
+    assert run_config_from_options(PipelineOptions(["--output=/data/run1"])).cache_dir == "/data/run1/cache"
