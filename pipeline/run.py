@@ -21,7 +21,11 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import (
+    GoogleCloudOptions,
+    PipelineOptions,
+    StandardOptions,
+)
 
 from pipeline.options import RunConfig, run_config_from_options
 from pipeline.progress import LogProgress
@@ -287,9 +291,30 @@ def compact_shared_caches(configs: dict[str, Any]) -> None:
 
     for location in (configs["translate"].cache_dir, configs["execute"].cache_dir):
         if is_shared(location):
-            done = compact(location)
-            if done.merged:
-                LOG.info("cache %s: %d shards merged into one (%d entries)", location, done.merged, done.rows)
+            compact(location)  # logs what it merged
+
+
+def write_template(options: PipelineOptions, cfg: RunConfig, staging: OutputLayout, configs: dict[str, Any],
+                   template: str) -> int:
+    """``--template_location``: build the graph and let the runner (Dataflow) write the job
+    spec there instead of running it.
+
+    Nothing is read from or written to the output here. A job started from the template
+    writes its shards into ``OUTPUT/.staging/<run id>/``: publishing them and writing
+    ``stats.json`` and the card are the launcher's steps after the job, which a template
+    launch does not have.
+    """
+    from pipeline.sources import SourceError
+
+    try:
+        p = beam.Pipeline(options=options)
+        build_pipeline(p, cfg, staging, configs)
+        p.run()
+    except SourceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    LOG.info("job spec written to %s; a job started from it writes to %s (unpublished)", template, staging.root)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -317,12 +342,15 @@ def main(argv: list[str] | None = None) -> int:
     if not options.view_as(StandardOptions).runner:
         options.view_as(StandardOptions).runner = "DirectRunner"
 
+    template = options.view_as(GoogleCloudOptions).template_location
     final = OutputLayout(cfg.output)
+    run_id = new_run_id()
+    staging = final.staging(run_id)
+    if template:
+        return write_template(options, cfg, staging, configs, template)
     make_dirs(final.root)
     clean_stale_staging(final)
     compact_shared_caches(configs)
-    run_id = new_run_id()
-    staging = final.staging(run_id)
     started = time.time()
     LOG.info("run %s: source=%s targets=%s sandbox=%s output=%s", run_id, cfg.source,
              ",".join(cfg.target_languages), sandbox_backend, final.root)
