@@ -131,7 +131,9 @@ class ShardRead:
     damaged: str | None = None
 
 
-def iter_shard(path: str, key_column: str, read: ShardRead | None = None) -> Iterator[dict[str, Any]]:
+def iter_shard(
+    path: str, key_column: str, read: ShardRead | None = None
+) -> Iterator[dict[str, Any]]:
     """The rows of one shard (JSON objects that have ``key_column``).
 
     A shard deleted since it was listed raises whatever its filesystem raises for a missing
@@ -150,10 +152,19 @@ def iter_shard(path: str, key_column: str, read: ShardRead | None = None) -> Ite
                     raise ValueError(f"line {read.rows + 1} is not a row with a {key_column!r}")
                 read.rows += 1
                 yield row
-        except (OSError, EOFError, zlib.error, ValueError) as exc:  # JSONDecodeError is a ValueError
+        except (
+            OSError,
+            EOFError,
+            zlib.error,
+            ValueError,
+        ) as exc:  # JSONDecodeError is a ValueError
             read.damaged = f"{type(exc).__name__}: {exc}"
-            LOG.warning("cache shard %s unreadable after %d rows (%s); the rest is recomputed if needed",
-                        path, read.rows, read.damaged)
+            LOG.warning(
+                "cache shard %s unreadable after %d rows (%s); the rest is recomputed if needed",
+                path,
+                read.rows,
+                read.damaged,
+            )
 
 
 def _table_columns(db: sqlite3.Connection, table: str) -> tuple[str, ...]:
@@ -212,8 +223,13 @@ class SharedShards:
                 self._loaded.add(path)
             if not vanished:
                 break
-        LOG.info("cache %s: %d rows from %d shards loaded in %.1f s", self.location, self.rows_loaded - before,
-                 self.shards_read, time.monotonic() - started)
+        LOG.info(
+            "cache %s: %d rows from %d shards loaded in %.1f s",
+            self.location,
+            self.rows_loaded - before,
+            self.shards_read,
+            time.monotonic() - started,
+        )
         return self.rows_loaded - before
 
     def _load_shard(self, db: sqlite3.Connection, path: str) -> None:
@@ -254,13 +270,24 @@ class SharedShards:
                     self.rows_skipped += 1
 
     def _insert_sql(self, names: tuple[str, ...]) -> str:
-        return (f"INSERT OR REPLACE INTO {self.table} ({', '.join(names)}) "
-                f"VALUES ({', '.join('?' * len(names))})")
+        return (
+            f"INSERT OR REPLACE INTO {self.table} ({', '.join(names)}) "
+            f"VALUES ({', '.join('?' * len(names))})"
+        )
 
-    def write(self, db: sqlite3.Connection, rows: Sequence[Sequence[Any]], columns: Sequence[str] | None = None) -> str:
+    def write(
+        self,
+        db: sqlite3.Connection,
+        rows: Sequence[Sequence[Any]],
+        columns: Sequence[str] | None = None,
+    ) -> str:
         """Write ``rows`` (tuples in the order of ``columns``, default: the table's columns) as
         one new shard, before the caller commits them locally. Returns the shard's path."""
-        names = tuple(columns) if columns is not None else (self._columns or _table_columns(db, self.table))
+        names = (
+            tuple(columns)
+            if columns is not None
+            else (self._columns or _table_columns(db, self.table))
+        )
         path = _join(self.location, shard_name())
         self.rows_written += write_shard(path, (dict(zip(names, row, strict=True)) for row in rows))
         self.shards_written += 1
@@ -308,9 +335,13 @@ def compact(location: str, key_column: str = "key") -> Compaction:
                 read = ShardRead()
                 db.execute("BEGIN")
                 try:
-                    db.executemany("INSERT OR REPLACE INTO rows VALUES (?, ?)",
-                                   ((r[key_column], json.dumps(r, sort_keys=True))
-                                    for r in iter_shard(path, key_column, read)))
+                    db.executemany(
+                        "INSERT OR REPLACE INTO rows VALUES (?, ?)",
+                        (
+                            (r[key_column], json.dumps(r, sort_keys=True))
+                            for r in iter_shard(path, key_column, read)
+                        ),
+                    )
                 except Exception:
                     db.execute("ROLLBACK")
                     if not _gone(path):
@@ -323,7 +354,9 @@ def compact(location: str, key_column: str = "key") -> Compaction:
                 return Compaction(location, len(shards), damaged=damaged)
             newest_prefix = merged[-1].rsplit("/", 1)[-1].split("-", 1)[0]
             target = _join(location, shard_name(newest_prefix, tag="merged-"))
-            rows = write_shard_lines(target, (line for (line,) in db.execute("SELECT line FROM rows")))
+            rows = write_shard_lines(
+                target, (line for (line,) in db.execute("SELECT line FROM rows"))
+            )
         finally:
             db.close()
     undeleted = _delete(merged)

@@ -44,8 +44,11 @@ class S3Server:
 
     def client(self):
         return boto3.session.Session().client(
-            "s3", endpoint_url=self.endpoint, region_name=REGION,
-            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
         )
 
     def new_bucket(self, prefix: str = "codetrans") -> str:
@@ -57,7 +60,9 @@ class S3Server:
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
         """Every object key under ``prefix`` (paginated listing)."""
         out = []
-        for page in self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for page in (
+            self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        ):
             out += [o["Key"] for o in page.get("Contents", [])]
         return sorted(out)
 
@@ -75,7 +80,10 @@ def start_s3_server(startup_timeout_s: float = 120.0) -> S3Server:
     it says where it listens (it prints ``Running on http://127.0.0.1:PORT``)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
     )
     found: dict[str, str] = {}
     seen: list[str] = []

@@ -32,20 +32,35 @@ IDENT = ("py2many:0.9", "none", "{}")  # translator, prompt version, sampling (c
 
 def _pair(i: int) -> SourcePair:
     code = f'def scale_{i}(x: int) -> int:\n    """Scale by {i}."""\n    return x * {i}\n'
-    return SourcePair.create(repository_name=f"octo/r{i}", func_path_in_repository="m.py", func_name=f"scale_{i}",
-                             language="python", code=code, docstring=f"Scale by {i}.")
+    return SourcePair.create(
+        repository_name=f"octo/r{i}",
+        func_path_in_repository="m.py",
+        func_name=f"scale_{i}",
+        language="python",
+        code=code,
+        docstring=f"Scale by {i}.",
+    )
 
 
 def _translation(request: TranslationRequest, code: str) -> Translation:
-    return Translation(pair_id=request.pair.pair_id, target_language=request.target_language, code=code,
-                       translator=IDENT[0], prompt_version=IDENT[1], sampling=IDENT[2], attempt=request.attempt)
+    return Translation(
+        pair_id=request.pair.pair_id,
+        target_language=request.target_language,
+        code=code,
+        translator=IDENT[0],
+        prompt_version=IDENT[1],
+        sampling=IDENT[2],
+        attempt=request.attempt,
+    )
 
 
 def _load_verdict_rows(location: str, shared: SharedShards | None = None) -> list[tuple[str, str]]:
     """(key, value) of every verdict row the shards at ``location`` hold, as a worker loads them."""
     shared = shared or SharedShards(location, "verdicts")
     db = sqlite3.connect(":memory:", isolation_level=None)
-    db.execute("CREATE TABLE verdicts (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)")
+    db.execute(
+        "CREATE TABLE verdicts (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"
+    )
     shared.load_into(db)
     shared.close()
     return db.execute("SELECT key, value FROM verdicts ORDER BY key").fetchall()
@@ -90,7 +105,9 @@ def test_translations_and_stored_failures_are_shared_transient_ones_are_not(s3):
     requests = [TranslationRequest(_pair(i), "go") for i in range(3)]
     results = [
         _translation(requests[0], "package main\nfunc Scale0(x int) int { return 0 }\n"),
-        TranslationFailure(requests[1], Reason.UNSUPPORTED_SOURCE_LANGUAGE, "no such source", None, *IDENT),
+        TranslationFailure(
+            requests[1], Reason.UNSUPPORTED_SOURCE_LANGUAGE, "no such source", None, *IDENT
+        ),
         TranslationFailure(requests[2], Reason.REQUEST_FAILED, "connection refused", None, *IDENT),
     ]
     # What the cache keeps is the translate stage's call (TranslationFailure.transient).
@@ -103,7 +120,10 @@ def test_translations_and_stored_failures_are_shared_transient_ones_are_not(s3):
     again = TranslationCache(location)
     got = again.get_many(requests, *IDENT)
     assert isinstance(got[0], Translation) and got[0].code == results[0].code
-    assert isinstance(got[1], TranslationFailure) and got[1].reason == Reason.UNSUPPORTED_SOURCE_LANGUAGE
+    assert (
+        isinstance(got[1], TranslationFailure)
+        and got[1].reason == Reason.UNSUPPORTED_SOURCE_LANGUAGE
+    )
     assert got[2] is None, "a transient failure is retried by the next run"
     assert len(again) == sum(kept)
     again.close()
@@ -117,7 +137,9 @@ def _write_batches(location: str, worker: int, batches: int, flags: list[str]) -
     FileSystems.set_options(PipelineOptions(flags))
     cache = VerdictCache(location)
     for b in range(batches):
-        cache.put_many({f"w{worker}-b{b}-{i}": {"worker": worker, "batch": b, "i": i} for i in range(20)})
+        cache.put_many(
+            {f"w{worker}-b{b}-{i}": {"worker": worker, "batch": b, "i": i} for i in range(20)}
+        )
     cache.close()
 
 
@@ -127,7 +149,9 @@ def test_concurrent_writers_and_a_compaction_lose_nothing(s3):
     location = f"s3://{bucket}/cache/verdicts"
     _write_batches(location, worker=9, batches=2, flags=s3.beam_flags)  # an earlier run's shards
     ctx = multiprocessing.get_context("spawn")
-    writers = [ctx.Process(target=_write_batches, args=(location, w, 2, s3.beam_flags)) for w in range(2)]
+    writers = [
+        ctx.Process(target=_write_batches, args=(location, w, 2, s3.beam_flags)) for w in range(2)
+    ]
     for w in writers:
         w.start()
     compact(location)  # meanwhile: merges whatever it lists, deletes only what it merged
@@ -135,21 +159,32 @@ def test_concurrent_writers_and_a_compaction_lose_nothing(s3):
         w.join()
         assert w.exitcode == 0
     reader = VerdictCache(location)
-    expected = {f"w{w}-b{b}-{i}": {"worker": w, "batch": b, "i": i}
-                for w in (0, 1, 9) for b in range(2) for i in range(20)}
+    expected = {
+        f"w{w}-b{b}-{i}": {"worker": w, "batch": b, "i": i}
+        for w in (0, 1, 9)
+        for b in range(2)
+        for i in range(20)
+    }
     assert reader.get_many(list(expected)) == expected
     assert reader._shared.shards_damaged == 0
     reader.close()
     done = compact(location)
-    assert list_shards(location) == [f"s3://{bucket}/{k}" for k in s3.keys(bucket, "cache/verdicts/")]
+    assert list_shards(location) == [
+        f"s3://{bucket}/{k}" for k in s3.keys(bucket, "cache/verdicts/")
+    ]
     assert len(list_shards(location)) == 1 and done.rows == len(expected)
 
 
 def test_compaction_keeps_the_newest_row_of_a_key_and_the_newest_time(tmp_path):
     location = str(tmp_path / "cache")
-    write_shard(f"{location}/{shard_name('20260101T000000')}",
-                [{"key": "a", "value": "old", "created": 1.0}, {"key": "b", "value": "b", "created": 1.0}])
-    write_shard(f"{location}/{shard_name('20260102T000000')}", [{"key": "a", "value": "new", "created": 2.0}])
+    write_shard(
+        f"{location}/{shard_name('20260101T000000')}",
+        [{"key": "a", "value": "old", "created": 1.0}, {"key": "b", "value": "b", "created": 1.0}],
+    )
+    write_shard(
+        f"{location}/{shard_name('20260102T000000')}",
+        [{"key": "a", "value": "new", "created": 2.0}],
+    )
     done = compact(location)
     assert (done.shards, done.merged, done.rows, done.undeleted) == (2, 2, 2, 0)
     (merged,) = list_shards(location)
@@ -166,8 +201,16 @@ def test_a_damaged_shard_gives_the_rows_before_the_break(s3):
     write_shard(f"{location}/{shard_name('20260101T000000')}", good[:10])
     body = gzip.compress("".join(json.dumps(r) + "\n" for r in good[10:]).encode())
     client = s3.client()
-    client.put_object(Bucket=bucket, Key=f"cache/verdicts/{shard_name('20260102T000000')}", Body=body[: len(body) // 2])
-    client.put_object(Bucket=bucket, Key=f"cache/verdicts/{shard_name('20260103T000000')}", Body=b"not gzip at all")
+    client.put_object(
+        Bucket=bucket,
+        Key=f"cache/verdicts/{shard_name('20260102T000000')}",
+        Body=body[: len(body) // 2],
+    )
+    client.put_object(
+        Bucket=bucket,
+        Key=f"cache/verdicts/{shard_name('20260103T000000')}",
+        Body=b"not gzip at all",
+    )
     cache = VerdictCache(location)
     shared = cache._shared
     assert shared.shards_read == 3 and shared.shards_damaged == 2
@@ -180,11 +223,14 @@ def test_a_damaged_shard_gives_the_rows_before_the_break(s3):
 
 def test_rows_the_working_copy_refuses_are_skipped_and_counted(tmp_path):
     location = str(tmp_path / "cache")
-    write_shard(f"{location}/{shard_name()}", [
-        {"key": "ok", "value": "{}", "created": 0.0},
-        {"key": "no-value", "created": 0.0},  # the verdicts table's value is NOT NULL
-        {"key": "extra", "value": "{}", "created": 0.0, "column_from_a_newer_version": 1},
-    ])
+    write_shard(
+        f"{location}/{shard_name()}",
+        [
+            {"key": "ok", "value": "{}", "created": 0.0},
+            {"key": "no-value", "created": 0.0},  # the verdicts table's value is NOT NULL
+            {"key": "extra", "value": "{}", "created": 0.0, "column_from_a_newer_version": 1},
+        ],
+    )
     shared = SharedShards(location, "verdicts")
     assert [k for k, _ in _load_verdict_rows(location, shared)] == ["extra", "ok"]
     assert shared.rows_skipped == 1 and shared.rows_loaded == 2
@@ -195,8 +241,12 @@ def test_a_shard_merged_away_while_loading_is_found_in_the_merged_one(tmp_path, 
     import pipeline.cache_store as store
 
     location = str(tmp_path / "cache")
-    write_shard(f"{location}/{shard_name('20260101T000000')}", [{"key": "a", "value": "{}", "created": 0.0}])
-    write_shard(f"{location}/{shard_name('20260102T000000')}", [{"key": "b", "value": "{}", "created": 0.0}])
+    write_shard(
+        f"{location}/{shard_name('20260101T000000')}", [{"key": "a", "value": "{}", "created": 0.0}]
+    )
+    write_shard(
+        f"{location}/{shard_name('20260102T000000')}", [{"key": "b", "value": "{}", "created": 0.0}]
+    )
     stale = store.list_shards(location)
     compact(location)
     listings = iter([stale])

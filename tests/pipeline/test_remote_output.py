@@ -39,7 +39,9 @@ def _upload_input(s3, bucket: str) -> str:
     """The input as two objects under ``in/`` (one gzipped) and a file the reader must skip."""
     rows = _sample_rows()
     client = s3.client()
-    client.put_object(Bucket=bucket, Key="in/part-0.jsonl.gz", Body=gzip.compress("\n".join(rows[:9]).encode()))
+    client.put_object(
+        Bucket=bucket, Key="in/part-0.jsonl.gz", Body=gzip.compress("\n".join(rows[:9]).encode())
+    )
     client.put_object(Bucket=bucket, Key="in/part-1.jsonl", Body="\n".join(rows[9:]).encode())
     client.put_object(Bucket=bucket, Key="in/README.txt", Body=b"not an input")
     return f"s3://{bucket}/in/"
@@ -50,7 +52,10 @@ def _released(store: str) -> list[tuple]:
     for shard in list_files(f"{store}/data", "*.parquet"):
         with FileSystems.open(shard) as f:
             table = pq.read_table(io.BytesIO(f.read()))
-        rows += [(r["pair_id"], r["language2"], r["func2"], r["split"], r["exec_status"]) for r in table.to_pylist()]
+        rows += [
+            (r["pair_id"], r["language2"], r["func2"], r["split"], r["exec_status"])
+            for r in table.to_pylist()
+        ]
     return sorted(rows)
 
 
@@ -64,20 +69,32 @@ def test_s3_run_then_a_two_worker_rerun_reuses_every_generation_and_verdict(s3):
     bucket = s3.new_bucket()
     source = _upload_input(s3, bucket)
     store = f"s3://{bucket}/out"
-    argv = ["--runner=DirectRunner", "--target_languages=go", SANDBOX, "--decontaminate=",
-            f"--source=csn:{source}", f"--output={store}", *s3.beam_flags]
+    argv = [
+        "--runner=DirectRunner",
+        "--target_languages=go",
+        SANDBOX,
+        "--decontaminate=",
+        f"--source=csn:{source}",
+        f"--output={store}",
+        *s3.beam_flags,
+    ]
 
     assert main(argv) == 0
     shards = list_files(f"{store}/data", "*.parquet")
     assert [s.rsplit("/", 1)[1] for s in shards] == [
-        "test-00000-of-00001.parquet", "train-00000-of-00001.parquet", "validation-00000-of-00001.parquet"]
+        "test-00000-of-00001.parquet",
+        "train-00000-of-00001.parquet",
+        "validation-00000-of-00001.parquet",
+    ]
     first = _stats(store)
     released_first = _released(store)
     assert first["accounting"]["balanced"] and first["accounting"]["source_rows"] == 18
     assert first["released_rows"] == len(released_first) > 0
     assert s3.keys(bucket, "out/README.md") == ["out/README.md"]
     assert list_files(f"{store}/.staging", "**") == [], "staging cleaned after publishing"
-    assert s3.keys(bucket, "out/cache/translations/"), "the caches default to OUTPUT/cache, on S3 too"
+    assert s3.keys(bucket, "out/cache/translations/"), (
+        "the caches default to OUTPUT/cache, on S3 too"
+    )
 
     # What the first run stored, as any worker reads it from the bucket.
     translations = TranslationCache(f"{store}/cache/translations")
@@ -92,11 +109,15 @@ def test_s3_run_then_a_two_worker_rerun_reuses_every_generation_and_verdict(s3):
     second = _stats(store)
     c2 = second["metrics"]["counters"]
     assert c2["translate/cache_hits"] == stored_translations, "every stored generation reused"
-    assert c2.get("translate/cache_misses", 0) == c1["translate/cache_misses"] - stored_translations  # transient only
+    assert (
+        c2.get("translate/cache_misses", 0) == c1["translate/cache_misses"] - stored_translations
+    )  # transient only
     if SANDBOX != "--sandbox=none":
         assert stored_verdicts > 0
         lost = c1.get("execute/status_sandbox_error", 0)  # not stored, so run again
-        assert c2.get("execute/cache_hits", 0) == c2["execute/total"] - lost > 0, "every verdict reused"
+        assert c2.get("execute/cache_hits", 0) == c2["execute/total"] - lost > 0, (
+            "every verdict reused"
+        )
     # The launcher merged the first run's shards into one per cache before the workers
     # started; the second run recomputed nothing, so it wrote no shard.
     if c2.get("translate/cache_misses", 0) == 0:
