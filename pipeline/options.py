@@ -9,9 +9,7 @@ where flags become the frozen config the graph is built from.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -56,7 +54,9 @@ class CodeTransOptions(PipelineOptions):
             help="what enters the dataset: passed | compiled | parsed (default: passed where tests exist, compiled otherwise)")
         add("--output", default="./out", help="output directory (re-running over it resumes)")
         add("--cache_dir", default=None,
-            help="local directory of the translation/verdict caches (default OUTPUT/cache)")
+            help="where the translation/verdict caches live (default OUTPUT/cache): a local directory "
+                 "(SQLite, one machine) or a URL on any Beam filesystem, e.g. s3://bucket/cache "
+                 "(shards that every worker of a cluster reads)")
         add("--num_shards", type=int, default=1, help="parquet shards per split")
         add("--dedup_threshold", type=float, default=0.7, help="MinHash LSH Jaccard threshold (SynthCoNL: 0.7)")
         add("--num_perm", type=int, default=256, help="MinHash permutations (SynthCoNL: 256)")
@@ -113,18 +113,18 @@ class RunConfig:
 
     @property
     def cache_dir(self) -> str:
-        """Translation and verdict caches (SQLite: always on a local disk).
+        """Translation and verdict caches: ``--cache_dir`` if given, else ``OUTPUT/cache``, so a
+        re-run over the same output resumes.
 
-        ``--cache_dir`` if given; else ``OUTPUT/cache`` for a local output, so a re-run over
-        the same directory resumes; for an object-store output, a local directory keyed by
-        the output URL (SQLite cannot live on an object store).
+        A local directory holds SQLite files (one machine); a URL (an object-store output, or
+        ``--cache_dir=s3://...``) holds shards that every worker of a cluster reads
+        (``pipeline/cache_store.py``).
         """
         if self.cache_root:
             return self.cache_root
         if "://" not in self.output:
             return os.path.join(self.output, "cache")
-        key = hashlib.sha1(self.output.encode()).hexdigest()[:12]
-        return os.path.join(tempfile.gettempdir(), "codetrans-cache", key)
+        return self.output.rstrip("/") + "/cache"
 
 
 def _csv(value: str) -> tuple[str, ...]:

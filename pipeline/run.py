@@ -21,7 +21,11 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import (
+    GoogleCloudOptions,
+    PipelineOptions,
+    StandardOptions,
+)
 
 from pipeline.options import RunConfig, run_config_from_options
 from pipeline.progress import LogProgress
@@ -280,6 +284,39 @@ def print_help() -> None:
     parser.print_help()
 
 
+def compact_shared_caches(configs: dict[str, Any]) -> None:
+    """Merge the shards of caches kept on a shared filesystem (``--cache_dir=s3://...``) before
+    the workers start, so each reads one object per cache instead of one per earlier batch."""
+    from pipeline.cache_store import compact, is_shared
+
+    for location in (configs["translate"].cache_dir, configs["execute"].cache_dir):
+        if is_shared(location):
+            compact(location)  # logs what it merged
+
+
+def write_template(options: PipelineOptions, cfg: RunConfig, staging: OutputLayout, configs: dict[str, Any],
+                   template: str) -> int:
+    """``--template_location``: build the graph and let the runner (Dataflow) write the job
+    spec there instead of running it.
+
+    Nothing is read from or written to the output here. A job started from the template
+    writes its shards into ``OUTPUT/.staging/<run id>/``: publishing them and writing
+    ``stats.json`` and the card are the launcher's steps after the job, which a template
+    launch does not have.
+    """
+    from pipeline.sources import SourceError
+
+    try:
+        p = beam.Pipeline(options=options)
+        build_pipeline(p, cfg, staging, configs)
+        p.run()
+    except SourceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    LOG.info("job spec written to %s; a job started from it writes to %s (unpublished)", template, staging.root)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     # force: importing Beam already logged a warning, which installed a WARNING-level handler.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
@@ -290,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
         print_help()
         return 0
     options = PipelineOptions(argv)
+    # The launcher's own reads and writes (source listing, caches, publishing) use the same
+    # filesystem options as the workers (--s3_endpoint_url and the like).
+    FileSystems.set_options(options)
     try:
         cfg = run_config_from_options(options)
         sandbox_backend, sandbox_warning = detect_sandbox(cfg.sandbox)
@@ -302,11 +342,15 @@ def main(argv: list[str] | None = None) -> int:
     if not options.view_as(StandardOptions).runner:
         options.view_as(StandardOptions).runner = "DirectRunner"
 
+    template = options.view_as(GoogleCloudOptions).template_location
     final = OutputLayout(cfg.output)
-    make_dirs(final.root)
-    clean_stale_staging(final)
     run_id = new_run_id()
     staging = final.staging(run_id)
+    if template:
+        return write_template(options, cfg, staging, configs, template)
+    make_dirs(final.root)
+    clean_stale_staging(final)
+    compact_shared_caches(configs)
     started = time.time()
     LOG.info("run %s: source=%s targets=%s sandbox=%s output=%s", run_id, cfg.source,
              ",".join(cfg.target_languages), sandbox_backend, final.root)

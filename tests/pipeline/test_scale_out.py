@@ -68,17 +68,26 @@ def test_guide_command_parses(argv):
         image = options.view_as(WorkerOptions).sdk_container_image
         setup = options.view_as(SetupOptions).setup_file
         assert image or setup, "a Dataflow job needs our code on the workers"
-    if runner in ("SparkRunner", "FlinkRunner", "PortableRunner"):
-        portable = options.view_as(PortableOptions)
+    portable = options.view_as(PortableOptions)
+    if runner == "PortableRunner":
+        assert portable.job_endpoint
+    if runner in ("SparkRunner", "FlinkRunner", "PortableRunner") and portable.job_endpoint != "embed":
         assert portable.environment_type == "DOCKER"
         assert portable.environment_config, "the worker image"
         assert cfg.output.startswith("/mnt/shared/"), "clusters need a shared mount (docs)"
-    if runner == "PortableRunner":
-        assert options.view_as(PortableOptions).job_endpoint
+        assert "://" in cfg.cache_dir, "SQLite must not sit on a shared mount: the caches go to a URL"
+    if portable.job_endpoint == "embed":  # the local Runner API run of the guide (what was run here)
+        assert portable.environment_type == "LOOPBACK"
+    if options.view_as(GoogleCloudOptions).template_location:
+        assert options.view_as(GoogleCloudOptions).dataflow_endpoint, "local temp/staging need a non-service endpoint"
 
 
-def test_object_store_output_is_kept_as_a_url():
-    """gs:// outputs stay URLs (the sinks go through Beam's FileSystems); caches stay local."""
+def test_object_store_output_is_kept_as_a_url_and_so_are_its_caches():
+    """gs:// outputs stay URLs (the sinks go through Beam's FileSystems), and the caches go
+    with them (shards every worker reads: pipeline/cache_store.py)."""
     cfg = run_config_from_options(PipelineOptions(["--output=gs://bucket/codetrans/run1"]))
     assert str(cfg.output) == "gs://bucket/codetrans/run1"
-    assert "://" not in cfg.cache_dir
+    assert cfg.cache_dir == "gs://bucket/codetrans/run1/cache"
+    local = run_config_from_options(PipelineOptions(["--output=/data/run1", "--cache_dir=s3://bucket/cache"]))
+    assert local.cache_dir == "s3://bucket/cache"
+    assert run_config_from_options(PipelineOptions(["--output=/data/run1"])).cache_dir == "/data/run1/cache"
