@@ -3,7 +3,7 @@
 DESIGN.md section 8 budget: self-distillation costs <= 10% over last-exit-only training per
 step, i.e. ratio (self-distilled steps/s / last-exit steps/s) >= 0.91. Both modes run the
 same model (tiny config), the same pre-built batches and the trainer's own loss code
-(``model.train.batch_losses``), interleaved, median of k timed runs after a warm-up. Two
+(``model.train.Stepper``), interleaved, median of k timed runs after a warm-up. Two
 clocks: wall time, and this process's CPU time (steps per CPU-second), which a shared,
 oversubscribed machine disturbs far less than wall time (torch runs single-threaded here).
 
@@ -30,12 +30,19 @@ import transformers
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.data import ContrastiveSampler, PretrainSampler, read_release, repository_snippets  # noqa: E402
+from model.data import ContrastiveSampler, PretrainSampler, read_release, repository_units  # noqa: E402
 from model.demo_data import mine_tree  # noqa: E402
-from model.losses import combine, exit_weights  # noqa: E402
+from model.distributed import DistContext  # noqa: E402
+from model.losses import exit_weights  # noqa: E402
 from model.modeling import MoseModel  # noqa: E402
 from model.tokenizer import MoseTokenizer  # noqa: E402
-from model.train import TrainConfig, batch_losses, build_model, make_optimizer  # noqa: E402
+from model.train import (  # noqa: E402
+    MoseTrainModule,
+    Stepper,
+    TrainConfig,
+    build_model,
+    make_optimizer,
+)
 
 
 def _rows(data: str | None) -> list[dict]:
@@ -45,22 +52,14 @@ def _rows(data: str | None) -> list[dict]:
     return [r.to_row() for r in mine_tree(stdlib, max_functions=400, max_per_repository=40)]
 
 
-def _time_steps(
-    model: MoseModel, batches, weights, tokenizer, cfg, steps: int
-) -> tuple[float, float]:
-    """(steps per wall second, steps per CPU second of this process)."""
-    optimizer = make_optimizer(model, cfg)
-    exits = sorted(weights)
-    device = torch.device("cpu")
+def _time_steps(model: MoseModel, batches, weights, cfg, steps: int) -> tuple[float, float]:
+    """(steps per wall second, steps per CPU second of this process), through the trainer's
+    own step (``model.train.Stepper``: forward, backward, clipping, AdamW)."""
+    module = MoseTrainModule(model, sorted(weights))
+    stepper = Stepper(cfg, DistContext(), module, module, make_optimizer(module, cfg), weights)
     start, cpu_start = time.perf_counter(), time.process_time()
     for position in range(steps):
-        batch = batches[position % len(batches)]
-        per_exit = batch_losses(model, batch, exits, tokenizer, cfg, position, device)
-        loss = combine({e: v["loss"] for e, v in per_exit.items()}, weights)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        stepper(position, [batches[position % len(batches)]])
     return steps / (time.perf_counter() - start), steps / (time.process_time() - cpu_start)
 
 
@@ -94,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         model = build_model(cfg, tokenizer)
         model.train()
         if objective == "pretrain":
-            sampler = PretrainSampler(repository_snippets(rows), tokenizer, args.max_length, 0)
+            sampler = PretrainSampler(repository_units(rows), tokenizer, args.max_length, 0)
         else:
             sampler = ContrastiveSampler(rows, tokenizer, args.max_length, 0)
         batches = [sampler.batch(i, args.batch_size) for i in range(args.steps)]
@@ -103,12 +102,12 @@ def main(argv: list[str] | None = None) -> int:
             "sd": exit_weights(model.exits, self_distillation=True),
         }
         for weights in modes.values():  # warm-up
-            _time_steps(model, batches[:2], weights, tokenizer, cfg, 2)
+            _time_steps(model, batches[:2], weights, cfg, 2)
         timings: dict[str, list[tuple[float, float]]] = {name: [] for name in modes}
         for _ in range(args.k):
             for name, weights in modes.items():
                 timings[name].append(
-                    _time_steps(model, batches, weights, tokenizer, cfg, args.steps)
+                    _time_steps(model, batches, weights, cfg, args.steps)
                 )
         for column, clock in ((0, "wall"), (1, "cpu")):
             base = statistics.median(t[column] for t in timings["last"])

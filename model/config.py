@@ -13,6 +13,7 @@ Presets: ``1b`` is the released shape (36 layers, hidden 1024, 16 heads, 4 KV he
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from transformers import Starcoder2Config
@@ -151,3 +152,64 @@ def make_config(
     config = MoseConfig(**kwargs)
     config.check()
     return config
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """Optimisation and regularisation defaults of a run (``--recipe``); flags override them.
+
+    ``dropout`` sets attention, residual and embedding dropout; ``schedule`` is ``cosine``
+    (linear warm-up, cosine decay to ``min_lr_ratio`` x peak) or ``multistep`` (linear
+    warm-up, then the LR multiplied by ``gamma`` at each of ``milestones``, fractions of
+    ``--steps``); ``warmup`` None means steps / 20; ``temperature`` None means learned.
+    """
+
+    name: str
+    dropout: float
+    betas: tuple[float, float]
+    eps: float
+    weight_decay: float
+    schedule: str
+    warmup: int | None
+    milestones: tuple[float, ...] = ()
+    gamma: float = 1.0
+    temperature: float | None = 0.05
+
+
+#: ``default``: what this trainer used before issue 18 (short CPU runs: no dropout, cosine,
+#: 5% warm-up, fixed temperature). ``paper``: the released ModularStarEncoder's settings
+#: (arXiv 2503.03008 and the released config): dropout 0.1 everywhere, AdamW betas
+#: (0.9, 0.95), eps 1e-6, weight decay 0.1, 4,000 warm-up steps then a multi-step decay, and
+#: the CLIP loss's learned temperature. The paper does not give the decay points; this recipe
+#: divides the LR by 10 at 50% and 75% of the run (Goyal et al. 2017's step schedule), an
+#: assumption that ``--lr_milestones`` / ``--lr_gamma`` change.
+RECIPES: dict[str, Recipe] = {
+    "default": Recipe(
+        name="default",
+        dropout=0.0,
+        betas=(0.9, 0.98),
+        eps=1e-6,
+        weight_decay=0.01,
+        schedule="cosine",
+        warmup=None,
+    ),
+    "paper": Recipe(
+        name="paper",
+        dropout=0.1,
+        betas=(0.9, 0.95),
+        eps=1e-6,
+        weight_decay=0.1,
+        schedule="multistep",
+        warmup=4000,
+        milestones=(0.5, 0.75),
+        gamma=0.1,
+        temperature=None,
+    ),
+}
+
+
+def dropout_overrides(dropout: float) -> dict[str, float]:
+    """Config keys for one dropout rate everywhere (as the released checkpoint sets them)."""
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError("dropout must be in [0, 1)")
+    return {"attention_dropout": dropout, "residual_dropout": dropout, "embedding_dropout": dropout}

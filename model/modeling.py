@@ -270,6 +270,10 @@ class MoseModel(PreTrainedModel):
         if position_ids is None:
             position_ids = left_padded_position_ids(attention_mask)
         hidden_states = self.embed_tokens(input_ids)  # (B, T, H)
+        # Embedding dropout where Starcoder2Model applies it (0.1 in the released config).
+        hidden_states = F.dropout(
+            hidden_states, p=self.config.embedding_dropout, training=self.training
+        )
         mask = create_bidirectional_mask(
             config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask
         )
