@@ -222,7 +222,7 @@ class SentenceTransformersEncoder:
     def encode_code(self, codes, languages, exits=None, batch_size=32) -> dict[int, np.ndarray]:
         if len(codes) != len(languages):
             raise ValueError("codes and languages differ in length")
-        dim = self.model.get_sentence_embedding_dimension()
+        dim = self.model.get_embedding_dimension()
         out = np.zeros((len(codes), dim), dtype=np.float32)
         by_prompt: dict[str | None, list[int]] = {}
         for i, lang in enumerate(languages):
