@@ -85,6 +85,10 @@ class AblationConfig:
             raise ValueError("at least one seed")
         if self.jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {self.jobs}")
+        from model.config import PRESETS  # checked here, not in the first training child
+
+        if self.config not in PRESETS:
+            raise ValueError(f"unknown --config {self.config!r}; choose from {', '.join(sorted(PRESETS))}")
 
     def __str__(self) -> str:
         return (f"ablation {self.config} exits={','.join(map(str, self.exits))} "

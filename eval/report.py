@@ -118,7 +118,7 @@ def render_markdown(
 ) -> str:
     env = environment()
     lines = [
-        "# Retrieval evaluation per exit",
+        f"# {meta.get('title') or 'Retrieval evaluation per exit'}",
         "",
         f"Data: {meta.get('data', '?')} (split `{meta.get('split', '?')}`). Ranking over the full "
         "candidate pool with exact inner-product search on L2-normalised embeddings; ties by "

@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run the modeling code a baseline folder ships (auto_map)",
     )
-    p.add_argument("--title", default="")
+    p.add_argument("--title", default="", help="heading of report.md and the plot")
     return p
 
 

@@ -60,14 +60,26 @@ class DistContext:
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto``: this rank's GPU when CUDA is available, else the CPU."""
+    """``auto``: this rank's GPU when CUDA is available, else the CPU.
+
+    A device this machine does not have is a ``ValueError`` naming it (a user error, reported
+    in one line), not torch's assertion deep inside the first ``.to(device)``.
+    """
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", local_rank)
         return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", local_rank)
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(f"--device={name}: {err}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device={name}, but this machine has no CUDA device (use cpu or auto)")
+        if device.index is None:
+            device = torch.device("cuda", local_rank)
+        if device.index >= torch.cuda.device_count():
+            raise ValueError(f"--device={name}, but only {torch.cuda.device_count()} CUDA device(s) exist")
     return device
 
 

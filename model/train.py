@@ -453,8 +453,9 @@ class Stepper:
         torch.manual_seed(hash((cfg.seed, 5, step, ctx.rank)) & 0xFFFFFFFFFFFF)
         batches = [b.to(ctx.device, non_blocking=True) for b in batches]
         exits = sorted(self.weights)
+        counts: dict[str, int] = {}
         if isinstance(batches[0], PretrainBatch):
-            parts = self._pretrain(batches)
+            parts, counts = self._pretrain(batches)
             per_exit = {
                 e: {
                     "mlm": float(parts[k, 0]),
@@ -482,6 +483,7 @@ class Stepper:
             "loss": total,
             "exits": {str(e): v for e, v in per_exit.items()},
             "grad_norm": float(norm),
+            **counts,
         }
         if self.temperature is not None:
             with torch.no_grad():
@@ -491,8 +493,9 @@ class Stepper:
     def _optimizers(self) -> list[torch.optim.Optimizer]:
         return [o for o in (self.optimizer, self.temperature_optimizer) if o is not None]
 
-    def _pretrain(self, batches: list[PretrainBatch]) -> torch.Tensor:
-        """(E, 2) global [MLM, ICC] means per exit; gradients of their weighted sum accumulated."""
+    def _pretrain(self, batches: list[PretrainBatch]) -> tuple[torch.Tensor, dict[str, int]]:
+        """(E, 2) global [MLM, ICC] means per exit, and the step's masked tokens and ICC
+        contexts over all ranks (logged); gradients of the weighted means accumulated."""
         ctx = self.ctx
         counts = torch.tensor(
             [
@@ -502,7 +505,9 @@ class Stepper:
             dtype=torch.float64,
             device=ctx.device,
         )
-        n_masked, n_contexts = all_reduce_sum(counts, ctx).clamp(min=1).tolist()
+        totals = all_reduce_sum(counts, ctx)
+        logged = {"masked_tokens": int(totals[0]), "icc_contexts": int(totals[1])}
+        n_masked, n_contexts = totals.clamp(min=1).tolist()
         scale = torch.tensor([n_masked, n_contexts], device=ctx.device)
         weights = torch.tensor([self.weights[e] for e in sorted(self.weights)], device=ctx.device)
         parts = torch.zeros(len(weights), 2, device=ctx.device)
@@ -513,7 +518,7 @@ class Stepper:
                 # x world_size: DDP/FSDP average gradients over ranks, the loss is a sum
                 ((weights * share.sum(1)).sum() * ctx.world_size).backward()
             parts += share.detach()
-        return all_reduce_sum(parts, ctx)
+        return all_reduce_sum(parts, ctx), logged
 
     def _contrastive(self, batches: list[ContrastiveBatch]) -> torch.Tensor:
         """(E,) mean over micro-batches of the global InfoNCE per exit; gradients accumulated."""

@@ -127,9 +127,10 @@ def test_ablation_end_to_end_on_tiny_shards(tmp_path):
 
     data = write_release_shards(tmp_path / "data", humaneval_rows(24, split_of=lambda i: "test" if i % 3 == 0 else "train"))
     out = tmp_path / "ablation"
-    assert main([f"--data={data}", f"--output={out}", "--exits=1,2", "--steps=1", "--pretrain_steps=0",
-                 "--max_length=64", "--latency_items=4", "--latency_repeats=1", "--train_arg=--batch_size=4",
-                 "--jobs=2"]) == 0
+    common = [f"--data={data}", f"--output={out}", "--exits=1,2", "--steps=1", "--pretrain_steps=0",
+              "--max_length=64", "--latency_items=4", "--latency_repeats=1", "--train_arg=--batch_size=4",
+              "--config=tiny"]
+    assert main([*common, "--jobs=2"]) == 0
     doc = json.loads((out / "ablation.json").read_text())
     assert [r["name"] for r in doc["runs"]] == ["self-distilled", "alone-1", "last-exit-only"]
     assert [r["exit"] for r in doc["rows"]] == [1, 2]
@@ -143,3 +144,11 @@ def test_ablation_end_to_end_on_tiny_shards(tmp_path):
     assert (out / "ablation.png").stat().st_size > 0 and (out / "eval" / "metrics.json").exists()
     # a repeated command reuses finished runs instead of retraining
     assert (out / "checkpoints" / "alone-1" / "seed0" / "contrastive.done").exists()
+    # --evaluate_only with a seed never trained: the finished runs are evaluated, nothing trains
+    assert main([*common, "--seeds=0,1", "--evaluate_only"]) == 0
+    assert not (out / "checkpoints" / "alone-1" / "seed1").exists()
+    again = json.loads((out / "ablation.json").read_text())
+    assert again["rows"][0]["self-distilled"]["text_mrr"]["mean"] == doc["rows"][0]["self-distilled"]["text_mrr"]["mean"]
+    # --config names a model preset; an unknown one stops with a message, before any training
+    assert main([*common, "--config=huge", "--seeds=5"]) == 1
+    assert not (out / "checkpoints" / "alone-1" / "seed5").exists()

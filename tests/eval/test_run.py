@@ -107,3 +107,21 @@ def test_run_evaluates_a_released_layout_folder_per_exit(shards, tmp_path, capsy
                  "--no_per_language", "--latency_items=2", "--latency_repeats=1"]) == 0
     doc = json.loads((tmp_path / "b" / "metrics.json").read_text())
     assert [e["exit"] for e in doc["models"][0]["exits"]] == EXITS
+
+
+def test_external_sets_and_title_through_the_cli(tiny_bert, tmp_path):
+    """--external adds the field's tasks (here CodeXGLUE code search: test.jsonl against its
+    own codebase.jsonl) beside or instead of the release; --title heads the report."""
+    from tests.eval.test_external import _codesearch
+
+    folder = _codesearch(tmp_path / "codesearch")
+    out = tmp_path / "eval"
+    assert main([f"--baseline={tiny_bert}", f"--external={folder}", f"--output={out}", "--title=Protocol check",
+                 "--latency_items=2", "--latency_repeats=1"]) == 0
+    doc = json.loads((out / "metrics.json").read_text())
+    bm25 = next(m for m in doc["models"] if m["kind"] == "bm25")
+    assert list(bm25["exits"][0]["tasks"]) == ["codesearch/python"]  # no --data: only the external set
+    assert bm25["exits"][0]["tasks"]["codesearch/python"]["mrr"] > 0
+    report = (out / "report.md").read_text()
+    assert report.splitlines()[0].lstrip("# ") == "Protocol check"
+    assert "codesearch/python" in report
