@@ -89,6 +89,7 @@ template <typename T, typename = void> struct is_set : std::false_type {};
 template <typename T> struct is_set<T, std::void_t<typename T::key_type>> : std::bool_constant<!is_map<T>::value> {};
 template <typename T> struct is_optional : std::false_type {};
 template <typename T> struct is_optional<std::optional<T>> : std::true_type {};
+struct VoidTag {};
 template <typename T> struct is_tuple : std::false_type {};
 template <typename... A> struct is_tuple<std::tuple<A...>> : std::true_type {};
 template <typename A, typename B> struct is_tuple<std::pair<A, B>> : std::true_type {};
@@ -113,7 +114,7 @@ template <typename T> void ser(std::string& o, const T& v) {
     else if (std::isinf(d)) o += d > 0 ? " Dinf" : " D-inf";
     else { char b[40]; std::snprintf(b, sizeof b, "%.17g", d); o += " D"; o += b; }
   }
-  else if constexpr (std::is_same_v<T, std::nullptr_t>) { o += " N"; }
+  else if constexpr (std::is_same_v<T, std::nullptr_t> || std::is_same_v<T, VoidTag>) { o += " N"; }
   else if constexpr (std::is_pointer_v<T> && std::is_convertible_v<T, const char*>) {
     if (v == nullptr) o += " N"; else { o += " S"; hex(o, std::string(v)); }
   }
@@ -139,18 +140,17 @@ template <typename T> void ser_bool(std::string& o, const T& v) {
   ser(o, v);
 }
 inline void emit(const std::string& s) { std::cout << "\n@@PREFIX " << s << std::endl; }
-template <typename F> void run_case(int i, int mode, F f) {
+// ``(call, VoidTag{})`` is the call's result, or a VoidTag when it returns void.
+template <typename T> T&& operator,(T&& x, VoidTag) { return std::forward<T>(x); }
+template <typename T> std::string value(const T& v) { std::string o; ser(o, v); return o.substr(1); }
+template <typename T> std::string value_bool(const T& v) { std::string o; ser_bool(o, v); return o.substr(1); }
+// One non-template runner: each case is a captureless lambda, i.e. a plain function pointer.
+inline void run_case(int i, std::string (*f)()) {
   std::string o;
-  try {
-    if constexpr (std::is_void_v<decltype(f())>) { f(); o = " N"; }
-    else if (mode == 2) { f(); o = " N"; }
-    else { auto r = f(); if (mode == 1) ser_bool(o, r); else ser(o, r); }
-  } catch (const std::exception& e) {
-    o = " X"; hex(o, "std::exception");
-  } catch (...) {
-    o = " X"; hex(o, "exception");
-  }
-  emit("CASE " + std::to_string(i) + " " + o.substr(1));
+  try { o = f(); }
+  catch (const std::exception& e) { o = "X"; hex(o, "std::exception"); }
+  catch (...) { o = "X"; hex(o, "exception"); }
+  emit("CASE " + std::to_string(i) + " " + o);
 }
 }  // namespace __h
 """.replace("@@PREFIX", PREFIX)
@@ -233,12 +233,15 @@ def render(req: HarnessRequest) -> str:
         '  __h::emit("BEGIN " + __nonce);',
     ]
     returns = req.signature.returns.kind
-    mode = 2 if returns == "none" else 1 if returns == "bool" else 0
     for i, case in enumerate(req.cases):
         args = pad_args(req, case)
         decls = " ".join(f"{types[j]} a{j}{_braced(a)};" for j, a in enumerate(args))
         call = f"{name}({', '.join(f'a{j}' for j in range(len(args)))})"
-        out.append(f"  __h::run_case({i}, {mode}, [&]() {{ {decls} return {call}; }});")
+        if returns == "none":  # the source returns nothing: its translation's result is not looked at
+            body = f'{call}; return "N";'
+        else:
+            body = f"return __h::{'value_bool' if returns == 'bool' else 'value'}(({call}, __h::VoidTag{{}}));"
+        out.append(f"  __h::run_case({i}, []() -> std::string {{ {decls} {body} }});")
     out += ['  __h::emit("END " + __nonce);', "  return 0;", "}"]
     return "\n".join(out) + "\n"
 

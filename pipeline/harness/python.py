@@ -1,10 +1,11 @@
 """Python harness: reads the nonce, then runs the translation, then one guarded call per case.
 
-The harness is the program's main module and ``exec``s the translation (as ``__main__``, so a
-``if __name__ == "__main__"`` block runs as it would alone) only after it has read the nonce
-from stdin and pointed stdin at ``/dev/null``: code the translation runs at import time cannot
-learn the nonce from stdin. Each result is written with ``os.write`` after flushing
-``sys.stdout``, so the function's own prints stay in order before it.
+The harness is the program's main module and ``exec``s the translation in its own globals
+(so the translation is ``__main__`` as it would be alone, ``if __name__ == "__main__"``
+blocks included) only after it has read the nonce from stdin and pointed stdin at
+``/dev/null``: code the translation runs at import time cannot learn the nonce from stdin.
+Each result is written with ``os.write`` after flushing ``sys.stdout``, so the function's own
+prints stay in order before it.
 """
 
 from __future__ import annotations
@@ -100,9 +101,8 @@ def render(req: HarnessRequest) -> str:
     return "\n".join([
         PRELUDE,
         SERIALISER,
-        "__ns = {'__name__': '__main__', '__builtins__': __builtins__}",
-        f"exec(compile({req.code!r}, 'main.py', 'exec'), __ns)",
-        f"__fn = __ns[{name!r}]",
+        f"exec(compile({req.code!r}, 'main.py', 'exec'), globals())",
+        f"__fn = globals()[{name!r}]",
         f"__emit({PREFIX + ' BEGIN '!r} + __NONCE)",
         f"for __i, __call in enumerate([{calls}]):",
         "    try:",

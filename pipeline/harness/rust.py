@@ -37,33 +37,21 @@ _MAPS = {"HashMap": "std::collections::HashMap", "BTreeMap": "std::collections::
 _SEQS = {"Vec", "VecDeque"}
 
 
-_INT_IMPLS = "".join(
-    f"impl HarnessValue for {t} {{ fn h_ser(&self, o: &mut String) {{ o.push_str(&format!(\" I{{}}\", self)); }} }}\n"
-    for t in ("i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize")
-)
-_TUPLE_IMPLS = "".join(
-    "impl<" + ", ".join(f"T{j}: HarnessValue" for j in range(n)) + "> HarnessValue for ("
-    + "".join(f"T{j}, " for j in range(n)) + ") { fn h_ser(&self, o: &mut String) { "
-    + f'o.push_str(" L{n}"); ' + " ".join(f"self.{j}.h_ser(o);" for j in range(n)) + " } }\n"
-    for n in range(1, 7)
-)
-_HELPERS = (
-    """
+_CORE = """
 #[allow(dead_code)]
 trait HarnessValue { fn h_ser(&self, o: &mut String); }
 #[allow(dead_code)]
-fn h_hex(s: &str) -> String { s.as_bytes().iter().map(|b| format!("{:02x}", b)).collect() }
-#[allow(dead_code)]
-fn h_float(x: f64, o: &mut String) {
-    if x.is_nan() { o.push_str(" Dnan"); }
-    else if x.is_infinite() { o.push_str(if x > 0.0 { " Dinf" } else { " D-inf" }); }
-    else { o.push_str(&format!(" D{:?}", x)); }
+fn h_hex(s: &str) -> String {
+    let d = b"0123456789abcdef";
+    let mut o = String::new();
+    for b in s.bytes() { o.push(d[(b >> 4) as usize] as char); o.push(d[(b & 15) as usize] as char); }
+    o
 }
 #[allow(dead_code)]
 fn h_emit(s: &str) { print!("\\n@@PREFIX {}\\n", s); }
 #[allow(dead_code)]
-fn h_case<F: FnOnce() -> String>(i: usize, f: F) {
-    let line = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+fn h_case(i: usize, f: &dyn Fn() -> String) {
+    let line = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f())) {
         Ok(s) => s,
         Err(_) => format!("X{}", h_hex("panic")),
     };
@@ -72,45 +60,64 @@ fn h_case<F: FnOnce() -> String>(i: usize, f: F) {
 #[allow(dead_code)]
 fn h_value<T: HarnessValue + ?Sized>(v: &T) -> String { let mut o = String::new(); v.h_ser(&mut o); o[1..].to_string() }
 impl HarnessValue for () { fn h_ser(&self, o: &mut String) { o.push_str(" N"); } }
-impl HarnessValue for bool { fn h_ser(&self, o: &mut String) { o.push_str(if *self { " B1" } else { " B0" }); } }
-impl HarnessValue for f64 { fn h_ser(&self, o: &mut String) { h_float(*self, o); } }
-impl HarnessValue for f32 { fn h_ser(&self, o: &mut String) { h_float(*self as f64, o); } }
-impl HarnessValue for char { fn h_ser(&self, o: &mut String) { o.push_str(" S"); o.push_str(&h_hex(&self.to_string())); } }
-impl HarnessValue for str { fn h_ser(&self, o: &mut String) { o.push_str(" S"); o.push_str(&h_hex(self)); } }
-impl HarnessValue for String { fn h_ser(&self, o: &mut String) { self.as_str().h_ser(o); } }
 impl<T: HarnessValue + ?Sized> HarnessValue for &T { fn h_ser(&self, o: &mut String) { (**self).h_ser(o); } }
 impl<T: HarnessValue + ?Sized> HarnessValue for &mut T { fn h_ser(&self, o: &mut String) { (**self).h_ser(o); } }
-impl<T: HarnessValue + ?Sized> HarnessValue for Box<T> { fn h_ser(&self, o: &mut String) { (**self).h_ser(o); } }
-impl<T: HarnessValue> HarnessValue for Option<T> {
-    fn h_ser(&self, o: &mut String) { match self { Some(v) => v.h_ser(o), None => o.push_str(" N") } }
-}
-impl<T: HarnessValue, E> HarnessValue for Result<T, E> {
-    fn h_ser(&self, o: &mut String) { match self { Ok(v) => v.h_ser(o), Err(_) => { o.push_str(" X"); o.push_str(&h_hex("Err")); } } }
-}
-impl<T: HarnessValue> HarnessValue for [T] {
-    fn h_ser(&self, o: &mut String) { o.push_str(&format!(" L{}", self.len())); for x in self { x.h_ser(o); } }
-}
-impl<T: HarnessValue, const N: usize> HarnessValue for [T; N] { fn h_ser(&self, o: &mut String) { self[..].h_ser(o); } }
-impl<T: HarnessValue> HarnessValue for Vec<T> { fn h_ser(&self, o: &mut String) { self[..].h_ser(o); } }
-impl<T: HarnessValue> HarnessValue for std::collections::VecDeque<T> {
-    fn h_ser(&self, o: &mut String) { o.push_str(&format!(" L{}", self.len())); for x in self { x.h_ser(o); } }
-}
-impl<T: HarnessValue, S> HarnessValue for std::collections::HashSet<T, S> {
-    fn h_ser(&self, o: &mut String) { o.push_str(&format!(" U{}", self.len())); for x in self { x.h_ser(o); } }
-}
-impl<T: HarnessValue> HarnessValue for std::collections::BTreeSet<T> {
-    fn h_ser(&self, o: &mut String) { o.push_str(&format!(" U{}", self.len())); for x in self { x.h_ser(o); } }
-}
-impl<K: HarnessValue, V: HarnessValue, S> HarnessValue for std::collections::HashMap<K, V, S> {
-    fn h_ser(&self, o: &mut String) { o.push_str(&format!(" M{}", self.len())); for (k, v) in self { k.h_ser(o); v.h_ser(o); } }
-}
-impl<K: HarnessValue, V: HarnessValue> HarnessValue for std::collections::BTreeMap<K, V> {
-    fn h_ser(&self, o: &mut String) { o.push_str(&format!(" M{}", self.len())); for (k, v) in self { k.h_ser(o); v.h_ser(o); } }
-}
 """.replace("@@PREFIX", PREFIX)
-    + _INT_IMPLS
-    + _TUPLE_IMPLS
+
+_FLOAT = """#[allow(dead_code)]
+fn h_float(x: f64, o: &mut String) {
+    if x.is_nan() { o.push_str(" Dnan"); }
+    else if x.is_infinite() { o.push_str(if x > 0.0 { " Dinf" } else { " D-inf" }); }
+    else { o.push_str(&format!(" D{:?}", x)); }
+}
+"""
+_SEQ = "o.push_str(\" {tag}\"); o.push_str(&self.len().to_string()); for x in self {{ x.h_ser(o); }}"
+_MAP = "o.push_str(\" M\"); o.push_str(&self.len().to_string()); for (k, v) in self {{ k.h_ser(o); v.h_ser(o); }}"
+_INTS = ("i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize")
+
+#: (the type names that call for it, the impl): only the impls the declared result type needs
+#: are written, as every impl costs compile time in every program of a batch.
+_IMPLS: tuple[tuple[tuple[str, ...], str], ...] = (
+    *(((t,), f"impl HarnessValue for {t} {{ fn h_ser(&self, o: &mut String) {{ o.push_str(\" I\"); "
+              f"o.push_str(&self.to_string()); }} }}\n") for t in _INTS),
+    (("bool",), "impl HarnessValue for bool { fn h_ser(&self, o: &mut String) { o.push_str(if *self { \" B1\" } else { \" B0\" }); } }\n"),
+    (("f64", "f32"), _FLOAT),
+    (("f64",), "impl HarnessValue for f64 { fn h_ser(&self, o: &mut String) { h_float(*self, o); } }\n"),
+    (("f32",), "impl HarnessValue for f32 { fn h_ser(&self, o: &mut String) { h_float(*self as f64, o); } }\n"),
+    (("char",), "impl HarnessValue for char { fn h_ser(&self, o: &mut String) { o.push_str(\" S\"); o.push_str(&h_hex(&self.to_string())); } }\n"),
+    (("str", "String"), "impl HarnessValue for str { fn h_ser(&self, o: &mut String) { o.push_str(\" S\"); o.push_str(&h_hex(self)); } }\n"),
+    (("String",), "impl HarnessValue for String { fn h_ser(&self, o: &mut String) { self.as_str().h_ser(o); } }\n"),
+    (("Box",), "impl<T: HarnessValue + ?Sized> HarnessValue for Box<T> { fn h_ser(&self, o: &mut String) { (**self).h_ser(o); } }\n"),
+    (("Option",), "impl<T: HarnessValue> HarnessValue for Option<T> { fn h_ser(&self, o: &mut String) { match self { Some(v) => v.h_ser(o), None => o.push_str(\" N\") } } }\n"),
+    (("Result",), "impl<T: HarnessValue, E> HarnessValue for Result<T, E> { fn h_ser(&self, o: &mut String) { match self { Ok(v) => v.h_ser(o), Err(_) => { o.push_str(\" X\"); o.push_str(&h_hex(\"Err\")); } } } }\n"),
+    (("[", "Vec"), "impl<T: HarnessValue> HarnessValue for [T] { fn h_ser(&self, o: &mut String) { " + _SEQ.format(tag="L") + " } }\n"),
+    (("[",), "impl<T: HarnessValue, const N: usize> HarnessValue for [T; N] { fn h_ser(&self, o: &mut String) { self[..].h_ser(o); } }\n"),
+    (("Vec",), "impl<T: HarnessValue> HarnessValue for Vec<T> { fn h_ser(&self, o: &mut String) { self[..].h_ser(o); } }\n"),
+    (("VecDeque",), "impl<T: HarnessValue> HarnessValue for std::collections::VecDeque<T> { fn h_ser(&self, o: &mut String) { " + _SEQ.format(tag="L") + " } }\n"),
+    (("HashSet",), "impl<T: HarnessValue, S> HarnessValue for std::collections::HashSet<T, S> { fn h_ser(&self, o: &mut String) { " + _SEQ.format(tag="U") + " } }\n"),
+    (("BTreeSet",), "impl<T: HarnessValue> HarnessValue for std::collections::BTreeSet<T> { fn h_ser(&self, o: &mut String) { " + _SEQ.format(tag="U") + " } }\n"),
+    (("HashMap",), "impl<K: HarnessValue, V: HarnessValue, S> HarnessValue for std::collections::HashMap<K, V, S> { fn h_ser(&self, o: &mut String) { " + _MAP.format() + " } }\n"),
+    (("BTreeMap",), "impl<K: HarnessValue, V: HarnessValue> HarnessValue for std::collections::BTreeMap<K, V> { fn h_ser(&self, o: &mut String) { " + _MAP.format() + " } }\n"),
+    *((("(",), "impl<" + ", ".join(f"T{j}: HarnessValue" for j in range(n)) + "> HarnessValue for ("
+       + "".join(f"T{j}, " for j in range(n)) + ") { fn h_ser(&self, o: &mut String) { "
+       + f"o.push_str(\" L{n}\"); " + " ".join(f"self.{j}.h_ser(o);" for j in range(n)) + " } }\n")
+      for n in range(1, 7)),
 )
+_KNOWN = {name for names, _ in _IMPLS for name in names} | {"std", "collections", "mut", "dyn"}
+
+
+def _helpers(result_type: str) -> str:
+    """The serialiser for a declared result type: the core and the impls its names call for;
+    every impl when the type names anything else (an alias, a struct, ``impl Trait``)."""
+    t = re.sub(r"'\w+", "", result_type)
+    names = set(re.findall(r"[A-Za-z_]\w*", t))
+    if "[" in t:
+        names.add("[")
+    if "(" in re.sub(r"\(\s*\)", "", t):
+        names.add("(")
+    everything = not names <= _KNOWN
+    chosen = [impl for wanted, impl in _IMPLS if everything or names & set(wanted)]
+    return _CORE + "".join(dict.fromkeys(chosen))
 
 
 def _generic(t: str) -> tuple[str, list[str]]:
@@ -209,6 +216,8 @@ def render(req: HarnessRequest) -> str:
         params.append(p.split(":", 1)[1].strip() if ":" in p else p)
     if any(len(pad_args(req, c)) != len(params) for c in req.cases):
         raise Unrenderable(f"rust function {name} takes {len(params)} parameters")
+    ret_m = re.match(r"\s*->\s*([^{]+?)\s*(?:where\b[^{]*)?\{", code[end:])
+    ret = ret_m.group(1).strip() if ret_m else "()"
     lines = [
         "#[allow(unused_variables, unused_mut, unused_parens, unreachable_code)]",
         "fn main() {",
@@ -220,9 +229,9 @@ def render(req: HarnessRequest) -> str:
     ]
     for i, case in enumerate(req.cases):
         args = ", ".join(literal(a, t) for a, t in zip(pad_args(req, case), params, strict=True))
-        lines.append(f"    h_case({i}, || {{ let r = {name}({args}); h_value(&r) }});")
+        lines.append(f"    h_case({i}, &|| {{ let r = {name}({args}); h_value(&r) }});")
     lines += ['    h_emit(&format!("END {}", nonce));', "}"]
-    return code.rstrip() + "\n" + _HELPERS + "\n" + "\n".join(lines) + "\n"
+    return code.rstrip() + "\n" + _helpers(ret) + "\n" + "\n".join(lines) + "\n"
 
 
 def library_unit(code: str) -> str:

@@ -65,8 +65,8 @@ def test_translator_naming_conventions_are_found():
 def test_cpp_declares_arguments_with_the_translations_own_types():
     src = HARNESSES["cpp"].render(req("inline int sum_list(std::vector<int>& xs, int k) { return 0; }"))
     assert "using F = __h::ft<decltype(&sum_list)>;" in src
-    assert "F::arg<0> a0{1, 2, 3}; F::arg<1> a1{2}; return sum_list(a0, a1);" in src
-    assert "#include <vector>" in src and "__h::run_case(1, 0, " in src
+    assert "F::arg<0> a0{1, 2, 3}; F::arg<1> a1{2}; return __h::value((sum_list(a0, a1), __h::VoidTag{}));" in src
+    assert "#include <vector>" in src and "__h::run_case(1, []() -> std::string {" in src
 
 
 def test_java_literals_follow_the_declared_parameter_types():
@@ -129,7 +129,7 @@ def test_library_units_have_a_trivial_main_where_needed():
 def test_cpp_templates_take_the_python_types_and_rust_lifetimes_are_dropped():
     sig = signature_of("from typing import Tuple\ndef dist(p: Tuple[int, int], q: Tuple[int, int]) -> int: pass", "dist")
     src = HARNESSES["cpp"].render(req("inline int dist(auto& p, auto& q) { return 0; }", (Case(((1, 2), (4, 6)), 7),), sig, "dist"))
-    assert "std::vector<long long> a0{1, 2}; std::vector<long long> a1{4, 6}; return dist(a0, a1);" in src
+    assert "std::vector<long long> a0{1, 2}; std::vector<long long> a1{4, 6}; return __h::value((dist(a0, a1)," in src
     assert "decltype(&dist)" not in src
     sig = signature_of("from typing import Dict\ndef wf(t: str) -> Dict[str, int]: pass", "wf")
     rust = HARNESSES["rust"].render(req(
