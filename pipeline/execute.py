@@ -185,10 +185,11 @@ def keep(verdict: Verdict, require: str) -> bool:
 
 def rejection_reason(verdict: Verdict) -> str:
     """The rejected row's reason: the exec status, ``toolchain_unavailable`` or
-    ``tests_unavailable``."""
-    for reason in (TOOLCHAIN_UNAVAILABLE, TESTS_UNAVAILABLE):
-        if verdict.stderr_tail and verdict.stderr_tail.startswith(reason):
-            return reason
+    ``tests_unavailable`` (both ``sandbox_error`` verdicts that the stage itself wrote)."""
+    if ExecStatus(verdict.exec_status) == ExecStatus.SANDBOX_ERROR and verdict.stderr_tail:
+        for reason in (TOOLCHAIN_UNAVAILABLE, TESTS_UNAVAILABLE):
+            if verdict.stderr_tail.startswith(f"{reason}: "):
+                return reason
     return str(verdict.exec_status)
 
 
@@ -308,7 +309,10 @@ class Validator:
         """
         todo: list[tuple[SourcePair, list[TestCase], list[tuple], str]] = []
         queued: set[str] = set()
+        wanted: list[str] = []
+        unavailable: dict[str, SourceTests] = {}
         for pair in pairs:
+            wanted.append(pair.pair_id)
             if pair.pair_id in self._source_tests or pair.pair_id in queued:
                 continue
             queued.add(pair.pair_id)
@@ -334,12 +338,12 @@ class Validator:
                 program = validation_program(pair.code, pair.func_name, given, generated, self.config.testgen)
             todo.append((pair, given, generated, program))
         if not todo:
-            return self._source_tests
+            return {pid: self._source_tests[pid] for pid in wanted}
         python_ok, _ = self.toolchain("python")
         if not python_ok:
             for pair, *_ in todo:
                 self._source_tests[pair.pair_id] = SourceTests(note=f"source not validated: python {TOOLCHAIN_UNAVAILABLE}")
-            return self._source_tests
+            return {pid: self._source_tests[pid] for pid in wanted}
         keys = [cache_key(CACHE_VERSION, PROTOCOL, "source", prog, "python", self.version("python"))
                 for _, _, _, prog in todo]
         cached = self.cache.get_many(keys)
@@ -379,7 +383,7 @@ class Validator:
             if i in pending:
                 self._count(TESTS_UNAVAILABLE)
                 LOG.warning("execute: no tests for %s: %s", pair.pair_id, why[i])
-                self._source_tests[pair.pair_id] = SourceTests(unavailable=why[i])
+                unavailable[pair.pair_id] = SourceTests(unavailable=why[i])  # not remembered: asked again
                 continue
             if keys[i] in cached:
                 value = cached[keys[i]]
@@ -396,10 +400,7 @@ class Validator:
                 note = f"{note}; {msg}" if note else msg
             self._source_tests[pair.pair_id] = SourceTests(cases=cases, invalid=value["invalid"], note=note)
         self.cache.put_many(fresh)
-        tests = dict(self._source_tests)
-        for pair_id in [k for k, v in self._source_tests.items() if v.unavailable]:
-            del self._source_tests[pair_id]  # a later batch asks again
-        return tests
+        return {pid: unavailable.get(pid) or self._source_tests[pid] for pid in wanted}
 
     # -- harness programs ------------------------------------------------------------------
     def plan(self, c: Candidate, tests: SourceTests) -> Planned:
