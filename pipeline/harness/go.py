@@ -293,7 +293,8 @@ def render(req: HarnessRequest) -> str:
             body = f'{call}; return "N"'
         else:
             err = f'if {names[-1]} != nil {{ return __raised("error") }}; ' if has_err else ""
-            body = f"{', '.join(names)} := {call}; {err}return __value({', '.join(names[: len(values)])})"
+            got = f"__value({', '.join(names[: len(values)])})" if values else '"N"'  # only an error: nil is null
+            body = f"{', '.join(names)} := {call}; {err}return {got}"
         lines.append(f"\t__case({i}, func() string {{ {body} }})")
     lines += ['\t__emit("END " + __nonce)', "}"]
     return _HEADER + code.rstrip() + "\n" + _HELPERS + "\n" + "\n".join(lines) + "\n"

@@ -80,7 +80,9 @@ def test_java_literals_follow_the_declared_parameter_types():
 
 def test_go_and_rust_literals_follow_the_declared_types():
     go = HARNESSES["go"].render(req("package main\n\nfunc SumList(xs []int64, k int) (int, error) { return 0, nil }\n"))
-    assert "SumList([]int64{1, 2, 3}, 2)" in go and 'if r1 != nil { return __raised("error") }' in go
+    assert "SumList([]int64{1, 2, 3}, 2)" in go and 'if r1 != nil { return __raised("error") }; return __value(r0)' in go
+    only_err = HARNESSES["go"].render(req("package main\n\nfunc SumList(xs []int, k int) error { return nil }\n"))
+    assert 'r0 := SumList([]int{1, 2, 3}, 2); if r0 != nil { return __raised("error") }; return "N"' in only_err
     rust = HARNESSES["rust"].render(req("pub fn sum_list(xs: &Vec<i32>, k: i32) -> i64 { 0 }"))
     assert "let r = sum_list(&vec![1i32, 2i32, 3i32], 2i32); h_value(&r)" in rust
     rust_str = HARNESSES["rust"].render(req(
