@@ -266,10 +266,14 @@ def equal(got: Any, expected: Any) -> bool:
     if isinstance(expected, (list, tuple)):
         if not isinstance(got, (list, tuple)) or isinstance(got, Pairs):
             return False
-        return len(got) == len(expected) and all(equal(g, e) for g, e in zip(got, expected, strict=True))
+        return len(got) == len(expected) and all(
+            equal(g, e) for g, e in zip(got, expected, strict=True)
+        )
     if isinstance(expected, dict):
         if isinstance(got, list) and list(expected) == list(range(len(expected))):
-            return len(got) == len(expected) and all(equal(g, expected[i]) for i, g in enumerate(got))
+            return len(got) == len(expected) and all(
+                equal(g, expected[i]) for i, g in enumerate(got)
+            )
         if not isinstance(got, Pairs) or len(got) != len(expected):
             return False
         left = list(got)
@@ -302,10 +306,15 @@ def equal_strict(got: Any, expected: Any) -> bool:
                 return False
         return got == expected
     if isinstance(expected, (list, tuple)):
-        return (type(got) is type(expected) and len(got) == len(expected)
-                and all(equal_strict(g, e) for g, e in zip(got, expected, strict=True)))
+        return (
+            type(got) is type(expected)
+            and len(got) == len(expected)
+            and all(equal_strict(g, e) for g, e in zip(got, expected, strict=True))
+        )
     if isinstance(expected, (set, frozenset)):
-        return isinstance(got, Unordered) and _match_unordered(list(got), list(expected), equal_strict)
+        return isinstance(got, Unordered) and _match_unordered(
+            list(got), list(expected), equal_strict
+        )
     if isinstance(expected, dict):
         if not isinstance(got, Pairs) or len(got) != len(expected):
             return False
@@ -313,7 +322,9 @@ def equal_strict(got: Any, expected: Any) -> bool:
             as_dict = {to_python(k): v for k, v in got}
         except TypeError:
             return False
-        return as_dict.keys() == expected.keys() and all(equal_strict(as_dict[k], expected[k]) for k in expected)
+        return as_dict.keys() == expected.keys() and all(
+            equal_strict(as_dict[k], expected[k]) for k in expected
+        )
     return type(got) is type(expected) and got == expected
 
 

@@ -64,7 +64,7 @@ def __raised(e):
 """
 
 #: Reads the nonce and points fd 0 at /dev/null; ``__emit`` writes one protocol line.
-PRELUDE = '''
+PRELUDE = """
 import os as __os
 import sys as __sys
 
@@ -85,7 +85,7 @@ def __emit(line):
     data = ("\\n" + line + "\\n").encode("utf-8")
     while data:
         data = data[__os.write(1, data):]
-'''
+"""
 
 
 def defined_functions(code: str) -> list[str]:
@@ -98,21 +98,23 @@ def render(req: HarnessRequest) -> str:
     calls = ", ".join(
         f"lambda: __fn({', '.join(repr(a) for a in pad_args(req, case))})" for case in req.cases
     )
-    return "\n".join([
-        PRELUDE,
-        SERIALISER,
-        f"exec(compile({req.code!r}, 'main.py', 'exec'), globals())",
-        f"__fn = globals()[{name!r}]",
-        f"__emit({PREFIX + ' BEGIN '!r} + __NONCE)",
-        f"for __i, __call in enumerate([{calls}]):",
-        "    try:",
-        "        __line = __value(__call())",
-        "    except BaseException as __e:",
-        "        __line = __raised(__e)",
-        f"    __emit({PREFIX + ' CASE '!r} + str(__i) + ' ' + __line)",
-        f"__emit({PREFIX + ' END '!r} + __NONCE)",
-        "",
-    ])
+    return "\n".join(
+        [
+            PRELUDE,
+            SERIALISER,
+            f"exec(compile({req.code!r}, 'main.py', 'exec'), globals())",
+            f"__fn = globals()[{name!r}]",
+            f"__emit({PREFIX + ' BEGIN '!r} + __NONCE)",
+            f"for __i, __call in enumerate([{calls}]):",
+            "    try:",
+            "        __line = __value(__call())",
+            "    except BaseException as __e:",
+            "        __line = __raised(__e)",
+            f"    __emit({PREFIX + ' CASE '!r} + str(__i) + ' ' + __line)",
+            f"__emit({PREFIX + ' END '!r} + __NONCE)",
+            "",
+        ]
+    )
 
 
 def library_unit(code: str) -> str:

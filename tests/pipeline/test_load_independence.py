@@ -24,18 +24,29 @@ from schemas import Candidate, ExecStatus, SourcePair, Translation, Verdict
 
 
 def pair(name: str, code: str) -> SourcePair:
-    return SourcePair.create(repository_name="t/load", func_path_in_repository="m.py", func_name=name,
-                             language="python", code=code, docstring="doc")
+    return SourcePair.create(
+        repository_name="t/load",
+        func_path_in_repository="m.py",
+        func_name=name,
+        language="python",
+        code=code,
+        docstring="doc",
+    )
 
 
 def cand(p: SourcePair, language: str, code: str, attempt: int = 0) -> Candidate:
-    return Candidate(p, Translation(p.pair_id, language, code, "test:load", attempt=attempt),
-                     Verdict(p.pair_id, language, attempt, parse_ok=True))
+    return Candidate(
+        p,
+        Translation(p.pair_id, language, code, "test:load", attempt=attempt),
+        Verdict(p.pair_id, language, attempt, parse_ok=True),
+    )
 
 
 # A case costs up to about 0.4 s of CPU (n up to 10 with generated inputs): with a 1 s
 # wall-clock limit per case, a busy machine used to drop cases and change tests_total.
-CHURN = pair("churn", '''def churn(n: int) -> int:
+CHURN = pair(
+    "churn",
+    '''def churn(n: int) -> int:
     """A checksum that takes about 35 ms of CPU per unit of n.
 
     >>> churn(2)
@@ -45,11 +56,14 @@ CHURN = pair("churn", '''def churn(n: int) -> int:
     for i in range(n * 400000):
         t += (i * i) % 2
     return t * 2
-''')
+''',
+)
 CHURN_PY = "def churn(n):\n    return sum((i * i) % 2 for i in range(n * 400000)) * 2\n"
 CHURN_JS = "function churn(n) { let t = 0; for (let i = 0; i < n * 400000; i++) t += (i * i) % 2; return t * 2; }"
 CHURN_WRONG = "def churn(n):\n    return n * 400001\n"
-PLAIN = pair("scale", '''from typing import List
+PLAIN = pair(
+    "scale",
+    '''from typing import List
 
 def scale(xs: List[int], k: int) -> List[int]:
     """Every element times k.
@@ -58,7 +72,8 @@ def scale(xs: List[int], k: int) -> List[int]:
     [3, 6]
     """
     return [x * k for x in xs]
-''')
+''',
+)
 PLAIN_GO = "package main\n\nfunc Scale(xs []int, k int) []int {\n\tout := []int{}\n\tfor _, x := range xs {\n\t\tout = append(out, x*k)\n\t}\n\treturn out\n}\n"
 PLAIN_RUST = "fn scale(xs: Vec<i64>, k: i64) -> Vec<i64> { xs.iter().map(|x| x * k).collect() }"
 PLAIN_WRONG_C = "int scale(int *xs, int n, int k) { return k }"
@@ -80,25 +95,49 @@ def _verdicts(sandbox) -> list[tuple]:
     """One validate-only run from a cold start (no cache): what each candidate got, and the
     test cases it was judged on."""
     validator = Validator(ExecuteConfig(sandbox="bwrap"), sandbox)
-    out = validator.check([
-        cand(CHURN, "python", CHURN_PY), cand(CHURN, "javascript", CHURN_JS), cand(CHURN, "python", CHURN_WRONG, 1),
-        cand(PLAIN, "go", PLAIN_GO), cand(PLAIN, "rust", PLAIN_RUST), cand(PLAIN, "c", PLAIN_WRONG_C),
-    ])
+    out = validator.check(
+        [
+            cand(CHURN, "python", CHURN_PY),
+            cand(CHURN, "javascript", CHURN_JS),
+            cand(CHURN, "python", CHURN_WRONG, 1),
+            cand(PLAIN, "go", PLAIN_GO),
+            cand(PLAIN, "rust", PLAIN_RUST),
+            cand(PLAIN, "c", PLAIN_WRONG_C),
+        ]
+    )
     tests = validator.source_tests([CHURN, PLAIN])  # remembered from the check: no new run
-    return [(c.translation.target_language, c.translation.attempt, str(c.verdict.exec_status),
-             c.verdict.tests_passed, c.verdict.tests_total, c.verdict.stderr_tail,
-             [(t.args, t.expected) for t in tests[c.pair.pair_id].cases]) for c in out]
+    return [
+        (
+            c.translation.target_language,
+            c.translation.attempt,
+            str(c.verdict.exec_status),
+            c.verdict.tests_passed,
+            c.verdict.tests_total,
+            c.verdict.stderr_tail,
+            [(t.args, t.expected) for t in tests[c.pair.pair_id].cases],
+        )
+        for c in out
+    ]
 
 
 @pytest.mark.slow
 def test_verdicts_are_the_same_with_every_core_busy(sandbox):
     idle = _verdicts(sandbox)
-    assert [v[2] for v in idle] == ["passed", "passed", "failed", "passed", "passed", "compile_error"]
+    assert [v[2] for v in idle] == [
+        "passed",
+        "passed",
+        "failed",
+        "passed",
+        "passed",
+        "compile_error",
+    ]
     assert idle[0][4] > 3  # the doctest plus generated cases, each a few hundred ms of CPU
     # Each burner in its own session: with the scheduler's autogroups (one per session),
     # burners sharing the test's session would only compete with the test itself.
-    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
-               for _ in range(4 * (os.cpu_count() or 1))]
+    burners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+        for _ in range(4 * (os.cpu_count() or 1))
+    ]
     try:
         time.sleep(0.5)
         assert all(b.poll() is None for b in burners)
@@ -111,7 +150,9 @@ def test_verdicts_are_the_same_with_every_core_busy(sandbox):
     assert loaded == idle
 
 
-BLOCKS = pair("blocks", '''import time
+BLOCKS = pair(
+    "blocks",
+    '''import time
 
 def blocks(n: int) -> int:
     """n + 1, but waits forever for 5.
@@ -122,19 +163,27 @@ def blocks(n: int) -> int:
     if n == 5:
         time.sleep(3600)
     return n + 1
-''')
+''',
+)
 
 
 def test_a_source_that_blocks_gives_tests_unavailable_never_no_tests(sandbox, tmp_path):
-    config = ExecuteConfig(sandbox="bwrap", cache_dir=str(tmp_path),
-                           testgen=TestGenConfig(per_case_cpu_s=0.5, per_case_wall_s=1.5, retries=1))
+    config = ExecuteConfig(
+        sandbox="bwrap",
+        cache_dir=str(tmp_path),
+        testgen=TestGenConfig(per_case_cpu_s=0.5, per_case_wall_s=1.5, retries=1),
+    )
     cache = VerdictCache(tmp_path)
     validator = Validator(config, sandbox, cache)
     code = "def blocks(n):\n    return n + 1\n"
-    assert any(args == (5,) for args in _generated(BLOCKS, config))  # the generated inputs include 5
+    assert any(
+        args == (5,) for args in _generated(BLOCKS, config)
+    )  # the generated inputs include 5
     (c,) = validator.check([cand(BLOCKS, "python", code)])
     assert c.verdict.exec_status == ExecStatus.SANDBOX_ERROR
-    assert c.verdict.stderr_tail.startswith("tests_unavailable: source validation: a case hit the wall-clock backstop")
+    assert c.verdict.stderr_tail.startswith(
+        "tests_unavailable: source validation: a case hit the wall-clock backstop"
+    )
     assert rejection_reason(c.verdict) == "tests_unavailable" and not keep(c.verdict, "default")
     assert validator.counts["source_retries"] == 1 and validator.counts["tests_unavailable"] == 1
     assert len(cache) == 0  # neither the source's tests nor a verdict was cached
@@ -146,11 +195,17 @@ def _generated(p: SourcePair, config: ExecuteConfig) -> list[tuple]:
     from pipeline.harness.pytypes import signature_of
     from pipeline.testgen import generate_inputs, seed_for
 
-    return generate_inputs(signature_of(p.code, p.func_name), [(1,)], config.testgen.max_generated,
-                           seed_for(p.pair_id, config.testgen.seed))
+    return generate_inputs(
+        signature_of(p.code, p.func_name),
+        [(1,)],
+        config.testgen.max_generated,
+        seed_for(p.pair_id, config.testgen.seed),
+    )
 
 
-SPINS = pair("spins", '''def spins(n: int) -> int:
+SPINS = pair(
+    "spins",
+    '''def spins(n: int) -> int:
     """n * 3, but spins for 4 (and will not be interrupted).
 
     >>> spins(2)
@@ -165,12 +220,18 @@ SPINS = pair("spins", '''def spins(n: int) -> int:
         except BaseException:
             pass
     return n * 3
-''')
+''',
+)
 
 
-def test_the_per_case_budget_counts_cpu_time_and_survives_a_source_that_swallows_it(sandbox, tmp_path):
-    config = ExecuteConfig(sandbox="bwrap", cache_dir=str(tmp_path),
-                           testgen=TestGenConfig(per_case_cpu_s=0.3, per_case_wall_s=20.0, max_generated=0))
+def test_the_per_case_budget_counts_cpu_time_and_survives_a_source_that_swallows_it(
+    sandbox, tmp_path
+):
+    config = ExecuteConfig(
+        sandbox="bwrap",
+        cache_dir=str(tmp_path),
+        testgen=TestGenConfig(per_case_cpu_s=0.3, per_case_wall_s=20.0, max_generated=0),
+    )
     validator = Validator(config, sandbox, VerdictCache(tmp_path))
     started = time.monotonic()
     (c,) = validator.check([cand(SPINS, "javascript", "function spins(n) { return n * 3; }")])
@@ -197,7 +258,9 @@ class LosesFirstRuns:
         for program, res in zip(programs, results, strict=True):
             if program.language == "python" and self.left > 0 and "@@HARNESS" in program.source:
                 self.left -= 1
-                res = RunResult(RunStatus.SANDBOX_ERROR, None, "", "sandbox: agent lost", 0.0, "run")
+                res = RunResult(
+                    RunStatus.SANDBOX_ERROR, None, "", "sandbox: agent lost", 0.0, "run"
+                )
             out.append(res)
         return out
 
@@ -214,4 +277,6 @@ def test_a_lost_validation_run_is_retried_and_only_the_answer_is_cached(sandbox,
     assert len(VerdictCache(tmp_path)) == 1
     no_retry = dataclasses.replace(config, cache_dir=None, testgen=TestGenConfig(retries=0))
     never = Validator(no_retry, LosesFirstRuns(sandbox, 1), VerdictCache(None))
-    assert never.source_tests([PLAIN])[PLAIN.pair_id].unavailable.startswith("source validation ended in sandbox_error")
+    assert never.source_tests([PLAIN])[PLAIN.pair_id].unavailable.startswith(
+        "source validation ended in sandbox_error"
+    )

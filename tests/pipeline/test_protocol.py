@@ -36,31 +36,53 @@ def block(*lines: str, nonce: str = NONCE) -> str:
     return "".join(f"\n{line}\n" for line in lines).replace("{nonce}", nonce)
 
 
-GOOD = [f"{PREFIX} BEGIN {{nonce}}", f"{PREFIX} CASE 0 I6", f"{PREFIX} CASE 1 S6869", f"{PREFIX} END {{nonce}}"]
+GOOD = [
+    f"{PREFIX} BEGIN {{nonce}}",
+    f"{PREFIX} CASE 0 I6",
+    f"{PREFIX} CASE 1 S6869",
+    f"{PREFIX} END {{nonce}}",
+]
 
 
 def test_a_well_formed_block_is_read_with_its_values():
-    out = "the function printed this\n" + block(GOOD[0], GOOD[1], "more chatter", *GOOD[2:]) + "bye\n"
+    out = (
+        "the function printed this\n" + block(GOOD[0], GOOD[1], "more chatter", *GOOD[2:]) + "bye\n"
+    )
     b = read_block(out, NONCE, 2)
     assert b.ok and b.values == (6, "hi")
     assert case_outcomes(b, [6, "hi"]) == ["pass", "pass"]
     assert case_outcomes(b, [6, "ho"]) == ["pass", "fail"]
 
 
-@pytest.mark.parametrize("lines,why", [
-    (GOOD[:2] + GOOD[3:], "end marker after 1 of 2 cases"),  # a case line missing
-    (GOOD[:2] + GOOD[1:], "duplicate case line 0"),
-    ([GOOD[0], GOOD[2], GOOD[1], GOOD[3]], "out-of-order case line 1"),
-    (GOOD[:3] + [f"{PREFIX} CASE 2 I1"] + GOOD[3:], "extra case line 2"),
-    (GOOD + [f"{PREFIX} CASE 0 I6"], "protocol text after the end marker"),
-    (GOOD + GOOD, "protocol text after the end marker"),  # a second, forged block after the real one
-    ([f"{PREFIX} CASE 0 I6"] + GOOD, "protocol text before the block"),
-    ([GOOD[0].replace("{nonce}", "f" * 32)] + GOOD, "protocol text before the block"),  # forged, wrong nonce
-    ([GOOD[0], GOOD[1], "xx" + GOOD[2]] + GOOD[3:], "unexpected protocol text inside the block"),
-    ([GOOD[0], GOOD[1], f"{PREFIX} CASE 1 Q7", GOOD[3]], "case 1: bad token"),
-    ([GOOD[0], GOOD[1], f"{PREFIX} CASE 1 L2 I1", GOOD[3]], "case 1: value ends early"),
-    (["@@HARNESS/1 BEGIN x"] + GOOD, "protocol text before the block"),  # another protocol version
-])
+@pytest.mark.parametrize(
+    "lines,why",
+    [
+        (GOOD[:2] + GOOD[3:], "end marker after 1 of 2 cases"),  # a case line missing
+        (GOOD[:2] + GOOD[1:], "duplicate case line 0"),
+        ([GOOD[0], GOOD[2], GOOD[1], GOOD[3]], "out-of-order case line 1"),
+        (GOOD[:3] + [f"{PREFIX} CASE 2 I1"] + GOOD[3:], "extra case line 2"),
+        (GOOD + [f"{PREFIX} CASE 0 I6"], "protocol text after the end marker"),
+        (
+            GOOD + GOOD,
+            "protocol text after the end marker",
+        ),  # a second, forged block after the real one
+        ([f"{PREFIX} CASE 0 I6"] + GOOD, "protocol text before the block"),
+        (
+            [GOOD[0].replace("{nonce}", "f" * 32)] + GOOD,
+            "protocol text before the block",
+        ),  # forged, wrong nonce
+        (
+            [GOOD[0], GOOD[1], "xx" + GOOD[2]] + GOOD[3:],
+            "unexpected protocol text inside the block",
+        ),
+        ([GOOD[0], GOOD[1], f"{PREFIX} CASE 1 Q7", GOOD[3]], "case 1: bad token"),
+        ([GOOD[0], GOOD[1], f"{PREFIX} CASE 1 L2 I1", GOOD[3]], "case 1: value ends early"),
+        (
+            ["@@HARNESS/1 BEGIN x"] + GOOD,
+            "protocol text before the block",
+        ),  # another protocol version
+    ],
+)
 def test_a_malformed_or_forged_block_is_a_violation_and_voids_every_value(lines, why):
     b = read_block(block(*lines), NONCE, 2)
     assert not b.ok and b.violation is not None and why in b.violation
@@ -116,7 +138,9 @@ def test_float_tolerance_is_relative_and_absolute_below_one():
     assert equal(9e-7, 0.0) and not equal(1.1e-6, 0.0)  # absolute below 1
     assert equal(-2.0000019, -2.0) and not equal(-2.0000021, -2.0)  # tolerance 2e-6 at 2
     assert equal(math.nan, math.nan) and not equal(math.nan, 1.0) and not equal(1.0, math.nan)
-    assert equal(math.inf, math.inf) and not equal(math.inf, -math.inf) and not equal(1e308, math.inf)
+    assert (
+        equal(math.inf, math.inf) and not equal(math.inf, -math.inf) and not equal(1e308, math.inf)
+    )
     assert equal(2, 2.0) and equal(2.0, 2) and not equal(2, 2.5)  # ints and floats compare by value
     assert not equal(10**400, 1.0)  # an int beyond float range is no match, not a crash
 
@@ -147,7 +171,11 @@ def test_nested_collections():
 def test_exceptions_are_values():
     err = Raised("ValueError")
     assert not equal(err, None) and not equal(err, 0) and not equal(err, [])
-    assert equal(err, Raised(None)) and equal(err, Raised("ValueError")) and not equal(err, Raised("KeyError"))
+    assert (
+        equal(err, Raised(None))
+        and equal(err, Raised("ValueError"))
+        and not equal(err, Raised("KeyError"))
+    )
     assert not equal(5, Raised(None))
     b = read_block(block(GOOD[0], f"{PREFIX} CASE 0 X{b'panic'.hex()}", GOOD[2], GOOD[3]), NONCE, 2)
     assert b.ok and case_outcomes(b, [6, "hi"]) == ["error", "pass"]
@@ -157,6 +185,8 @@ def test_the_strict_rules_for_python_against_python():
     assert equal_strict(2, 2.0000001) and equal_strict([1, 2], [1, 2]) and equal_strict((1,), (1,))
     assert not equal_strict((1, 2), [1, 2]) and not equal_strict([1, 2], (1, 2))
     assert not equal_strict(True, 1) and not equal_strict("1", 1)
-    assert equal_strict(Pairs([("a", (1,))]), {"a": (1,)}) and not equal_strict(Pairs([("a", [1])]), {"a": (1,)})
+    assert equal_strict(Pairs([("a", (1,))]), {"a": (1,)}) and not equal_strict(
+        Pairs([("a", [1])]), {"a": (1,)}
+    )
     assert equal_strict(Unordered([2, 1]), {1, 2}) and not equal_strict([1, 2], {1, 2})
     assert not equal_strict(Raised("E"), None) and not equal_strict(CpuLimit(), None)
