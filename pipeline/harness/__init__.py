@@ -1,9 +1,11 @@
 """Per-language test harnesses (MultiPL-E style): one module per target language.
 
 Each module offers ``defined_functions(code)``, ``render(request) -> str`` (the whole program:
-translation plus a main printing ``@@CASE i PASS|FAIL|ERROR`` per case; raises
-``Unrenderable`` when a case or type cannot be written in that language) and
-``library_unit(code) -> str`` (the translation with a trivial main, for pairs without tests).
+translation plus a main that prints each case's result in the canonical form of
+:mod:`pipeline.harness.protocol`; raises ``Unrenderable`` when a case or type cannot be
+written in that language) and ``library_unit(code) -> str`` (the translation with a trivial
+main, for pairs without tests). The host judges the output with
+``protocol.read_block`` and ``protocol.case_outcomes``; expected values never enter a program.
 """
 
 from __future__ import annotations
@@ -11,7 +13,16 @@ from __future__ import annotations
 from types import ModuleType
 
 from pipeline.harness import c, cpp, go, java, javascript, php, python, ruby, rust
-from pipeline.harness.base import MARK, Case, HarnessRequest, Unrenderable, parse_case_lines
+from pipeline.harness.base import Case, HarnessRequest, Unrenderable
+from pipeline.harness.protocol import (
+    MARK,
+    PROTOCOL_VERSION,
+    Block,
+    case_outcomes,
+    new_nonce,
+    read_block,
+    stdin_for,
+)
 
 HARNESSES: dict[str, ModuleType] = {
     m.LANGUAGE: m for m in (c, cpp, go, java, javascript, php, python, ruby, rust)
@@ -28,4 +39,17 @@ def harness_for(language: str) -> ModuleType:
     return HARNESSES[key]
 
 
-__all__ = ["HARNESSES", "MARK", "Case", "HarnessRequest", "Unrenderable", "harness_for", "parse_case_lines"]
+__all__ = [
+    "HARNESSES",
+    "MARK",
+    "PROTOCOL_VERSION",
+    "Block",
+    "Case",
+    "HarnessRequest",
+    "Unrenderable",
+    "case_outcomes",
+    "harness_for",
+    "new_nonce",
+    "read_block",
+    "stdin_for",
+]

@@ -1,15 +1,10 @@
-"""What every language harness shares: the case protocol, name matching and string escaping.
+"""What every language harness shares: the request, name matching and string escaping.
 
-A harness (MultiPL-E style, https://github.com/nuprl/MultiPL-E) is one program: the translated
-code followed by a ``main`` that calls the translated function once per test case with the
-case's arguments written as literals of the target language, compares the result with the
-expected value (exactly; floats with a relative tolerance) and prints one line per case::
-
-    @@CASE 0 PASS
-    @@CASE 1 FAIL
-    @@CASE 2 ERROR      (the call raised/panicked)
-
-so a verdict counts cases, and a crash part-way still tells how far it got.
+A harness (after MultiPL-E, https://github.com/nuprl/MultiPL-E) is one program: the translated
+code plus a ``main`` that calls the translated function once per test case, with the case's
+arguments written as literals of the target language, and prints what each call returned in
+the canonical form of :mod:`pipeline.harness.protocol`. Expected values never enter the
+program: the host compares, so a program that prints its own verdict lines gains nothing.
 """
 
 from __future__ import annotations
@@ -19,12 +14,10 @@ import math
 import re
 from typing import Any
 
+from pipeline.harness.protocol import FLOAT_TOL, MARK, PREFIX
 from pipeline.harness.pytypes import PyType, Signature
 
-MARK = "@@CASE"
-CASE_LINE = re.compile(r"^@@CASE (\d+) (PASS|FAIL|ERROR)\s*$", re.MULTILINE)
-#: Relative (and, below 1, absolute) tolerance for float results.
-FLOAT_TOL = 1e-6
+__all__ = ["FLOAT_TOL", "MARK", "PREFIX", "Case", "HarnessRequest", "Unrenderable"]
 
 
 class Unrenderable(ValueError):
@@ -50,16 +43,6 @@ class HarnessRequest:
     func_name: str
     signature: Signature
     cases: tuple[Case, ...]
-
-
-def parse_case_lines(stdout: str, n_cases: int) -> list[str | None]:
-    """Per case ``PASS``/``FAIL``/``ERROR``, or None where the program never reported it."""
-    out: list[str | None] = [None] * n_cases
-    for m in CASE_LINE.finditer(stdout):
-        i = int(m.group(1))
-        if 0 <= i < n_cases:
-            out[i] = m.group(2)
-    return out
 
 
 def name_variants(name: str) -> list[str]:

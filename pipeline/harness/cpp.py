@@ -1,10 +1,14 @@
-"""C++ harness: argument and result types are read from the translated function itself.
+"""C++ harness: argument types are read from the translated function itself.
 
 ``decltype(&f)`` gives the function type; each argument is declared as that parameter's
 decayed type and brace-initialised from the case's literal (``{1, 2}`` fills a
 ``std::vector<int>`` or a ``std::vector<long>`` alike, ``"abc"`` a ``std::string``), so no
 guess about the translator's choice of int width or container is needed. The result is
-compared with ``__h::eq`` (floats with a tolerance, containers element-wise).
+printed in the canonical form (``pipeline.harness.protocol``) by ``__h::ser``, chosen at
+compile time from its type: integers, floats, ``bool``, ``char`` (a one-byte string),
+strings, ``std::optional``, pairs and tuples, sequences, sets and maps; anything else is
+opaque. An integer result of a source function that returns ``bool`` is printed as a boolean
+when it is 0 or 1; the result of a source function that returns nothing is not looked at.
 """
 
 from __future__ import annotations
@@ -14,8 +18,7 @@ import re
 from typing import Any
 
 from pipeline.harness.base import (
-    FLOAT_TOL,
-    MARK,
+    PREFIX,
     HarnessRequest,
     Unrenderable,
     c_string,
@@ -69,32 +72,88 @@ _HEADERS = (
 )
 _PRELUDE = "".join(f"#include <{h}>\n" for h in _HEADERS)
 
-_HELPERS = f"""
-namespace __h {{
+_HELPERS = r"""
+namespace __h {
 template <typename T> struct ft;
-template <typename R, typename... A> struct ft<R (*)(A...)> {{
+template <typename R, typename... A> struct ft<R (*)(A...)> {
   using ret = std::decay_t<R>;
   template <std::size_t I> using arg = std::decay_t<std::tuple_element_t<I, std::tuple<A...>>>;
-}};
-template <typename R, typename... A> struct ft<R (*)(A...) noexcept> : ft<R (*)(A...)> {{}};
-template <typename T, typename = void> struct is_seq : std::false_type {{}};
+};
+template <typename R, typename... A> struct ft<R (*)(A...) noexcept> : ft<R (*)(A...)> {};
+template <typename T, typename = void> struct is_seq : std::false_type {};
 template <typename T> struct is_seq<T, std::void_t<decltype(std::declval<T>().begin()), typename T::value_type>>
-    : std::bool_constant<!std::is_same_v<T, std::string>> {{}};
-template <typename A, typename B> bool eq(const A& a, const B& b) {{
-  if constexpr (std::is_floating_point_v<A> || std::is_floating_point_v<B>) {{
-    double x = (double)a, y = (double)b;
-    if (std::isnan(x) && std::isnan(y)) return true;
-    return x == y || std::fabs(x - y) <= {FLOAT_TOL} * std::max(1.0, std::fabs(y));
-  }} else if constexpr (is_seq<A>::value && is_seq<B>::value) {{
-    auto i = a.begin(); auto j = b.begin();
-    for (; i != a.end() && j != b.end(); ++i, ++j) if (!eq(*i, *j)) return false;
-    return i == a.end() && j == b.end();
-  }} else {{
-    return a == b;
-  }}
-}}
-}}  // namespace __h
-"""
+    : std::bool_constant<!std::is_same_v<T, std::string>> {};
+template <typename T, typename = void> struct is_map : std::false_type {};
+template <typename T> struct is_map<T, std::void_t<typename T::key_type, typename T::mapped_type>> : std::true_type {};
+template <typename T, typename = void> struct is_set : std::false_type {};
+template <typename T> struct is_set<T, std::void_t<typename T::key_type>> : std::bool_constant<!is_map<T>::value> {};
+template <typename T> struct is_optional : std::false_type {};
+template <typename T> struct is_optional<std::optional<T>> : std::true_type {};
+struct VoidTag {};
+template <typename T> struct is_tuple : std::false_type {};
+template <typename... A> struct is_tuple<std::tuple<A...>> : std::true_type {};
+template <typename A, typename B> struct is_tuple<std::pair<A, B>> : std::true_type {};
+
+inline void hex(std::string& o, const std::string& s) {
+  static const char* d = "0123456789abcdef";
+  for (unsigned char c : s) { o += d[c >> 4]; o += d[c & 15]; }
+}
+template <typename T> void ser(std::string& o, const T& v);
+template <typename T> void ser_items(std::string& o, char tag, const T& v) {
+  o += ' '; o += tag; o += std::to_string(std::distance(std::begin(v), std::end(v)));
+  for (const auto& x : v) ser(o, static_cast<typename T::value_type>(x));
+}
+template <typename T> void ser(std::string& o, const T& v) {
+  if constexpr (std::is_same_v<T, bool>) { o += v ? " B1" : " B0"; }
+  else if constexpr (std::is_same_v<T, char>) { o += " S"; hex(o, std::string(1, v)); }
+  else if constexpr (std::is_integral_v<T>) { o += " I"; o += std::to_string(v); }
+  else if constexpr (std::is_enum_v<T>) { o += " I"; o += std::to_string(static_cast<long long>(v)); }
+  else if constexpr (std::is_floating_point_v<T>) {
+    double d = static_cast<double>(v);
+    if (std::isnan(d)) o += " Dnan";
+    else if (std::isinf(d)) o += d > 0 ? " Dinf" : " D-inf";
+    else { char b[40]; std::snprintf(b, sizeof b, "%.17g", d); o += " D"; o += b; }
+  }
+  else if constexpr (std::is_same_v<T, std::nullptr_t> || std::is_same_v<T, VoidTag>) { o += " N"; }
+  else if constexpr (std::is_pointer_v<T> && std::is_convertible_v<T, const char*>) {
+    if (v == nullptr) o += " N"; else { o += " S"; hex(o, std::string(v)); }
+  }
+  else if constexpr (std::is_convertible_v<const T&, std::string_view>) { o += " S"; hex(o, std::string(std::string_view(v))); }
+  else if constexpr (is_optional<T>::value) { if (v) ser(o, *v); else o += " N"; }
+  else if constexpr (is_tuple<T>::value) {
+    o += " L"; o += std::to_string(std::tuple_size_v<T>);
+    std::apply([&o](const auto&... x) { (ser(o, x), ...); }, v);
+  }
+  else if constexpr (is_map<T>::value) {
+    o += " M"; o += std::to_string(v.size());
+    for (const auto& kv : v) { ser(o, kv.first); ser(o, kv.second); }
+  }
+  else if constexpr (is_set<T>::value) { ser_items(o, 'U', v); }
+  else if constexpr (is_seq<T>::value) { ser_items(o, 'L', v); }
+  else { o += " O"; hex(o, typeid(T).name()); }
+}
+// A source function returning bool: an integer 0 or 1 is that boolean (C-style predicates).
+template <typename T> void ser_bool(std::string& o, const T& v) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (v == 0 || v == 1) { o += v ? " B1" : " B0"; return; }
+  }
+  ser(o, v);
+}
+inline void emit(const std::string& s) { std::cout << "\n@@PREFIX " << s << std::endl; }
+// ``(call, VoidTag{})`` is the call's result, or a VoidTag when it returns void.
+template <typename T> T&& operator,(T&& x, VoidTag) { return std::forward<T>(x); }
+template <typename T> std::string value(const T& v) { std::string o; ser(o, v); return o.substr(1); }
+template <typename T> std::string value_bool(const T& v) { std::string o; ser_bool(o, v); return o.substr(1); }
+// One non-template runner: each case is a captureless lambda, i.e. a plain function pointer.
+inline void run_case(int i, std::string (*f)()) {
+  std::string o;
+  try { o = f(); }
+  catch (const std::exception& e) { o = "X"; hex(o, "std::exception"); }
+  catch (...) { o = "X"; hex(o, "exception"); }
+  emit("CASE " + std::to_string(i) + " " + o);
+}
+}  // namespace __h
+""".replace("@@PREFIX", PREFIX)
 
 
 def literal(v: Any) -> str:
@@ -157,7 +216,8 @@ def _is_template(code: str, name: str) -> bool:
 def render(req: HarnessRequest) -> str:
     check_arity(req)
     name = pick_function(defined_functions(req.code), req.func_name)
-    out = [_PRELUDE, _without_main(req.code).rstrip(), _HELPERS, "int main() {"]
+    out = [_PRELUDE, "#include <iterator>\n#include <string_view>\n#include <typeinfo>\n#include <cstdio>",
+           _without_main(req.code).rstrip(), _HELPERS, "int main() {"]
     # Plain functions: arguments take the declared parameter types (decltype(&f)). Templates
     # (auto parameters) have no such type: arguments take the C++ image of the Python types.
     template = _is_template(req.code, name)
@@ -166,21 +226,23 @@ def render(req: HarnessRequest) -> str:
     else:
         out.append(f"  using F = __h::ft<decltype(&{name})>;")
         types = [f"F::arg<{j}>" for j in range(len(req.signature.params))]
+    out += [
+        "  std::string __nonce;",
+        "  if (!std::getline(std::cin, __nonce)) __nonce.clear();",
+        '  __nonce = __nonce.substr(0, __nonce.find_first_of(" \\t\\r\\n"));',
+        '  __h::emit("BEGIN " + __nonce);',
+    ]
+    returns = req.signature.returns.kind
     for i, case in enumerate(req.cases):
         args = pad_args(req, case)
         decls = " ".join(f"{types[j]} a{j}{_braced(a)};" for j, a in enumerate(args))
         call = f"{name}({', '.join(f'a{j}' for j in range(len(args)))})"
-        if case.expected is None and req.signature.returns.kind not in ("optional", "any"):
-            check = f"{call}; bool ok = true;"
-        elif template:
-            check = f"auto r = {call}; std::decay_t<decltype(r)> e{_braced(case.expected)}; bool ok = __h::eq(r, e);"
+        if returns == "none":  # the source returns nothing: its translation's result is not looked at
+            body = f'{call}; return "N";'
         else:
-            check = f"F::ret e{_braced(case.expected)}; bool ok = __h::eq({call}, e);"
-        out.append(
-            f'  try {{ {decls} {check} std::cout << "{MARK} {i} " << (ok ? "PASS" : "FAIL") << std::endl; }}'
-            f' catch (...) {{ std::cout << "{MARK} {i} ERROR" << std::endl; }}'
-        )
-    out += ["  return 0;", "}"]
+            body = f"return __h::{'value_bool' if returns == 'bool' else 'value'}(({call}, __h::VoidTag{{}}));"
+        out.append(f"  __h::run_case({i}, []() -> std::string {{ {decls} {body} }});")
+    out += ['  __h::emit("END " + __nonce);', "  return 0;", "}"]
     return "\n".join(out) + "\n"
 
 

@@ -1,9 +1,12 @@
 """Go harness: arguments typed from the translated function's parameter list.
 
 Untyped constants adapt to any numeric parameter; slices and maps are written with the
-declared element types (``[]int{1, 2}``). The results are normalised with ``reflect``
-(integers to int64, floats to float64, slices to ``[]interface{}``) and compared with the
-expected value, floats with a tolerance; a trailing ``error`` result must be nil.
+declared element types (``[]int{1, 2}``). The results are serialised with ``reflect`` in the
+canonical form (``pipeline.harness.protocol``): integers of any width as ``I``, floats as
+``D``, slices and arrays (a nil slice too) as sequences, maps as maps, pointers and
+interfaces as what they point to; several results as one sequence. A trailing ``error``
+result that is not nil, or a panic, is a raised value. No top-level ``var`` and no ``init``,
+so the sandbox may still link a batch of harnesses into one binary.
 """
 
 from __future__ import annotations
@@ -13,8 +16,7 @@ import re
 from typing import Any
 
 from pipeline.harness.base import (
-    FLOAT_TOL,
-    MARK,
+    PREFIX,
     HarnessRequest,
     Unrenderable,
     balanced_parens,
@@ -31,105 +33,90 @@ _FUNC = re.compile(r"^func\s+([A-Za-z_]\w*)\s*(\[[^\]]*\])?\s*\(", re.MULTILINE)
 _PACKAGE = re.compile(r"^\s*package\s+\w+\s*;?\s*$", re.MULTILINE)
 _INT_TYPES = {"int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "uintptr"}
 
-_HELPERS = f"""
-func __norm(v interface{{}}) interface{{}} {{
-	if v == nil {{
-		return nil
-	}}
-	r := __reflect.ValueOf(v)
-	switch r.Kind() {{
+_HELPERS = """
+func __ser(b *__strings.Builder, r __reflect.Value) {
+	if !r.IsValid() {
+		b.WriteString(" N")
+		return
+	}
+	switch r.Kind() {
+	case __reflect.Bool:
+		if r.Bool() {
+			b.WriteString(" B1")
+		} else {
+			b.WriteString(" B0")
+		}
 	case __reflect.Int, __reflect.Int8, __reflect.Int16, __reflect.Int32, __reflect.Int64:
-		return r.Int()
+		b.WriteString(" I" + __strconv.FormatInt(r.Int(), 10))
 	case __reflect.Uint, __reflect.Uint8, __reflect.Uint16, __reflect.Uint32, __reflect.Uint64, __reflect.Uintptr:
-		return int64(r.Uint())
+		b.WriteString(" I" + __strconv.FormatUint(r.Uint(), 10))
 	case __reflect.Float32, __reflect.Float64:
-		return r.Float()
-	case __reflect.Slice, __reflect.Array:
-		if r.Kind() == __reflect.Slice && r.IsNil() {{
-			return []interface{{}}{{}}
-		}}
-		out := make([]interface{{}}, r.Len())
-		for i := 0; i < r.Len(); i++ {{
-			out[i] = __norm(r.Index(i).Interface())
-		}}
-		return out
-	case __reflect.Map:
-		out := map[string]interface{{}}{{}}
-		for _, k := range r.MapKeys() {{
-			out[__fmt.Sprint(__norm(k.Interface()))] = __norm(r.MapIndex(k).Interface())
-		}}
-		return out
-	case __reflect.Ptr, __reflect.Interface:
-		if r.IsNil() {{
-			return nil
-		}}
-		return __norm(r.Elem().Interface())
-	}}
-	return v
-}}
-
-func __eq(a, b interface{{}}) bool {{
-	a, b = __norm(a), __norm(b)
-	switch y := b.(type) {{
-	case float64:
-		var x float64
-		switch t := a.(type) {{
-		case float64:
-			x = t
-		case int64:
-			x = float64(t)
+		f := r.Float()
+		switch {
+		case __math.IsNaN(f):
+			b.WriteString(" Dnan")
+		case __math.IsInf(f, 1):
+			b.WriteString(" Dinf")
+		case __math.IsInf(f, -1):
+			b.WriteString(" D-inf")
 		default:
-			return false
-		}}
-		if __math.IsNaN(x) && __math.IsNaN(y) {{
-			return true
-		}}
-		return x == y || __math.Abs(x-y) <= {FLOAT_TOL}*__math.Max(1.0, __math.Abs(y))
-	case int64:
-		if x, ok := a.(float64); ok {{
-			return x == float64(y)
-		}}
-		return __reflect.DeepEqual(a, b)
-	case []interface{{}}:
-		x, ok := a.([]interface{{}})
-		if !ok || len(x) != len(y) {{
-			return false
-		}}
-		for i := range y {{
-			if !__eq(x[i], y[i]) {{
-				return false
-			}}
-		}}
-		return true
-	case map[string]interface{{}}:
-		x, ok := a.(map[string]interface{{}})
-		if !ok || len(x) != len(y) {{
-			return false
-		}}
-		for k, v := range y {{
-			w, found := x[k]
-			if !found || !__eq(w, v) {{
-				return false
-			}}
-		}}
-		return true
-	}}
-	return __reflect.DeepEqual(a, b)
-}}
+			b.WriteString(" D" + __strconv.FormatFloat(f, 'g', -1, 64))
+		}
+	case __reflect.String:
+		b.WriteString(" S" + __hex.EncodeToString([]byte(r.String())))
+	case __reflect.Slice, __reflect.Array:
+		b.WriteString(" L" + __strconv.Itoa(r.Len()))
+		for i := 0; i < r.Len(); i++ {
+			__ser(b, r.Index(i))
+		}
+	case __reflect.Map:
+		b.WriteString(" M" + __strconv.Itoa(r.Len()))
+		it := r.MapRange()
+		for it.Next() {
+			__ser(b, it.Key())
+			__ser(b, it.Value())
+		}
+	case __reflect.Ptr, __reflect.Interface:
+		if r.IsNil() {
+			b.WriteString(" N")
+		} else {
+			__ser(b, r.Elem())
+		}
+	default:
+		b.WriteString(" O" + __hex.EncodeToString([]byte(r.Type().String())))
+	}
+}
 
-func __case(i int, f func() bool) {{
-	defer func() {{
-		if recover() != nil {{
-			__fmt.Printf("{MARK} %d ERROR\\n", i)
-		}}
-	}}()
-	if f() {{
-		__fmt.Printf("{MARK} %d PASS\\n", i)
-	}} else {{
-		__fmt.Printf("{MARK} %d FAIL\\n", i)
-	}}
-}}
-"""
+func __value(vs ...interface{}) string {
+	var b __strings.Builder
+	if len(vs) == 1 {
+		__ser(&b, __reflect.ValueOf(vs[0]))
+	} else {
+		b.WriteString(" L" + __strconv.Itoa(len(vs)))
+		for _, v := range vs {
+			__ser(&b, __reflect.ValueOf(v))
+		}
+	}
+	return b.String()[1:]
+}
+
+func __raised(name string) string {
+	return "X" + __hex.EncodeToString([]byte(name))
+}
+
+func __emit(s string) {
+	__os.Stdout.WriteString("\\n@@PREFIX " + s + "\\n")
+}
+
+func __case(i int, f func() string) {
+	line := __raised("panic")
+	func() {
+		defer func() { _ = recover() }()
+		line = f()
+	}()
+	__emit("CASE " + __strconv.Itoa(i) + " " + line)
+}
+""".replace("@@PREFIX", PREFIX)
 
 
 def literal(v: Any, t: str) -> str:
@@ -194,7 +181,7 @@ def literal(v: Any, t: str) -> str:
 
 
 def generic_literal(v: Any) -> str:
-    """The expected value as normalised Go values (int64, float64, string, slices, maps)."""
+    """An ``interface{}`` argument as plain Go values (int64, float64, string, slices, maps)."""
     if v is None:
         return "nil"
     if isinstance(v, bool):
@@ -271,7 +258,10 @@ def _prepare(code: str) -> str:
     return code
 
 
-_HEADER = 'package main\n\nimport (\n\t__fmt "fmt"\n\t__math "math"\n\t__reflect "reflect"\n)\n'
+_HEADER = (
+    'package main\n\nimport (\n\t__bufio "bufio"\n\t__hex "encoding/hex"\n\t__math "math"\n\t__os "os"\n'
+    '\t__reflect "reflect"\n\t__strconv "strconv"\n\t__strings "strings"\n)\n'
+)
 
 
 def render(req: HarnessRequest) -> str:
@@ -287,7 +277,12 @@ def render(req: HarnessRequest) -> str:
         raise Unrenderable(f"go function {name} takes {len(params)} parameters")
     has_err = bool(results) and results[-1] == "error"
     values = results[:-1] if has_err else results
-    lines = ["func main() {", "\t_ = __reflect.DeepEqual"]
+    lines = [
+        "func main() {",
+        "\t__nonce, _ := __bufio.NewReader(__os.Stdin).ReadString('\\n')",
+        "\t__nonce = __strings.TrimSpace(__nonce)",
+        '\t__emit("BEGIN " + __nonce)',
+    ]
     for i, case in enumerate(req.cases):
         args = []
         for a, t in zip(pad_args(req, case), params, strict=True):
@@ -295,13 +290,13 @@ def render(req: HarnessRequest) -> str:
         names = [f"r{j}" for j in range(len(results))]
         call = f"{name}({', '.join(args)})"
         if not results:
-            body = f"{call}; return {'true' if case.expected is None else 'false'}"
+            body = f'{call}; return "N"'
         else:
-            got = names[0] if len(values) == 1 else "[]interface{}{" + ", ".join(names[: len(values)]) + "}"
-            err = f"if {names[-1]} != nil {{ panic({names[-1]}) }}; " if has_err else ""
-            body = f"{', '.join(names)} := {call}; {err}return __eq({got}, {generic_literal(case.expected)})"
-        lines.append(f"\t__case({i}, func() bool {{ {body} }})")
-    lines.append("}")
+            err = f'if {names[-1]} != nil {{ return __raised("error") }}; ' if has_err else ""
+            got = f"__value({', '.join(names[: len(values)])})" if values else '"N"'  # only an error: nil is null
+            body = f"{', '.join(names)} := {call}; {err}return {got}"
+        lines.append(f"\t__case({i}, func() string {{ {body} }})")
+    lines += ['\t__emit("END " + __nonce)', "}"]
     return _HEADER + code.rstrip() + "\n" + _HELPERS + "\n" + "\n".join(lines) + "\n"
 
 

@@ -2,10 +2,12 @@
 
 Java has no inference for collection literals, so each argument is written for the
 parameter's declared type (``int``, ``long``, ``double``, ``boolean``, ``char``, ``String``,
-arrays, ``List``/``ArrayList``, ``Map``/``HashMap``, boxed types). The result is normalised
-(integral numbers to ``Long``, arrays and lists to ``List``, maps to ``Map``) and compared with
-the expected value written the same way, floats with a tolerance. The file's public class is
-``Main`` (the sandbox's default); the translation's own top-level classes lose ``public``.
+arrays, ``List``/``ArrayList``, ``Map``/``HashMap``, boxed types). The result is printed in the
+canonical form (``pipeline.harness.protocol``): integral numbers (``BigInteger`` too) as
+``I``, ``float``/``double`` as ``D``, ``char`` and strings as strings, arrays and collections
+as sequences (sets as sets), maps as maps, ``Optional`` as its value or null, anything else as
+opaque; a ``Throwable`` as a raised value. The file's public class is ``Main`` (the
+sandbox's default); the translation's own top-level classes lose ``public``.
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ import re
 from typing import Any
 
 from pipeline.harness.base import (
-    FLOAT_TOL,
-    MARK,
+    PREFIX,
     HarnessRequest,
     Unrenderable,
     balanced_parens,
@@ -37,56 +38,59 @@ _CLASS = re.compile(r"\b(?:class|interface|enum|record)\s+([A-Za-z_$][\w$]*)")
 _KEYWORDS = {"if", "for", "while", "switch", "return", "catch", "new", "else", "throw", "synchronized"}
 _IMPORTS = "import java.util.*;\nimport java.util.function.*;\nimport java.util.stream.*;\n"
 
-_HELPERS = f"""
-  static Object __norm(Object o) {{
-    if (o == null) return null;
-    if (o instanceof Byte || o instanceof Short || o instanceof Integer || o instanceof Long) return ((Number) o).longValue();
-    if (o instanceof java.math.BigInteger) return o;
-    if (o instanceof Float || o instanceof Double) return ((Number) o).doubleValue();
-    if (o instanceof Character) return String.valueOf(o);
-    if (o.getClass().isArray()) {{
-      List<Object> l = new ArrayList<>();
-      for (int i = 0; i < java.lang.reflect.Array.getLength(o); i++) l.add(__norm(java.lang.reflect.Array.get(o, i)));
-      return l;
-    }}
-    if (o instanceof Collection) {{ List<Object> l = new ArrayList<>(); for (Object x : (Collection<?>) o) l.add(__norm(x)); return l; }}
-    if (o instanceof Map) {{
-      Map<Object, Object> m = new HashMap<>();
-      for (Map.Entry<?, ?> e : ((Map<?, ?>) o).entrySet()) m.put(__norm(e.getKey()), __norm(e.getValue()));
-      return m;
-    }}
-    if (o instanceof Optional) return __norm(((Optional<?>) o).orElse(null));
-    return o;
-  }}
-  static boolean __eq(Object a, Object b) {{
-    a = __norm(a); b = __norm(b);
-    if (a instanceof java.math.BigInteger || b instanceof java.math.BigInteger)
-      return a != null && b != null && a.toString().equals(b.toString());
-    if (a instanceof Number && b instanceof Number) {{
-      if (a instanceof Long && b instanceof Long) return a.equals(b);
-      double x = ((Number) a).doubleValue(), y = ((Number) b).doubleValue();
-      if (Double.isNaN(x) && Double.isNaN(y)) return true;
-      return x == y || Math.abs(x - y) <= {FLOAT_TOL} * Math.max(1.0, Math.abs(y));
-    }}
-    if (a instanceof List && b instanceof List) {{
-      List<?> p = (List<?>) a, q = (List<?>) b;
-      if (p.size() != q.size()) return false;
-      for (int i = 0; i < p.size(); i++) if (!__eq(p.get(i), q.get(i))) return false;
-      return true;
-    }}
-    if (a instanceof Map && b instanceof Map) {{
-      Map<?, ?> p = (Map<?, ?>) a, q = (Map<?, ?>) b;
-      if (p.size() != q.size()) return false;
-      for (Map.Entry<?, ?> e : q.entrySet()) if (!p.containsKey(e.getKey()) || !__eq(p.get(e.getKey()), e.getValue())) return false;
-      return true;
-    }}
-    return Objects.equals(a, b);
-  }}
-  @SafeVarargs static <K, V> Map<K, V> __map(Map<K, V> m, Object... kv) {{
-    for (int i = 0; i < kv.length; i += 2) {{ @SuppressWarnings("unchecked") K k = (K) kv[i]; @SuppressWarnings("unchecked") V v = (V) kv[i + 1]; m.put(k, v); }}
+_HELPERS = r"""
+  static final char[] __HEX = "0123456789abcdef".toCharArray();
+  static String __hex(String s) {
+    StringBuilder o = new StringBuilder();
+    for (byte x : s.getBytes(java.nio.charset.StandardCharsets.UTF_8)) o.append(__HEX[(x >> 4) & 15]).append(__HEX[x & 15]);
+    return o.toString();
+  }
+  static void __ser(StringBuilder o, Object v) {
+    if (v == null) o.append(" N");
+    else if (v instanceof Boolean) o.append(((Boolean) v) ? " B1" : " B0");
+    else if (v instanceof Byte || v instanceof Short || v instanceof Integer || v instanceof Long
+             || v instanceof java.math.BigInteger) o.append(" I").append(v.toString());
+    else if (v instanceof Number) {
+      double d = ((Number) v).doubleValue();
+      if (Double.isNaN(d)) o.append(" Dnan");
+      else if (Double.isInfinite(d)) o.append(d > 0 ? " Dinf" : " D-inf");
+      else o.append(" D").append(Double.toString(d));
+    }
+    else if (v instanceof Character || v instanceof CharSequence) o.append(" S").append(__hex(v.toString()));
+    else if (v.getClass().isArray()) {
+      int n = java.lang.reflect.Array.getLength(v);
+      o.append(" L").append(n);
+      for (int i = 0; i < n; i++) __ser(o, java.lang.reflect.Array.get(v, i));
+    }
+    else if (v instanceof java.util.Set) {
+      o.append(" U").append(((java.util.Set<?>) v).size());
+      for (Object x : (java.util.Set<?>) v) __ser(o, x);
+    }
+    else if (v instanceof java.util.Collection) {
+      o.append(" L").append(((java.util.Collection<?>) v).size());
+      for (Object x : (java.util.Collection<?>) v) __ser(o, x);
+    }
+    else if (v instanceof java.util.Map) {
+      o.append(" M").append(((java.util.Map<?, ?>) v).size());
+      for (java.util.Map.Entry<?, ?> e : ((java.util.Map<?, ?>) v).entrySet()) { __ser(o, e.getKey()); __ser(o, e.getValue()); }
+    }
+    else if (v instanceof java.util.Optional) __ser(o, ((java.util.Optional<?>) v).orElse(null));
+    else o.append(" O").append(__hex(v.getClass().getName()));
+  }
+  static String __value(Object v) { StringBuilder o = new StringBuilder(); __ser(o, v); return o.substring(1); }
+  static String __raised(Throwable t) { return "X" + __hex(t.getClass().getName()); }
+  static void __emit(String s) { System.out.print("\n@@PREFIX " + s + "\n"); System.out.flush(); }
+  static String __nonce() {
+    try {
+      String l = new java.io.BufferedReader(new java.io.InputStreamReader(System.in, java.nio.charset.StandardCharsets.UTF_8)).readLine();
+      return l == null ? "" : l.trim();
+    } catch (java.io.IOException e) { return ""; }
+  }
+  @SafeVarargs static <K, V> java.util.Map<K, V> __map(java.util.Map<K, V> m, Object... kv) {
+    for (int i = 0; i < kv.length; i += 2) { @SuppressWarnings("unchecked") K k = (K) kv[i]; @SuppressWarnings("unchecked") V v = (V) kv[i + 1]; m.put(k, v); }
     return m;
-  }}
-"""
+  }
+""".replace("@@PREFIX", PREFIX)
 
 _INTS = {"int": "", "Integer": "", "long": "L", "Long": "L", "short": "", "Short": "", "byte": "", "Byte": ""}
 _FLOATS = {"double": "", "Double": "", "float": "f", "Float": "f"}
@@ -170,7 +174,7 @@ def _erase(t: str) -> str:
 
 
 def _generic_literal(v: Any) -> str:
-    """The expected value as normalised Java objects (Long, Double, String, Boolean, List, Map)."""
+    """An ``Object`` argument as plain Java objects (Long, Double, String, Boolean, List, Map)."""
     if v is None:
         return "null"
     if isinstance(v, bool):
@@ -246,18 +250,16 @@ def render(req: HarnessRequest) -> str:
         owner = cls[-1] if cls else "Main"
         callee = f"{owner}.{name}" if static else f"new {owner}().{name}"
     void = m.group(2).strip() == "void"
-    lines = ["  public static void main(String[] __args) {"]
+    lines = ["  public static void main(String[] __args) {", "    String __nonce = __nonce();", '    __emit("BEGIN " + __nonce);']
     for i, case in enumerate(req.cases):
         args = ", ".join(literal(a, t) for a, t in zip(pad_args(req, case), params, strict=True))
         call = f"{callee}({args})"
-        check = f"{call}; boolean ok = true;" if void else f"Object r = {call}; boolean ok = __eq(r, {_generic_literal(case.expected)});"
-        if void and case.expected is not None:
-            check = f"{call}; boolean ok = false;"
+        got = f'{call}; __line = "N";' if void else f"__line = __value({call});"
         lines.append(
-            f'    try {{ {check} System.out.println("{MARK} {i} " + (ok ? "PASS" : "FAIL")); }}'
-            f' catch (Throwable __t) {{ System.out.println("{MARK} {i} ERROR"); }}'
+            f"    {{ String __line; try {{ {got} }} catch (Throwable __t) {{ __line = __raised(__t); }}"
+            f' __emit("CASE {i} " + __line); }}'
         )
-    lines.append("    System.out.flush();\n  }")
+    lines.append('    __emit("END " + __nonce);\n  }')
     return _program(imports, body, wrapped, "\n".join(lines))
 
 

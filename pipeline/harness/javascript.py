@@ -1,4 +1,10 @@
-"""JavaScript (node) harness: arrays for lists/tuples, objects for dicts, deep ``__eq``."""
+"""JavaScript (node) harness: arrays for lists/tuples, objects for dicts; results serialised.
+
+The translation runs first (top-level code included), then the harness reads the nonce from
+stdin and prints each call's result in the canonical form (``pipeline.harness.protocol``):
+numbers that are safe integers as ``I``, others as ``D``; ``BigInt`` as ``I``; ``Map`` and
+plain objects as maps, ``Set`` as a set; class instances, functions and promises as opaque.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,7 @@ import re
 from typing import Any
 
 from pipeline.harness.base import (
-    FLOAT_TOL,
-    MARK,
+    PREFIX,
     HarnessRequest,
     Unrenderable,
     check_arity,
@@ -25,30 +30,50 @@ _DEF = re.compile(
     re.MULTILINE,
 )
 
-_HELPERS = f"""
-function __eq(a, b) {{
-  if (a instanceof Map) a = Object.fromEntries(a);
-  if (a instanceof Set) a = Array.from(a);
-  if (typeof a === 'number' && typeof b === 'number') {{
-    if (Number.isNaN(a) && Number.isNaN(b)) return true;
-    if (a === b) return true;
-    return Math.abs(a - b) <= {FLOAT_TOL} * Math.max(1, Math.abs(b));
-  }}
-  if (typeof a === 'bigint' || typeof b === 'bigint') {{
-    try {{ return BigInt(a) === BigInt(b); }} catch (e) {{ return false; }}
-  }}
-  if (a === undefined) a = null;
-  if (a === null || b === null) return a === b;
-  if (Array.isArray(a) && Array.isArray(b)) {{
-    return a.length === b.length && a.every((x, i) => __eq(x, b[i]));
-  }}
-  if (typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {{
-    const ka = Object.keys(a), kb = Object.keys(b);
-    return ka.length === kb.length && kb.every((k) => Object.prototype.hasOwnProperty.call(a, k) && __eq(a[k], b[k]));
-  }}
-  return a === b;
-}}
+_HELPERS = """
+function __hex(s) { return Buffer.from(String(s), 'utf8').toString('hex'); }
+function __ser(v, out) {
+  if (v === null || v === undefined) out.push('N');
+  else if (typeof v === 'boolean') out.push(v ? 'B1' : 'B0');
+  else if (typeof v === 'bigint') out.push('I' + v.toString());
+  else if (typeof v === 'number') {
+    if (Number.isNaN(v)) out.push('Dnan');
+    else if (v === Infinity) out.push('Dinf');
+    else if (v === -Infinity) out.push('D-inf');
+    else if (Number.isSafeInteger(v)) out.push('I' + String(v));
+    else out.push('D' + String(v));
+  } else if (typeof v === 'string') out.push('S' + __hex(v));
+  else if (Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView))) {
+    out.push('L' + v.length);
+    for (const x of v) __ser(x, out);
+  } else if (v instanceof Set) {
+    out.push('U' + v.size);
+    for (const x of v) __ser(x, out);
+  } else if (v instanceof Map) {
+    out.push('M' + v.size);
+    for (const [k, x] of v) { __ser(k, out); __ser(x, out); }
+  } else if (typeof v === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(v))) {
+    const keys = Object.keys(v);
+    out.push('M' + keys.length);
+    for (const k of keys) { __ser(k, out); __ser(v[k], out); }
+  } else {
+    const name = (v && v.constructor && v.constructor.name) || typeof v;
+    out.push('O' + __hex(name));
+  }
+}
+function __case(i, f) {
+  let line;
+  try { const out = []; __ser(f(), out); line = out.join(' '); }
+  catch (e) { line = 'X' + __hex((e && e.constructor && e.constructor.name) || typeof e); }
+  __emit('CASE ' + i + ' ' + line);
+}
 """
+_MAIN = """
+function __emit(s) { process.stdout.write('\\n@@PREFIX ' + s + '\\n'); }
+let __nonce = '';
+try { __nonce = require('fs').readFileSync(0, 'utf8').split('\\n')[0].trim(); } catch (e) {}
+__emit('BEGIN ' + __nonce);
+""".replace("@@PREFIX", PREFIX)
 
 
 def literal(v: Any) -> str:
@@ -90,13 +115,11 @@ def render(req: HarnessRequest) -> str:
     check_arity(req)
     code = _strip_exports(req.code)
     name = pick_function(defined_functions(code), req.func_name)
-    out = [code.rstrip(), "", _HELPERS]
+    out = [code.rstrip(), "", _HELPERS, _MAIN]
     for i, case in enumerate(req.cases):
         args = ", ".join(literal(a) for a in pad_args(req, case))
-        out.append(
-            f"try {{ console.log('{MARK} {i} ' + (__eq({name}({args}), {literal(case.expected)}) ? 'PASS' : 'FAIL')); }}"
-            f" catch (__e) {{ console.log('{MARK} {i} ERROR'); }}"
-        )
+        out.append(f"__case({i}, () => {name}({args}));")
+    out.append("__emit('END ' + __nonce);")
     return "\n".join(out) + "\n"
 
 

@@ -1,4 +1,11 @@
-"""PHP harness: arrays for lists, dicts and tuples; ``__eq`` compares numbers with a tolerance."""
+"""PHP harness: arrays for lists/tuples and dicts; results serialised.
+
+The translation runs first, then the harness reads the nonce from stdin and prints each
+call's result in the canonical form (``pipeline.harness.protocol``): a list-shaped array
+(``array_is_list``) as a sequence, any other array as a map, objects as opaque; a
+``Throwable`` as a raised value. Output goes through ``echo``, in order with the
+translation's own.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,7 @@ import re
 from typing import Any
 
 from pipeline.harness.base import (
-    FLOAT_TOL,
-    MARK,
+    PREFIX,
     HarnessRequest,
     Unrenderable,
     check_arity,
@@ -21,26 +27,30 @@ LANGUAGE = "php"
 _DEF = re.compile(r"function\s+&?\s*([A-Za-z_]\w*)\s*\(", re.MULTILINE)
 _CLASS = re.compile(r"^\s*(?:final\s+|abstract\s+)*class\s+([A-Za-z_]\w*)", re.MULTILINE)
 
-_HELPERS = f"""
-function __eq($a, $b) {{
-    if ((is_int($a) || is_float($a)) && (is_int($b) || is_float($b))) {{
-        if (is_float($a) || is_float($b)) {{
-            if (is_nan((float)$a) && is_nan((float)$b)) return true;
-            return abs($a - $b) <= {FLOAT_TOL} * max(1.0, abs($b));
-        }}
-        return $a === $b;
-    }}
-    if (is_array($a) && is_array($b)) {{
-        if (count($a) !== count($b)) return false;
-        if (array_is_list($b)) {{ $a = array_values($a); }}
-        foreach ($b as $k => $v) {{
-            if (!array_key_exists($k, $a) || !__eq($a[$k], $v)) return false;
-        }}
-        return true;
-    }}
-    return $a === $b;
-}}
-"""
+_HELPERS = """
+function __ser($v, &$out) {
+    if ($v === null) { $out[] = 'N'; }
+    elseif (is_bool($v)) { $out[] = $v ? 'B1' : 'B0'; }
+    elseif (is_int($v)) { $out[] = 'I' . $v; }
+    elseif (is_float($v)) {
+        if (is_nan($v)) { $out[] = 'Dnan'; }
+        elseif (is_infinite($v)) { $out[] = $v > 0 ? 'Dinf' : 'D-inf'; }
+        else { $out[] = 'D' . var_export($v, true); }
+    }
+    elseif (is_string($v)) { $out[] = 'S' . bin2hex($v); }
+    elseif (is_array($v)) {
+        if (array_is_list($v)) { $out[] = 'L' . count($v); foreach ($v as $x) { __ser($x, $out); } }
+        else { $out[] = 'M' . count($v); foreach ($v as $k => $x) { __ser($k, $out); __ser($x, $out); } }
+    }
+    else { $out[] = 'O' . bin2hex(is_object($v) ? get_class($v) : gettype($v)); }
+}
+function __emit($s) { echo "\\n@@PREFIX " . $s . "\\n"; }
+function __case($i, $f) {
+    try { $out = []; __ser($f(), $out); $line = implode(' ', $out); }
+    catch (\\Throwable $e) { $line = 'X' . bin2hex(get_class($e)); }
+    __emit('CASE ' . $i . ' ' . $line);
+}
+""".replace("@@PREFIX", PREFIX)
 
 
 def literal(v: Any) -> str:
@@ -93,13 +103,11 @@ def render(req: HarnessRequest) -> str:
     code = _body(req.code)
     name = pick_function(defined_functions(code), req.func_name, ignore=("main", "__construct"))
     callee = _callee(code, name)
-    out = ["<?php", code, _HELPERS]
+    out = ["<?php", code, _HELPERS, "$__nonce = trim((string) fgets(STDIN));", "__emit('BEGIN ' . $__nonce);"]
     for i, case in enumerate(req.cases):
         args = ", ".join(literal(a) for a in pad_args(req, case))
-        out.append(
-            f"try {{ echo '{MARK} {i} ' . (__eq({callee}({args}), {literal(case.expected)}) ? 'PASS' : 'FAIL') . \"\\n\"; }}"
-            f" catch (\\Throwable $__e) {{ echo \"{MARK} {i} ERROR\\n\"; }}"
-        )
+        out.append(f"__case({i}, function () {{ return {callee}({args}); }});")
+    out.append("__emit('END ' . $__nonce);")
     return "\n".join(out) + "\n"
 
 

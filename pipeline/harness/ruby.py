@@ -1,4 +1,10 @@
-"""Ruby harness: arrays for lists/tuples, hashes for dicts, ``__eq`` with a float tolerance."""
+"""Ruby harness: arrays for lists/tuples, hashes for dicts; results serialised.
+
+The translation runs first, then the harness reads the nonce from stdin and prints each
+call's result in the canonical form (``pipeline.harness.protocol``): symbols as strings,
+``Set`` as a set, ``Rational``/``BigDecimal`` as floats, anything else without a canonical
+form as opaque; an exception (any ``Exception``, ``SystemExit`` included) as a raised value.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,7 @@ import re
 from typing import Any
 
 from pipeline.harness.base import (
-    FLOAT_TOL,
-    MARK,
+    PREFIX,
     HarnessRequest,
     Unrenderable,
     check_arity,
@@ -21,24 +26,49 @@ LANGUAGE = "ruby"
 _DEF = re.compile(r"^\s*def\s+(?:self\.)?([A-Za-z_]\w*[?!]?)", re.MULTILINE)
 _SCOPE = re.compile(r"^\s*(class|module)\s+([A-Z]\w*)", re.MULTILINE)
 
-_HELPERS = f"""
-def __eq(a, b)
-  a = a.to_s if a.is_a?(Symbol)
-  if a.is_a?(Numeric) && b.is_a?(Numeric)
-    return true if a.is_a?(Float) && b.is_a?(Float) && a.nan? && b.nan?
-    return a == b unless a.is_a?(Float) || b.is_a?(Float)
-    return (a - b).abs <= {FLOAT_TOL} * [1.0, b.abs].max
-  end
-  if a.is_a?(Array) && b.is_a?(Array)
-    return a.length == b.length && a.zip(b).all? {{ |x, y| __eq(x, y) }}
-  end
-  if a.is_a?(Hash) && b.is_a?(Hash)
-    a = a.transform_keys {{ |k| k.is_a?(Symbol) ? k.to_s : k }}
-    return a.length == b.length && b.all? {{ |k, v| a.key?(k) && __eq(a[k], v) }}
-  end
-  a == b
+_HELPERS = """
+$stdout.sync = true
+def __hex(s)
+  s.to_s.encode('UTF-8', invalid: :replace, undef: :replace).b.unpack1('H*')
 end
-"""
+
+def __ser(v, out)
+  if v.nil? then out << 'N'
+  elsif v.is_a?(TrueClass) then out << 'B1'
+  elsif v.is_a?(FalseClass) then out << 'B0'
+  elsif v.is_a?(Integer) then out << "I#{v}"
+  elsif v.is_a?(Float)
+    out << (v.nan? ? 'Dnan' : v.infinite? ? (v > 0 ? 'Dinf' : 'D-inf') : "D#{v}")
+  elsif v.is_a?(Numeric) && v.real? then __ser(v.to_f, out)
+  elsif v.is_a?(String) || v.is_a?(Symbol) then out << 'S' + __hex(v)
+  elsif v.is_a?(Array)
+    out << "L#{v.length}"
+    v.each { |x| __ser(x, out) }
+  elsif v.is_a?(Hash)
+    out << "M#{v.length}"
+    v.each { |k, x| __ser(k, out); __ser(x, out) }
+  elsif defined?(Set) && v.is_a?(Set)
+    out << "U#{v.length}"
+    v.each { |x| __ser(x, out) }
+  else out << 'O' + __hex(v.class.name)
+  end
+end
+
+def __emit(s)
+  $stdout.write("\\n@@PREFIX #{s}\\n")
+end
+
+def __case(i)
+  line = begin
+    out = []
+    __ser(yield, out)
+    out.join(' ')
+  rescue Exception => e
+    'X' + __hex(e.class.name)
+  end
+  __emit("CASE #{i} #{line}")
+end
+""".replace("@@PREFIX", PREFIX)
 
 
 def literal(v: Any) -> str:
@@ -85,13 +115,11 @@ def render(req: HarnessRequest) -> str:
     check_arity(req)
     name = pick_function(defined_functions(req.code), req.func_name, ignore=("main", "initialize"))
     callee = _callee(req.code, name)
-    out = [req.code.rstrip(), "", "$stdout.sync = true", _HELPERS]
+    out = [req.code.rstrip(), "", _HELPERS, "__nonce = ($stdin.gets || '').strip", "__emit(\"BEGIN #{__nonce}\")"]
     for i, case in enumerate(req.cases):
         args = ", ".join(literal(a) for a in pad_args(req, case))
-        out.append(
-            f"begin; puts('{MARK} {i} ' + (__eq({callee}({args}), {literal(case.expected)}) ? 'PASS' : 'FAIL'));"
-            f" rescue Exception; puts('{MARK} {i} ERROR'); end"
-        )
+        out.append(f"__case({i}) {{ {callee}({args}) }}")
+    out.append("__emit(\"END #{__nonce}\")")
     return "\n".join(out) + "\n"
 
 

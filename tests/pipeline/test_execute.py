@@ -246,6 +246,27 @@ def test_rerun_reuses_cached_verdicts(sandbox, tmp_path):
     assert v1 == v2 and [v.exec_status for v in v2] == [ExecStatus.PASSED, ExecStatus.FAILED]
 
 
+def test_a_verdict_cached_under_another_harness_protocol_is_not_reused(sandbox, tmp_path):
+    """The cache key carries the protocol version: a verdict the previous protocol cached
+    (one a forger could have earned) is never read back, while the current key is."""
+    from pipeline.execute import PROTOCOL
+
+    wrong = cand(COUNT, "python", TRANSLATIONS[15][3])
+    validator = Validator(ExecuteConfig(sandbox="bwrap", cache_dir=str(tmp_path)), sandbox, VerdictCache(tmp_path))
+    tests = validator.source_tests([COUNT])[COUNT.pair_id]
+    plan = validator.plan(wrong, tests)
+    old_key, key = validator.verdict_key(plan, tests, protocol="harness-protocol/1"), validator.verdict_key(plan, tests)
+    assert PROTOCOL == "harness-protocol/2" and old_key != key
+    forged = {"exec_status": "passed", "tests_passed": 7, "tests_total": 7, "stderr_tail": None, "wall_s": 0.01}
+    VerdictCache(tmp_path).put(old_key, forged)
+    (c,) = validator.check([wrong])
+    assert c.verdict.exec_status == ExecStatus.FAILED and validator.counts.get("cache_hits", 0) == 0
+    fresh = VerdictCache(tmp_path / "current")
+    fresh.put(key, forged)  # the control: under the current key the cache is read
+    (again,) = Validator(validator.config, sandbox, fresh).check([wrong])
+    assert again.verdict.exec_status == ExecStatus.PASSED and again.verdict.tests_total == 7
+
+
 def test_unknown_target_language_is_reported_not_crashed_on(sandbox):
     (c,) = Validator(ExecuteConfig(sandbox="bwrap"), sandbox).check([cand(COUNT, "cobol", "IDENTIFICATION DIVISION.")])
     assert c.verdict.exec_status == ExecStatus.SANDBOX_ERROR
