@@ -37,7 +37,9 @@ from schemas import Translation
 #: Fence tags models use for each language (lowercase, compared after stripping).
 TAG_ALIASES: dict[str, frozenset[str]] = {
     "python": frozenset({"python", "py", "python3", "py3"}),
-    "javascript": frozenset({"javascript", "js", "node", "nodejs", "jsx", "mjs", "cjs", "ecmascript"}),
+    "javascript": frozenset(
+        {"javascript", "js", "node", "nodejs", "jsx", "mjs", "cjs", "ecmascript"}
+    ),
     "java": frozenset({"java"}),
     "cpp": frozenset({"cpp", "c++", "cc", "cxx", "hpp", "hxx"}),
     "c": frozenset({"c", "h", "c99", "c11"}),
@@ -58,7 +60,21 @@ DIALECT_TAGS: dict[str, frozenset[str]] = {
 
 #: Tags that mark a block as not code at all (program output, shell sessions, plain text).
 NON_CODE_TAGS: frozenset[str] = frozenset(
-    {"text", "txt", "plaintext", "output", "console", "shell", "sh", "bash", "zsh", "json", "yaml", "diff", "log"}
+    {
+        "text",
+        "txt",
+        "plaintext",
+        "output",
+        "console",
+        "shell",
+        "sh",
+        "bash",
+        "zsh",
+        "json",
+        "yaml",
+        "diff",
+        "log",
+    }
 )
 
 # Opening fence: indent, ``` or ~~~ (3+), an optional info string without backticks.
@@ -103,8 +119,12 @@ _HEADER_LINE: dict[str, str] = {
     "ruby": r"(?:require(?:_relative)?\s+.+)",
 }
 # A C/C++ prototype: a declaration ending in ``;`` with a parameter list and no body.
-_PROTOTYPE = re.compile(r"^[\w\s\*&:<>,\[\]]*?\b(?P<name>\w+)\s*\([^;{}()]*\)\s*(?:const\s*)?(?:noexcept\s*)?;\s*$")
-_COMMENT_LINE = re.compile(r"^\s*(?://.*|#(?!\s*(?:include|define|pragma)\b).*|/\*.*\*/|\*.*|/\*.*|--.*)$")
+_PROTOTYPE = re.compile(
+    r"^[\w\s\*&:<>,\[\]]*?\b(?P<name>\w+)\s*\([^;{}()]*\)\s*(?:const\s*)?(?:noexcept\s*)?;\s*$"
+)
+_COMMENT_LINE = re.compile(
+    r"^\s*(?://.*|#(?!\s*(?:include|define|pragma)\b).*|/\*.*\*/|\*.*|/\*.*|--.*)$"
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -170,7 +190,11 @@ def _is_close(line: str, fence: str) -> bool:
 def _glued_close(line: str, fence: str) -> str | None:
     """The code before a closing fence glued to the end of ``line`` (``return x}```), or None."""
     stripped = line.rstrip()
-    if stripped.strip() and not stripped.lstrip().startswith(fence[0] * 3) and stripped.endswith(fence[0] * 3):
+    if (
+        stripped.strip()
+        and not stripped.lstrip().startswith(fence[0] * 3)
+        and stripped.endswith(fence[0] * 3)
+    ):
         return stripped.rstrip(fence[0])
     return None
 
@@ -265,7 +289,22 @@ def _header_only(code: str, language: str) -> bool:
     return useful
 
 
-_KEYWORDS = frozenset({"if", "for", "while", "switch", "catch", "return", "sizeof", "elif", "else", "do", "new", "function"})
+_KEYWORDS = frozenset(
+    {
+        "if",
+        "for",
+        "while",
+        "switch",
+        "catch",
+        "return",
+        "sizeof",
+        "elif",
+        "else",
+        "do",
+        "new",
+        "function",
+    }
+)
 
 
 def defined_names(code: str, language: str) -> set[str]:
@@ -373,20 +412,32 @@ def extract_code(
     """
     text = (reply or "").replace("\r\n", "\n")
     if truncated:
-        return Extraction(None, Reason.TRUNCATED, f"reply hit the token limit after {len(text)} characters")
+        return Extraction(
+            None, Reason.TRUNCATED, f"reply hit the token limit after {len(text)} characters"
+        )
     if not text.strip():
         return Extraction(None, Reason.EMPTY_REPLY, "the model returned an empty reply")
     text, only_reasoning = strip_reasoning(text)
     if only_reasoning:
-        return Extraction(None, Reason.EMPTY_REPLY, "the reply is an unfinished reasoning block with no answer")
+        return Extraction(
+            None, Reason.EMPTY_REPLY, "the reply is an unfinished reasoning block with no answer"
+        )
     blocks, dangling = fenced_blocks(text)
     source = _normalise(source_code) if source_code else None
-    candidates = [b for b in blocks if b.body.strip() and (source is None or _normalise(b.body) != source)]
+    candidates = [
+        b for b in blocks if b.body.strip() and (source is None or _normalise(b.body) != source)
+    ]
     if not candidates:
         if dangling:  # an unclosed fence the model did not finish: incomplete code
-            return Extraction(None, Reason.TRUNCATED, "the reply opens a code block it never closes")
+            return Extraction(
+                None, Reason.TRUNCATED, "the reply opens a code block it never closes"
+            )
         if blocks:
-            what = "quotes the source back" if any(b.body.strip() for b in blocks) else "holds only empty code blocks"
+            what = (
+                "quotes the source back"
+                if any(b.body.strip() for b in blocks)
+                else "holds only empty code blocks"
+            )
             return Extraction(None, Reason.EMPTY_REPLY, f"the reply {what}")
         code = strip_prose(text)
         if not code.strip():
@@ -450,7 +501,13 @@ def build_result(
     )
     if got.code is None:
         return TranslationFailure(
-            request, got.reason or Reason.EMPTY_REPLY, got.detail, reply or "", translator, prompt_version, sampling,
+            request,
+            got.reason or Reason.EMPTY_REPLY,
+            got.detail,
+            reply or "",
+            translator,
+            prompt_version,
+            sampling,
             round(latency_s, 4),
         )
     return Translation(
