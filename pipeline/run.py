@@ -304,7 +304,7 @@ def translator_config_error(exc: BaseException) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     # force: importing Beam already logged a warning, which installed a WARNING-level handler.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
-    for noisy in ("apache_beam", "urllib3", "docker"):
+    for noisy in ("apache_beam", "urllib3", "docker", "httpx", "httpx2", "openai"):  # httpx logs every request
         logging.getLogger(noisy).setLevel(logging.WARNING)
     argv = list(sys.argv[1:] if argv is None else argv)
     if "-h" in argv or "--help" in argv:
