@@ -66,7 +66,7 @@ from pipeline.translate.base import (
     targets_for,
 )
 from pipeline.translate.extract import build_result
-from pipeline.translate.prompts import PROMPT_VERSION, render_messages
+from pipeline.translate.prompts import PROMPT_VERSION
 from pipeline.translate.server_args import flag_value, max_model_len
 from schemas import SourcePair, Translation
 
@@ -99,7 +99,8 @@ class SampleGroup:
         return [TranslationRequest(self.pair, self.target_language, a) for a in self.attempts]
 
     def messages(self) -> list[dict[str, str]]:
-        return render_messages(self.pair, self.target_language)
+        """The chat all attempts share: ``TranslationRequest.messages()``, the one place prompts are built."""
+        return self.requests()[0].messages()
 
 
 def groups_for(pair: SourcePair, config: TranslateConfig) -> list[SampleGroup]:
