@@ -49,11 +49,15 @@ from typing import Any
 VLLM_DEFAULT_MODEL = "Qwen/Qwen3-0.6B"
 
 
+_LOG_LOCK = threading.Lock()
+
+
 def log(message: str) -> None:
     """One line on stdout in vLLM's log format (Beam forwards the server's stdout to its log)."""
     stamp = time.strftime("%m-%d %H:%M:%S")
     try:
-        print(f"INFO {stamp} [api_server.py] (vLLM STAND-IN) {message}", flush=True)
+        with _LOG_LOCK:  # handler threads log concurrently: keep lines whole
+            print(f"INFO {stamp} [api_server.py] (vLLM STAND-IN) {message}", flush=True)
     except (BrokenPipeError, OSError):
         pass  # the reader of our output is gone (as with vLLM, that does not stop the server)
 
