@@ -85,13 +85,20 @@ def make_client(config: TranslateConfig) -> Any:
 
 
 def _error_message(exc: Any) -> str:
-    """The server's own error message of an ``openai.APIStatusError``, on one line."""
+    """The server's own error message of an ``openai.APIStatusError``, on one line.
+
+    The client keeps the body's ``error`` member as ``exc.body``: an object with a ``message``
+    (OpenAI, vLLM), a bare string (vLLM's 401 ``{"error": "Unauthorized"}``), or the whole body
+    when there is no ``error`` (FastAPI's ``{"detail": ...}``).
+    """
     body = getattr(exc, "body", None)
     message = None
     if isinstance(body, dict):
         inner = body.get("error", body)
         message = inner.get("message") if isinstance(inner, dict) else inner
         message = message or body.get("detail") or body.get("message")
+    elif isinstance(body, str):
+        message = body
     text = str(message or getattr(exc, "message", "") or exc)
     return " ".join(text.split())[:400]
 

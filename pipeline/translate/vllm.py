@@ -258,6 +258,8 @@ def _message_of(exc: BaseException) -> str:
         text = inner.get("message") if isinstance(inner, dict) else inner
         if text:
             return " ".join(str(text).split())[:400]
+    elif isinstance(body, str) and body:
+        return " ".join(body.split())[:400]
     return " ".join(str(getattr(exc, "message", None) or exc).split())[:400]
 
 

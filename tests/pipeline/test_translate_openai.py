@@ -448,7 +448,7 @@ def test_transformers_serve_with_smollm2_every_row_accounted(tmp_path):
 def test_the_command_line_stops_with_one_line_on_a_rejected_key(serve, tmp_path, capsys):
     from pipeline.run import main
 
-    server = serve(lambda i, body: error(401, "Incorrect API key provided: sk-wrong"))
+    server = serve(lambda i, body: (401, {"error": "Incorrect API key provided: sk-wrong"}, 0, None))  # vLLM's shape
     argv = ["--translator=openai", f"--openai_base_url={server.base_url}", "--model=qwen-coder", "--sandbox=none",
             "--target_languages=go", f"--output={tmp_path / 'out'}"]
     assert main(argv) == 2
