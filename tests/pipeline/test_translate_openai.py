@@ -448,11 +448,21 @@ def test_transformers_serve_with_smollm2_every_row_accounted(tmp_path):
 def test_the_command_line_stops_with_one_line_on_a_rejected_key(serve, tmp_path, capsys):
     from pipeline.run import main
 
-    server = serve(lambda i, body: (401, {"error": "Incorrect API key provided: sk-wrong"}, 0, None))  # vLLM's shape
-    argv = ["--translator=openai", f"--openai_base_url={server.base_url}", "--model=qwen-coder", "--sandbox=none",
-            "--target_languages=go", f"--output={tmp_path / 'out'}"]
+    server = serve(
+        lambda i, body: (401, {"error": "Incorrect API key provided: sk-wrong"}, 0, None)
+    )  # vLLM's shape
+    argv = [
+        "--translator=openai",
+        f"--openai_base_url={server.base_url}",
+        "--model=qwen-coder",
+        "--sandbox=none",
+        "--target_languages=go",
+        f"--output={tmp_path / 'out'}",
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"error: {server.base_url} (model qwen-coder) refused the API key from $OPENAI_API_KEY "
-                   "(HTTP 401: Incorrect API key provided: sk-wrong)"]
+    assert err == [
+        f"error: {server.base_url} (model qwen-coder) refused the API key from $OPENAI_API_KEY "
+        "(HTTP 401: Incorrect API key provided: sk-wrong)"
+    ]
     assert not (tmp_path / "out" / "cache").exists()  # the run never started
