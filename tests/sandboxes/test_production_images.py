@@ -28,7 +28,7 @@ from tests.support import get_sandbox
 from .conftest import FIXTURES, leftover_pids
 from .production_images import build_production_image
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
 STDIN = "1 2 3\n4 5\n"
 #: Printed by a Python program: whether it sees the host's other toolchains (it must not:
 #: a production container holds only its image).
