@@ -243,6 +243,8 @@ def _scratch(mode: int) -> Path:
 
 
 def _write_outside(argv):
+    require_root(f"the control runs as uid {CONTROL_UID}: as the caller it could write into "
+                 "whatever the caller may write")
     target = _scratch(0o777)  # anyone on the host may write here: only a sandbox stops a program
     out = _run(argv, Limits(wall_s=60), stdin=f"{target}\n")
     assert out.exit_code == 0 and f"WROTE {target}" in out.stdout.decode(), out
