@@ -29,19 +29,14 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-#: Our language names -> tree-sitter-language-pack grammar names.
+from languages import REGISTRY
+
+#: Our language names -> tree-sitter-language-pack grammar names: the language registry's
+#: (``languages/``), plus languages of code-retrieval benchmarks that the pipeline does not
+#: translate (C#) and spellings such benchmarks use.
 GRAMMARS: dict[str, str] = {
-    "python": "python",
-    "java": "java",
-    "javascript": "javascript",
-    "typescript": "typescript",
-    "go": "go",
-    "php": "php",
-    "ruby": "ruby",
-    "c": "c",
-    "cpp": "cpp",
+    **{name: spec.tree_sitter_grammar for name, spec in REGISTRY.items()},
     "c++": "cpp",
-    "rust": "rust",
     "csharp": "csharp",
     "c#": "csharp",
 }
@@ -148,6 +143,15 @@ _WORD = re.compile(r"[a-z0-9]+")
 RESTATE_COVERAGE = 0.5
 
 
+def _definitions(grammar: str) -> tuple[str, ...]:
+    """The nodes documentation sits before: this module's table, else (a language added to the
+    registry since) the registry's definition nodes for that grammar."""
+    if grammar in _DEFINITIONS:
+        return _DEFINITIONS[grammar]
+    return next((spec.mining.definitions for spec in REGISTRY.values()
+                 if spec.tree_sitter_grammar == grammar), ())
+
+
 def grammar_name(language: str) -> str | None:
     """The tree-sitter grammar of ``language`` (``"cpp"`` -> ``"cpp"``), None when unknown."""
     return GRAMMARS.get(language.strip().lower())
@@ -193,7 +197,7 @@ def _queries(grammar: str) -> tuple[Any, Any, Any]:
 
     kinds = [k for k in _COMMENT_KINDS if lang.id_for_node_kind(k, True) is not None]
     definitions = [
-        t for t in _DEFINITIONS.get(grammar, ()) if lang.id_for_node_kind(t, True) is not None
+        t for t in _definitions(grammar) if lang.id_for_node_kind(t, True) is not None
     ]
     return (
         build(f"({k}) @comment" for k in kinds),
@@ -265,7 +269,7 @@ def documentation_spans(
     ]
     definitions = _captures(definition_q, root)
     starts = {d.start_byte for d in definitions}
-    functions = _FUNCTIONS.get(grammar, ())
+    functions = _FUNCTIONS.get(grammar) or _definitions(grammar)
     doc_words = words(docstring or "")
     spans: list[tuple[int, int]] = []
     for node in _captures(docstring_q, root):

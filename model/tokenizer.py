@@ -27,6 +27,8 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from languages import REGISTRY
+
 #: Special tokens of a tokenizer trained here, ids 0..3 in this order.
 SPECIAL_TOKENS: tuple[str, ...] = ("<pad>", "<sep>", "<cls>", "<mask>")
 #: The tokens every MoSE tokenizer must have (the released ones, appended to StarCoder2's BPE).
@@ -36,18 +38,11 @@ REQUIRED_TOKENS: tuple[str, ...] = ("<sep>", "<cls>", "<mask>")
 CODE_INSTRUCTION = "Represent this {language} code snippet for retrieval:"
 TEXT_INSTRUCTION = "Represent this code description for retrieving supporting snippets of code:"
 
+#: Display names: the language registry's (``languages/``), plus C# (a language the released
+#: encoder was evaluated on that the pipeline does not translate) and the ``c++`` spelling.
 _DISPLAY_NAMES = {
-    "python": "Python",
-    "java": "Java",
-    "javascript": "JavaScript",
-    "go": "Go",
-    "php": "PHP",
-    "ruby": "Ruby",
-    "cpp": "C++",
+    **{name: spec.display_name for name, spec in REGISTRY.items()},
     "c++": "C++",
-    "c": "C",
-    "rust": "Rust",
-    "typescript": "TypeScript",
     "csharp": "C#",
 }
 

@@ -9,8 +9,9 @@ downloads them at run time and fails offline) and are built once per worker in
 
 Function-level snippets are not always whole programs, so two wrappers are tried before
 declaring an error: PHP code without an opening ``<?php`` tag gets one (the grammar would
-otherwise read it as inline HTML and accept anything), and Java, JavaScript or PHP *methods*
-(CSN's Java functions are methods) are retried inside a class body when they fail at top level. Reported
+otherwise read it as inline HTML and accept anything), and Java, JavaScript, TypeScript or PHP
+*methods* (CSN's Java functions are methods) are retried inside a class body when they fail at
+top level. The wrappers are the language registry's (``languages/<name>.py``, ``Parsing``). Reported
 positions are always in the original code's coordinates.
 """
 
@@ -22,28 +23,35 @@ import time
 
 import apache_beam as beam
 
-from sandboxes.languages import LANGUAGES
+from languages import REGISTRY
 from schemas import Candidate, ExecStatus, Verdict
 
 STAGE = "parse"
 REASON = "parse_error"
 NAMESPACE = "parse"
 
-#: Our language name -> tree-sitter-language-pack grammar name, from the one language table.
-GRAMMARS: dict[str, str] = {name: lang.tree_sitter_grammar for name, lang in LANGUAGES.items()}
+#: Our language name -> tree-sitter-language-pack grammar name, from the language registry.
+GRAMMARS: dict[str, str] = {name: spec.tree_sitter_grammar for name, spec in REGISTRY.items()}
 
 #: (prefix, suffix) tried when the bare code does not parse (methods outside a class).
 _CLASS_WRAPPERS: dict[str, tuple[str, str]] = {
-    "java": ("class __ParseCheck__ {\n", "\n}\n"),
-    "javascript": ("class __ParseCheck__ {\n", "\n}\n"),
-    "php": ("<?php class __ParseCheck__ {\n", "\n}\n"),
+    name: spec.parsing.class_wrapper for name, spec in REGISTRY.items() if spec.parsing.class_wrapper
+}
+
+#: (marker, text): ``text`` is prepended when the code does not start with ``marker``.
+_OPEN_TAGS: dict[str, tuple[str, str]] = {
+    name: spec.parsing.open_tag for name, spec in REGISTRY.items() if spec.parsing.open_tag
+}
+
+# A class method (``async get name(...) {``) rather than a function: parse it inside a class
+# body first, saving a failed top-level parse.
+_METHODS: dict[str, re.Pattern[str]] = {
+    name: re.compile(spec.parsing.method_first)
+    for name, spec in REGISTRY.items()
+    if spec.parsing.method_first
 }
 
 _SNIPPET_CHARS = 60
-
-# A JavaScript class method (``async get name(...) {``) rather than a function: parse it inside
-# a class body first, saving a failed top-level parse.
-_JS_METHOD = re.compile(r"^\s*(static\s+)?(async\s+)?(\*\s*)?((get|set)\s+)?(?!function\b)[A-Za-z_$#][\w$]*\s*\(")
 
 
 class ParseChecker:
@@ -66,10 +74,12 @@ class ParseChecker:
         if not code.strip():
             return False, "1:1: empty code"
         prefix = ""
-        if language == "php" and not code.lstrip().startswith("<?"):
-            prefix = "<?php\n"
+        open_tag = _OPEN_TAGS.get(language)
+        if open_tag is not None and not code.lstrip().startswith(open_tag[0]):
+            prefix = open_tag[1]
         wrapper = _CLASS_WRAPPERS.get(language)
-        if language == "javascript" and _JS_METHOD.match(code):
+        method = _METHODS.get(language)
+        if wrapper is not None and method is not None and method.match(code):
             method_error = self._first_error(parser, wrapper[0], code, wrapper[1])
             if method_error is None or self._first_error(parser, prefix, code, "") is None:
                 return True, None

@@ -204,7 +204,12 @@ class BwrapSandbox(Sandbox):
             argv += ["--ro-bind", cgroup.memory, os.path.dirname(OOM_CONTROL)]
         if os.path.isdir("/etc/alternatives"):  # Debian's command links (cc, php, java)
             argv += ["--ro-bind", "/etc/alternatives", "/etc/alternatives"]
+        made = {"/opt", "/etc", "/sys", "/sys/fs", "/sys/fs/cgroup"}
         for host, target in toolchain_mounts(job.language):
+            for parent in _parents(target):  # 0755, or the programs' uids cannot reach it
+                if parent not in made and not parent.startswith("/usr/"):
+                    made.add(parent)
+                    argv += ["--perms", "0755", "--dir", parent]
             argv += ["--ro-bind", host, target]
         argv += ["--chdir", "/work", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin"]
         if self.privileged:  # the agent stays root with only its few capabilities
@@ -243,3 +248,9 @@ class BwrapSandbox(Sandbox):
             if cgroup is not None:
                 cgroup.remove()
             os.close(seccomp_fd)
+
+
+def _parents(path: str) -> list[str]:
+    """``/opt/a/b`` -> [``/opt``, ``/opt/a``]: the directories above ``path``, outermost first."""
+    parts = path.strip("/").split("/")[:-1]
+    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]

@@ -1,5 +1,8 @@
 """Per-language test harnesses (MultiPL-E style): one module per target language.
 
+The language registry names each language's module (``languages/<name>.py``: ``harness``);
+``HARNESSES`` imports them from there, so a new language needs no line here.
+
 Each module offers ``defined_functions(code)``, ``render(request) -> str`` (the whole program:
 translation plus a main that prints each case's result in the canonical form of
 :mod:`pipeline.harness.protocol`; raises ``Unrenderable`` when a case or type cannot be
@@ -10,9 +13,10 @@ main, for pairs without tests). The host judges the output with
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 
-from pipeline.harness import c, cpp, go, java, javascript, php, python, ruby, rust
+import languages
 from pipeline.harness.base import Case, HarnessRequest, Unrenderable
 from pipeline.harness.protocol import (
     MARK,
@@ -24,17 +28,17 @@ from pipeline.harness.protocol import (
     stdin_for,
 )
 
+#: Every language's harness module, by canonical name: the module the registry entry names
+#: (``languages/<name>.py``, ``harness``). Its ``LANGUAGE`` must be that name.
 HARNESSES: dict[str, ModuleType] = {
-    m.LANGUAGE: m for m in (c, cpp, go, java, javascript, php, python, ruby, rust)
+    name: importlib.import_module(spec.harness) for name, spec in languages.REGISTRY.items()
 }
-_ALIASES = {"c++": "cpp", "js": "javascript", "node": "javascript", "rs": "rust", "golang": "go", "py": "python",
-            "rb": "ruby"}
 
 
 def harness_for(language: str) -> ModuleType:
     """The harness module of ``language`` (aliases such as ``c++``, ``js`` accepted)."""
-    key = _ALIASES.get(language.lower(), language.lower())
-    if key not in HARNESSES:
+    key = languages.canonical(language)
+    if key is None or key not in HARNESSES:
         raise ValueError(f"no test harness for {language!r}; known: {', '.join(sorted(HARNESSES))}")
     return HARNESSES[key]
 

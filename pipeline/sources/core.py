@@ -14,10 +14,9 @@ import enum
 import inspect
 from typing import Any
 
+import languages
 from pipeline.sources.doctests import doctest_cases_counted
 from pipeline.sources.license_policy import LicensePolicy, parse_license_policy
-from sandboxes.languages import LANGUAGES as SANDBOX_LANGUAGES
-from sandboxes.languages import resolve_language
 from schemas import Candidate, RejectedRow, SourcePair, TestCase, dumps
 
 STAGE = "source"
@@ -135,21 +134,16 @@ class SourceStats:
 
 # --- languages -----------------------------------------------------------------------------
 
-#: Source languages the pipeline can validate: the sandbox's language table (DESIGN.md section 5).
-LANGUAGES: tuple[str, ...] = tuple(SANDBOX_LANGUAGES)
+#: Languages a pair may be in: the language registry's (``languages/``).
+LANGUAGES: tuple[str, ...] = languages.NAMES
 
 
 def normalize_language(name: object) -> str | None:
     """Canonical lowercase language name (``Python`` -> ``python``, ``C++`` -> ``cpp``), or None.
 
-    Names and aliases come from the sandbox's one language table.
+    Names and aliases come from the language registry.
     """
-    if not isinstance(name, str):
-        return None
-    try:
-        return resolve_language(name).name
-    except ValueError:
-        return None
+    return languages.canonical(name) if isinstance(name, str) else None
 
 
 # --- text helpers --------------------------------------------------------------------------

@@ -6,7 +6,8 @@ says which CodeSearchNet rule excludes it (Husain et al. 2019, "CodeSearchNet Ch
 arXiv:1909.09436, section 2.2, and github.com/github/CodeSearchNet ``function_parser``):
 
 * the function has documentation: a Python docstring, a ``/** ... */`` comment right before
-  it (Java, JavaScript, PHP) or the ``//`` / ``#`` comment lines right before it (Go, Ruby);
+  it (Java, JavaScript, TypeScript, PHP) or the ``//`` / ``#`` comment lines right before it
+  (Go, Ruby);
   C and C++: the comment right before the definition, Doxygen (``/** */``, ``/*! */``,
   ``///``, ``//!``) or plain (``/* */``, consecutive ``//`` lines); Rust: the outer doc
   comments (``///``, ``/** */``) before the item, attributes in between skipped;
@@ -19,10 +20,14 @@ arXiv:1909.09436, section 2.2, and github.com/github/CodeSearchNet ``function_pa
   methods (``__init__``, ``__str__``, ``toString``, ``initialize``, C++ ``operator...``, Rust
   methods of ``impl Display``/``Clone``/``PartialEq``/``Iterator``/... ) are left out;
 * an override without its own documentation (Java ``@Override``, Python ``@override``, PHP
-  ``#[\\Override]``, C++ ``override``, Rust methods of ``impl Trait for Type``) is counted as
+  ``#[\\Override]``, TypeScript ``override``, C++ ``override``, Rust methods of ``impl Trait
+  for Type``) is counted as
   ``override_without_docs`` rather than ``no_docstring``; a documented override is kept.
 
-Which files are read, and the repository around them, is ``pipeline.sources.repo``'s job.
+Which files are read, and the repository around them, is ``pipeline.sources.repo``'s job. The
+per-language rules (definition node types, where the documentation is, excluded names,
+override markers) are the language registry's (``languages/<name>.py``, ``Mining``); this
+module holds the walkers that apply them.
 """
 
 from __future__ import annotations
@@ -34,38 +39,31 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from languages import REGISTRY
 from pipeline.sources.core import first_paragraph
 from pipeline.sources.names import definition_name, parser_for
 
+#: Mining rules of each language (``languages/<name>.py``, ``Mining``).
+_MINING = {name: spec.mining for name, spec in REGISTRY.items()}
+
 #: Constructors and standard extension methods (CodeSearchNet leaves these out).
 _EXCLUDED_NAMES: dict[str, frozenset[str]] = {
-    "java": frozenset({"toString", "hashCode", "equals", "compareTo", "clone", "finalize"}),
-    "javascript": frozenset({"constructor", "toString", "valueOf", "toJSON"}),
-    "go": frozenset({"String", "Error", "GoString"}),
-    "php": frozenset(),
-    "ruby": frozenset({"initialize", "to_s", "inspect", "hash", "eql?", "==", "<=>", "to_str"}),
-    "python": frozenset(),
+    name: frozenset(m.excluded_names) for name, m in _MINING.items() if m.walker == "generic"
 }
 
 _DEFINITIONS: dict[str, frozenset[str]] = {
-    "python": frozenset({"function_definition"}),
-    "java": frozenset({"method_declaration", "constructor_declaration"}),
-    "javascript": frozenset({"function_declaration", "generator_function_declaration", "method_definition",
-                             "variable_declarator"}),
-    "go": frozenset({"function_declaration", "method_declaration"}),
-    "php": frozenset({"function_definition", "method_declaration"}),
-    "ruby": frozenset({"method", "singleton_method"}),
+    name: frozenset(m.definitions) for name, m in _MINING.items() if m.walker == "generic"
 }
 _CLASS_TYPES = frozenset({
     "class_definition", "class_declaration", "interface_declaration", "enum_declaration", "class", "module",
-    "trait_declaration", "record_declaration",
+    "trait_declaration", "record_declaration", "abstract_class_declaration", "internal_module",
 })
 _FUNCTION_TYPES = frozenset().union(*_DEFINITIONS.values()) - {"variable_declarator"} | {
     "arrow_function", "function_expression", "function", "lambda", "method_definition"}
 _COMMENT_TYPES = frozenset({"comment", "block_comment", "line_comment"})
 
 #: Languages read by the C-family walker below (C, C++, Rust).
-C_FAMILY = frozenset({"c", "cpp", "rust"})
+C_FAMILY = frozenset(name for name, m in _MINING.items() if m.walker in ("c", "rust"))
 
 #: Standard-library traits whose methods are formatting, comparison, conversion, operator or
 #: iteration plumbing: Rust's counterpart of CodeSearchNet's "standard extension methods"
@@ -133,7 +131,7 @@ def filter_reason(language: str, fn: dict[str, Any]) -> str | None:
         return "test_function"
     if fn["constructor"]:
         return "constructor"
-    dunder = name.startswith("__") and (language == "php" or name.endswith("__"))
+    dunder = name.startswith("__") and (_MINING[language].magic_prefix or name.endswith("__"))
     if fn.get("extension") or dunder or name in _EXCLUDED_NAMES.get(language, ()):
         return "extension_method"
     return None
@@ -160,13 +158,14 @@ def _function(
     name = definition_name(node)
     if not name:
         return None
-    if language == "go" and node.type == "method_declaration":
+    mining = _MINING[language]
+    if mining.owner == "receiver" and node.type == "method_declaration":
         owner = _go_receiver(node)
     else:
         owner = _enclosing_class(node)
     # `const f = (x) => {...};` is kept whole (without `export`), so the code is a definition.
     code_text = _node_text(node.parent if node.type == "variable_declarator" else node, source)
-    if language == "python":
+    if mining.doc == "docstring":
         doc_text, doc_lines = _python_docstring(node)
     else:
         doc_text, doc_lines = _preceding_comment(language, anchor, source, comments, comment_ends)
@@ -194,16 +193,20 @@ _PHP_OVERRIDE = re.compile(r"#\[\s*\\?Override\b")
 
 
 def _marked_override(language: str, node: Any, anchor: Any) -> bool:
-    """Java ``@Override``, Python ``@override`` (PEP 698), PHP 8.3 ``#[\\Override]``."""
-    if language == "java":
+    """Java ``@Override``, Python ``@override`` (PEP 698), PHP 8.3 ``#[\\Override]``,
+    TypeScript's ``override`` modifier (the language's ``Mining.override``)."""
+    marker = _MINING[language].override
+    if marker == "annotation":
         modifiers = next((c for c in node.children if c.type == "modifiers"), None)
         return modifiers is not None and any(
             c.type in ("marker_annotation", "annotation") and _JAVA_OVERRIDE.match(_text(c))
             for c in modifiers.children)
-    if language == "python" and anchor.type == "decorated_definition":
+    if marker == "decorator" and anchor.type == "decorated_definition":
         return any(c.type == "decorator" and _PYTHON_OVERRIDE.match(_text(c)) for c in anchor.children)
-    if language == "php":
+    if marker == "attribute":
         return any(c.type == "attribute_list" and _PHP_OVERRIDE.search(_text(c)) for c in node.children)
+    if marker == "modifier":
+        return any(c.type == "override_modifier" for c in node.children)
     return False
 
 
@@ -232,6 +235,7 @@ def _preceding_comment(
     language: str, anchor: Any, source: bytes, comments: list[Any], comment_ends: list[int]
 ) -> tuple[str | None, int]:
     """The documentation comment right before ``anchor`` (nothing but whitespace between)."""
+    mining = _MINING[language]
     start = anchor.start_byte
     block: list[Any] = []
     last = bisect.bisect_right(comment_ends, start)
@@ -241,18 +245,18 @@ def _preceding_comment(
             break
         block.append(comment)
         start = comment.start_byte
-        if language in ("java", "javascript", "php"):
+        if mining.doc == "block":
             break
     if not block:
         return None, 0
     texts = [c.text.decode("utf-8", "replace") for c in reversed(block)]
-    if language in ("java", "javascript", "php"):
+    if mining.doc == "block":
         text = texts[-1]
         if not text.startswith("/**"):
             return None, 0
         lines = text[3:-2].splitlines() if text.endswith("*/") else text[3:].splitlines()
         return "\n".join(re.sub(r"^\s*\*?\s?", "", line) for line in lines), 0
-    marker = "//" if language == "go" else "#"
+    marker = mining.line_marker
     lines = [t[len(marker):] if t.startswith(marker) else t for t in texts]
     return "\n".join(line[1:] if line.startswith(" ") else line for line in lines), 0
 
@@ -263,7 +267,7 @@ def _query(language: str) -> Any:
     from tree_sitter import Query
     from tree_sitter_language_pack import get_language
 
-    grammar = get_language(language)
+    grammar = get_language(REGISTRY[language].tree_sitter_grammar)
     patterns = [f"({t}) @definition" for t in sorted(_DEFINITIONS[language])]
     patterns += [f"({t}) @comment" for t in sorted(_COMMENT_TYPES) if _has_node_type(grammar, t)]
     return Query(grammar, " ".join(patterns))
@@ -390,7 +394,7 @@ def _extract_c_family(language: str, text: str) -> list[dict[str, Any]]:
                 fn = _c_family_function(language, child, scope, source, namespaces)
                 if fn is not None:
                     out.append(fn)
-            elif kind in (_RUST_CONTAINERS if language == "rust" else _C_CONTAINERS):
+            elif kind in (_RUST_CONTAINERS if _MINING[language].walker == "rust" else _C_CONTAINERS):
                 inner = _inner_scope(child, scope)
                 if kind == "namespace_definition":
                     name = child.child_by_field_name("name")
@@ -444,7 +448,7 @@ def _c_family_function(
     anchor = node
     while anchor.parent is not None and anchor.parent.type in ("template_declaration", "friend_declaration"):
         anchor = anchor.parent  # the doc comment sits before `template <...>` / `friend`
-    if language == "rust":
+    if _MINING[language].walker == "rust":
         name = _text(node.child_by_field_name("name"))
         owner = scope.owner
         doc, attributes = _rust_preamble(node)

@@ -12,25 +12,23 @@ import functools
 import textwrap
 from typing import Any
 
-#: Node types that define a function or method, per tree-sitter grammar.
+from languages import REGISTRY
+
+#: Node types that define a function or method, per language (the registry's mining rules;
+#: ``const f = () => ...`` declarators are left out here: they are not always functions).
 DEFINITION_TYPES: dict[str, frozenset[str]] = {
-    "java": frozenset({"method_declaration", "constructor_declaration"}),
-    "javascript": frozenset({"function_declaration", "generator_function_declaration", "method_definition"}),
-    "go": frozenset({"function_declaration", "method_declaration"}),
-    "php": frozenset({"function_definition", "method_declaration"}),
-    "ruby": frozenset({"method", "singleton_method"}),
-    "rust": frozenset({"function_item"}),
-    "cpp": frozenset({"function_definition"}),
-    "c": frozenset({"function_definition"}),
+    name: frozenset(spec.mining.definitions) - {"variable_declarator"}
+    for name, spec in REGISTRY.items()
+    if name != "python"
 }
 
 
 @functools.cache
 def parser_for(language: str) -> Any:
-    """A cached tree-sitter parser (one per language and process)."""
+    """A cached tree-sitter parser for one of our languages (one per language and process)."""
     from tree_sitter_language_pack import get_parser
 
-    return get_parser(language)
+    return get_parser(REGISTRY[language].tree_sitter_grammar)
 
 
 def function_name(language: str, code: str) -> str | None:
@@ -47,7 +45,8 @@ def function_name(language: str, code: str) -> str | None:
     types = DEFINITION_TYPES.get(language)
     if types is None:
         return None
-    source = code if language != "php" or code.lstrip().startswith("<?php") else "<?php\n" + code
+    open_tag = REGISTRY[language].parsing.open_tag
+    source = code if open_tag is None or code.lstrip().startswith(open_tag[0]) else open_tag[1] + code
     root = parser_for(language).parse(source.encode("utf-8", "surrogatepass")).root_node
     stack = [root]
     while stack:

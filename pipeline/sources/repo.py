@@ -6,15 +6,15 @@ checkout) is a repository of its own. Resolving the spec only finds the roots; w
 repository happens in ``expand_repository`` (on a worker, under Beam), which yields one unit
 per source file, so a large tree is spread over workers file by file.
 
-Which files are read: files whose extension names one of the sandbox languages
-(``EXTENSIONS``), not under ``SKIP_DIRS`` or hidden directories, not test files. Every other
+Which files are read: files whose extension names one of the registry's languages
+(``EXTENSIONS``, from ``languages/<name>.py``), not under ``SKIP_DIRS`` or hidden directories, not test files. Every other
 file is counted with its reason (``files_skipped_<reason>``: ``unknown_language``,
 ``test_file``, ``too_large``, ``binary``, ``broken_symlink``, ``symlink``, ``invalid_utf8``,
 ``read_error``), never a crash. A file in a known language that cannot be read or decoded
 also becomes one rejected row, since it should have given pairs.
 
-Inside a file, ``pipeline.sources.functions`` finds the functions (python, java, javascript,
-go, php, ruby, c, cpp, rust) and applies CodeSearchNet's filters (counted as
+Inside a file, ``pipeline.sources.functions`` finds the functions (every language of the
+registry: python, java, javascript, typescript, go, php, ruby, c, cpp, rust) and applies CodeSearchNet's filters (counted as
 ``filtered_<rule>``; the rules are listed there). Each pair carries the repository name (``org/name``
 from the ``origin`` remote, else the directory name), the checked-out ``sha``, the license
 (``pipeline.sources.licenses``) and, when the remote is a known forge and the commit is known,
@@ -32,6 +32,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from languages import REGISTRY
 from pipeline.sources.core import (
     Reason,
     SourceConfig,
@@ -45,12 +46,10 @@ from pipeline.sources.functions import extract_functions, filter_reason
 from pipeline.sources.licenses import detect_license
 from schemas import RejectedRow, SourcePair
 
-#: File extension -> language (the languages the sandboxes run; a ``.h`` header is C unless
-#: its text is C++, see ``file_language``).
+#: File extension -> language (the registry's ``Mining.extensions``; a ``.h`` header is C
+#: unless its text is C++, see ``file_language``).
 EXTENSIONS: dict[str, str] = {
-    ".py": "python", ".java": "java", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript",
-    ".go": "go", ".php": "php", ".rb": "ruby", ".rs": "rust", ".c": "c", ".h": "c",
-    ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp", ".hxx": "cpp",
+    ext: name for name, spec in REGISTRY.items() for ext in spec.mining.extensions
 }
 
 #: Directories never searched: VCS data, dependencies, build output, virtual environments.
@@ -60,17 +59,18 @@ SKIP_DIRS = frozenset({
 })
 
 _TEST_DIRS = frozenset({"test", "tests", "testing", "spec", "specs", "__tests__", "__mocks__", "testdata", "benches"})
+#: Test file names of every language (the registry's ``Mining.test_file``), matched on a file's
+#: base name.
 _TEST_FILE = re.compile(
-    r"(^test_.*\.(py|c|cc|cpp)$|.*_test\.(py|go|rb|rs|c|cc|cpp)$|.*_unittest\.(c|cc|cpp)$|.*_spec\.rb$"
-    r"|.*Tests?\.java$|.*\.(test|spec)\.[cm]?js$|^conftest\.py$|^tests?\.rs$)"  # tests.rs: `mod tests;` out of line
+    "|".join(f"(?:{spec.mining.test_file})" for spec in REGISTRY.values() if spec.mining.test_file)
 )
 
-#: Lines that only C++ has, to read a ``.h`` header as C++ rather than C.
-_CPP_HEADER = re.compile(
-    r"^\s*(?:namespace\s+[\w:]*\s*\{|template\s*<|(?:class|struct)\s+\w+\s*(?:final\s*)?:\s*(?:public|private|protected)\b"
-    r"|class\s+\w+\s*\{|(?:public|private|protected)\s*:|using\s+namespace\b|#\s*include\s*<[a-z_]+>\s*$"
-    r"|extern\s+\"C\+\+\")",
-    re.M,
+#: (language, regex of lines only it has): a header of another language (``.h``) whose text
+#: matches is read as this language's (``Mining.header_text``: C++ headers named ``.h``).
+_HEADER_TEXT: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(spec.mining.header_text, re.M))
+    for name, spec in REGISTRY.items()
+    if spec.mining.header_text
 )
 
 #: How much of a file is scanned for NUL bytes to call it binary (what git and grep do).
@@ -174,8 +174,10 @@ def file_language(relpath: str, text: str | None = None) -> str | None:
     """The language of a repository file from its extension; a ``.h`` header whose ``text``
     has C++-only lines (namespaces, templates, classes, access specifiers) is C++."""
     language = EXTENSIONS.get(os.path.splitext(relpath)[1])
-    if language == "c" and text is not None and relpath.endswith(".h") and _CPP_HEADER.search(text):
-        return "cpp"
+    if text is not None and relpath.endswith(".h"):
+        for other, pattern in _HEADER_TEXT:
+            if other != language and pattern.search(text):
+                return other
     return language
 
 

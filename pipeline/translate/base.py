@@ -16,20 +16,21 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from languages import NAMES
 from pipeline.translate.prompts import render_messages
 from schemas import Candidate, RejectedRow, SourcePair, Translation, dumps
 
 #: The stage name in ``RejectedRow.stage`` (docs/contracts.md).
 STAGE = "translate"
 
-#: Languages the pipeline knows (DESIGN.md section 1: SynthCoNL's eight plus Rust).
-LANGUAGES: tuple[str, ...] = ("python", "javascript", "java", "cpp", "c", "go", "rust", "php", "ruby")
+#: Languages the pipeline knows: the language registry's (SynthCoNL's eight, Rust and TypeScript).
+LANGUAGES: tuple[str, ...] = NAMES
 
 #: Backends accepted by ``TranslateConfig.translator``.
 TRANSLATORS: tuple[str, ...] = ("auto", "vllm", "openai", "hf", "py2many")
 
-#: DESIGN.md section 1: SynthCoNL's eight targets plus Rust.
-ALL_TARGETS: tuple[str, ...] = ("cpp", "go", "rust", "java", "javascript", "php", "ruby", "c", "python")
+#: Every target (``--target_languages=auto`` with a model backend), in registry order.
+ALL_TARGETS: tuple[str, ...] = NAMES
 
 
 class Reason:

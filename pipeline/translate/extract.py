@@ -31,31 +31,20 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from languages import REGISTRY
 from pipeline.translate.base import Reason, TranslationFailure, TranslationRequest
 from schemas import Translation
 
 #: Fence tags models use for each language (lowercase, compared after stripping).
 TAG_ALIASES: dict[str, frozenset[str]] = {
-    "python": frozenset({"python", "py", "python3", "py3"}),
-    "javascript": frozenset(
-        {"javascript", "js", "node", "nodejs", "jsx", "mjs", "cjs", "ecmascript"}
-    ),
-    "java": frozenset({"java"}),
-    "cpp": frozenset({"cpp", "c++", "cc", "cxx", "hpp", "hxx"}),
-    "c": frozenset({"c", "h", "c99", "c11"}),
-    "go": frozenset({"go", "golang"}),
-    "rust": frozenset({"rust", "rs"}),
-    "php": frozenset({"php", "php7", "php8"}),
-    "ruby": frozenset({"ruby", "rb"}),
+    name: frozenset(spec.replies.tags) for name, spec in REGISTRY.items()
 }
 
 #: Tags of a neighbouring dialect that models use for the target's code.
 DIALECT_TAGS: dict[str, frozenset[str]] = {
-    "javascript": frozenset({"typescript", "ts", "tsx"}),
-    "cpp": frozenset({"c", "h"}),
-    "c": frozenset({"cpp", "c++", "cc", "h"}),
-    "java": frozenset({"kotlin"}),
-    "python": frozenset({"python2"}),
+    name: frozenset(spec.replies.dialect_tags)
+    for name, spec in REGISTRY.items()
+    if spec.replies.dialect_tags
 }
 
 #: Tags that mark a block as not code at all (program output, shell sessions, plain text).
@@ -94,30 +83,17 @@ _WORDS = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 
 # Definitions of a function called NAME, per language ({name} is a regex of name variants).
 _DEFINES: dict[str, str] = {
-    "python": r"^[ \t]*(?:async[ \t]+)?def[ \t]+(?:{name})[ \t]*\(",
-    "javascript": r"(?:\bfunction\b[ \t]*\*?[ \t]*(?:{name})[ \t]*\(|\b(?:const|let|var)[ \t]+(?:{name})[ \t]*=|"
-    r"^[ \t]*(?:static[ \t]+|async[ \t]+)*(?:{name})[ \t]*\([^)]*\)[ \t]*\{{)",
-    "java": r"\b(?:{name})[ \t]*\([^;{{}}]*\)[ \t\n]*(?:throws[^{{;]*)?\{{",
-    "cpp": r"\b(?:{name})[ \t]*(?:<[^;{{}}]*>)?[ \t]*\([^;{{}}]*\)[^;{{}}]*\{{",
-    "c": r"\b(?:{name})[ \t]*\([^;{{}}]*\)[ \t\n]*\{{",
-    "go": r"\bfunc[ \t]+(?:\([^)]*\)[ \t]*)?(?:{name})[ \t]*[\[(]",
-    "rust": r"\bfn[ \t]+(?:{name})[ \t]*[<(]",
-    "php": r"\bfunction[ \t]+&?[ \t]*(?:{name})[ \t]*\(",
-    "ruby": r"^[ \t]*def[ \t]+(?:self\.)?(?:{name})\b",
+    name: spec.replies.defines for name, spec in REGISTRY.items() if spec.replies.defines
 }
 
 # Lines a header-only block may hold (imports, includes, package clauses, comments).
 _HEADER_LINE: dict[str, str] = {
-    "python": r"(?:import\s+\S.*|from\s+\S+\s+import\s+.+)",
-    "javascript": r"(?:import\s.+|(?:const|let|var)\s+.+=\s*require\(.+\);?|['\"]use strict['\"];?)",
-    "java": r"(?:import\s+[\w.*]+\s*;|package\s+[\w.]+\s*;)",
-    "cpp": r"(?:#\s*(?:include|define|pragma)\b.*|using\s+(?:namespace\s+)?[\w:]+\s*;)",
-    "c": r"(?:#\s*(?:include|define|pragma)\b.*)",
-    "go": r"(?:package\s+\w+|import\s+(?:\w+\s+)?\"[^\"]+\"|import\s*\(|(?:\w+\s+)?\"[^\"]+\"|\))",
-    "rust": r"(?:use\s+[\w:{}, *]+;|extern\s+crate\s+\w+;)",
-    "php": r"(?:<\?php|\?>|use\s+[\w\\]+(?:\s+as\s+\w+)?;|(?:require|include)(?:_once)?\s*\(?.+\)?;|declare\(.+\);)",
-    "ruby": r"(?:require(?:_relative)?\s+.+)",
+    name: spec.replies.header_line for name, spec in REGISTRY.items() if spec.replies.header_line
 }
+#: Languages whose header blocks may hold prototypes (C, C++).
+_PROTOTYPE_LANGUAGES: frozenset[str] = frozenset(
+    name for name, spec in REGISTRY.items() if spec.replies.prototypes
+)
 # A C/C++ prototype: a declaration ending in ``;`` with a parameter list and no body.
 _PROTOTYPE = re.compile(
     r"^[\w\s\*&:<>,\[\]]*?\b(?P<name>\w+)\s*\([^;{}()]*\)\s*(?:const\s*)?(?:noexcept\s*)?;\s*$"
@@ -157,6 +133,14 @@ def tag_language(tag: str) -> str | None:
         if word in aliases:
             return lang
     return None
+
+
+def block_language(tag: str, target: str) -> str | None:
+    """The language of a block tagged ``tag`` when ``target`` was asked for: a dialect tag of
+    the target (``typescript`` on a JavaScript answer) counts as the target's."""
+    if _tag_word(tag) in DIALECT_TAGS.get(target, ()):
+        return target
+    return tag_language(tag)
 
 
 def strip_reasoning(text: str) -> tuple[str, bool]:
@@ -282,7 +266,7 @@ def _header_only(code: str, language: str) -> bool:
             continue
         if pattern.match(line):
             useful = True
-        elif language in ("c", "cpp") and _PROTOTYPE.match(line):
+        elif language in _PROTOTYPE_LANGUAGES and _PROTOTYPE.match(line):
             useful = True
         else:
             return False
@@ -335,7 +319,7 @@ def _needed_header(header: str, code: str, language: str) -> str:
     for line in header.splitlines():
         if _normalise(line) in present and line.strip():
             continue
-        proto = _PROTOTYPE.match(line) if language in ("c", "cpp") else None
+        proto = _PROTOTYPE.match(line) if language in _PROTOTYPE_LANGUAGES else None
         if proto:
             name = proto.group("name")
             call = re.search(rf"\b{re.escape(name)}\s*\(", code)
@@ -447,9 +431,9 @@ def extract_code(
     how = _how(best, candidates, target_language, function_name)
     code = best.body.strip("\n")
     joined: list[str] = []
-    best_language = tag_language(best.tag) or target_language
+    best_language = block_language(best.tag, target_language) or target_language
     for block in candidates[: candidates.index(best)]:
-        if block.tag and (tag_language(block.tag) or target_language) != best_language:
+        if block.tag and (block_language(block.tag, target_language) or target_language) != best_language:
             continue  # another language: never part of the answer
         body = block.body.strip("\n")
         if _header_only(body, target_language):

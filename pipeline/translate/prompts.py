@@ -3,7 +3,9 @@
 A prompt is a short chat: a system message fixing the task and a user message with the
 source function, its documentation and the instruction to keep the function's name,
 signature semantics and behaviour and to answer with one fenced code block. The template
-can differ per (source, target) pair (``TARGET_NOTES`` adds target-specific hints). The
+can differ per (source, target) pair: the target's notes and fence tag come from the language
+registry (``languages/<name>.py``, ``Prompt``), plus ``STATIC_TYPES_NOTE`` from a dynamically
+to a statically typed language. The
 version string goes into every ``Translation.prompt_version`` and into the cache key, so
 changing any text here means bumping ``PROMPT_VERSION``.
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from languages import REGISTRY
 from schemas import SourcePair
 
 LOG = logging.getLogger(__name__)
@@ -24,30 +27,9 @@ LOG = logging.getLogger(__name__)
 #: Bump on any change to the texts below (it is part of the translation cache key).
 PROMPT_VERSION = "v1"
 
-#: Display names used in prompts, and the fence tags a model is asked to use.
-DISPLAY_NAMES: dict[str, str] = {
-    "python": "Python",
-    "javascript": "JavaScript",
-    "java": "Java",
-    "cpp": "C++",
-    "c": "C",
-    "go": "Go",
-    "rust": "Rust",
-    "php": "PHP",
-    "ruby": "Ruby",
-}
-
-FENCE_TAGS: dict[str, str] = {
-    "python": "python",
-    "javascript": "javascript",
-    "java": "java",
-    "cpp": "cpp",
-    "c": "c",
-    "go": "go",
-    "rust": "rust",
-    "php": "php",
-    "ruby": "ruby",
-}
+#: Display names used in prompts, and the fence tags a model is asked to use (the registry's).
+DISPLAY_NAMES: dict[str, str] = {name: spec.display_name for name, spec in REGISTRY.items()}
+FENCE_TAGS: dict[str, str] = {name: spec.fence_tag for name, spec in REGISTRY.items()}
 
 SYSTEM_PROMPT = (
     "You are an expert programmer who translates functions between programming languages "
@@ -56,25 +38,20 @@ SYSTEM_PROMPT = (
 
 #: What a translated function should look like in each target (only the function(s) and the
 #: imports/includes they need, no main, no tests), so the sandbox harness can call it.
-TARGET_NOTES: dict[str, str] = {
-    "python": "Write a top-level Python 3 function with type hints; put imports above it.",
-    "javascript": "Write a top-level JavaScript function declaration (no module exports, no classes).",
-    "java": "Write a public static method inside `public class Solution`, with the imports it needs.",
-    "cpp": "Write a free C++17 function with the #include lines it needs; no main().",
-    "c": "Write a C99 function with the #include lines it needs; no main().",
-    "go": "Write a Go function with the import block it needs; no package clause, no main().",
-    "rust": "Write a Rust `fn` using only the standard library (no crates); no main().",
-    "php": "Write a PHP function starting with `<?php`; no class unless the source is a method.",
-    "ruby": "Write a top-level Ruby method (def ... end).",
-}
+TARGET_NOTES: dict[str, str] = {name: spec.prompt.notes for name, spec in REGISTRY.items()}
 
-#: Per (source, target) overrides of ``TARGET_NOTES``: type hints matter most when leaving a
-#: dynamically typed language for a statically typed one.
-PAIR_NOTES: dict[tuple[str, str], str] = {
-    (src, dst): "Infer precise static types from the code, the docstring and its examples."
-    for src in ("python", "javascript", "php", "ruby")
-    for dst in ("java", "cpp", "c", "go", "rust")
-}
+#: Added to the target's notes when a dynamically typed language is translated into a
+#: statically typed one (``Prompt.static_types``): type hints matter most there.
+STATIC_TYPES_NOTE = "Infer precise static types from the code, the docstring and its examples."
+
+
+def pair_notes(source: str, target: str) -> str | None:
+    """The extra instruction for a (source, target) pair, or None."""
+    src, dst = REGISTRY.get(source), REGISTRY.get(target)
+    if src is not None and dst is not None and not src.prompt.static_types and dst.prompt.static_types:
+        return STATIC_TYPES_NOTE
+    return None
+
 
 USER_TEMPLATE = """Translate the following {source} function into {target}.
 
@@ -97,10 +74,10 @@ Answer with exactly one fenced code block tagged `{target_tag}` containing the c
 def render_messages(pair: SourcePair, target_language: str) -> list[dict[str, str]]:
     """The chat messages (OpenAI format) asking to translate ``pair`` into the target."""
     source = pair.language.lower()
-    if target_language not in DISPLAY_NAMES:
-        raise ValueError(f"no prompt template for target {target_language!r}; valid: {', '.join(DISPLAY_NAMES)}")
+    if target_language not in REGISTRY:
+        raise ValueError(f"no prompt template for target {target_language!r}; valid: {', '.join(REGISTRY)}")
     notes = TARGET_NOTES[target_language]
-    extra = PAIR_NOTES.get((source, target_language))
+    extra = pair_notes(source, target_language)
     if extra:
         notes = f"{notes} {extra}"
     user = USER_TEMPLATE.format(

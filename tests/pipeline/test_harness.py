@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+import languages
 from pipeline.harness import (
     HARNESSES,
     Case,
@@ -29,8 +30,10 @@ def req(code: str, cases=SUM_CASES, sig=SUM_SIG, name="sum_list") -> HarnessRequ
 
 
 def test_every_target_language_has_a_harness():
-    assert set(HARNESSES) == {"cpp", "c", "java", "javascript", "go", "rust", "php", "ruby", "python"}
+    assert set(HARNESSES) == set(languages.REGISTRY)
+    assert all(module.LANGUAGE == name for name, module in HARNESSES.items())
     assert harness_for("C++") is HARNESSES["cpp"] and harness_for("js") is HARNESSES["javascript"]
+    assert harness_for("ts") is HARNESSES["typescript"]
     with pytest.raises(ValueError, match="no test harness"):
         harness_for("cobol")
 
@@ -107,6 +110,21 @@ def test_dynamic_languages_render_python_values():
     assert "f({'a' => [1, nil]}, true, 1.5)" in rb
 
 
+def test_typescript_values_take_the_shape_of_the_declared_parameter_types():
+    sig = signature_of("def f(d, e, s, n, t): pass", "f")
+    cases = (Case(({"a": [1, None]}, {"k": 2}, {3, 1}, 2**60, (1, "x")), None),)
+    code = ("export function f<T>(d: Record<string, (number | null)[]>, e: Map<string, number>,\n"
+            "  s: ReadonlySet<number>, n: bigint, t: [number, string]): void {}")
+    src = HARNESSES["typescript"].render(req(code, cases, sig, "f"))
+    call = ('(f as any)({"a": [1, null]}, new Map<any, any>([["k", 2]]), new Set([1, 3]), '
+            '1152921504606846976n, [1, "x"])')
+    assert call in src
+    assert src.rstrip().endswith("export {};")  # a module: its names cannot clash with globals
+    arrow = HARNESSES["typescript"].render(req(
+        "const sumList = (xs: number[], k: number): number => 0;\n"))
+    assert "(sumList as any)([1, 2, 3], 2)" in arrow
+
+
 def test_unrenderable_cases_are_reported_not_guessed():
     sig = signature_of("from typing import Dict\ndef total(d: Dict[str, int]) -> int: pass", "total")
     with pytest.raises(Unrenderable, match="dict in c"):
@@ -150,7 +168,12 @@ _SENTINEL_CODE = {
     "java": "public class S { public static String f(int n, String s) { return s; } }",
     "cpp": "#include <string>\nstd::string f(int n, std::string s) { return s; }",
     "c": "const char *f(int n, const char *s) { return s; }",
+    "typescript": "function f(n: number, s: string): string { return s; }",
 }
+
+
+def test_every_language_has_a_sentinel_program():
+    assert set(_SENTINEL_CODE) == set(languages.REGISTRY)
 
 
 @pytest.mark.parametrize("language", sorted(_SENTINEL_CODE))

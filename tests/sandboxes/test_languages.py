@@ -7,10 +7,10 @@ from sandboxes.languages import expand
 
 from .conftest import FIXTURES
 
-EXPECTED = {"python", "javascript", "java", "cpp", "c", "go", "rust", "php", "ruby"}
+EXPECTED = {"python", "javascript", "java", "cpp", "c", "go", "rust", "php", "ruby", "typescript"}
 
 
-def test_table_holds_the_nine_languages():
+def test_table_holds_the_ten_languages():
     assert set(LANGUAGES) == EXPECTED
 
 
@@ -26,7 +26,8 @@ def test_every_language_has_fixtures(name):
 @pytest.mark.parametrize(
     ("alias", "name"),
     [("py", "python"), ("Python3", "python"), ("js", "javascript"), ("node", "javascript"),
-     ("c++", "cpp"), ("golang", "go"), ("rs", "rust"), ("rb", "ruby"), ("java", "java")],
+     ("c++", "cpp"), ("golang", "go"), ("rs", "rust"), ("rb", "ruby"), ("java", "java"),
+     ("TS", "typescript")],
 )
 def test_aliases_resolve(alias, name):
     assert resolve_language(alias).name == name
