@@ -3,6 +3,7 @@
 # pull public base images. Without them the Docker backend builds its offline image and binds
 # the host's toolchains instead (see docs/sandboxes.md).
 #   bash scripts/build_sandbox_images.sh [LANG ...]     (default: every Dockerfile.<lang>)
+#   DRY_RUN=1 bash scripts/build_sandbox_images.sh      (prints "LANG TAG" per image, builds nothing)
 # Each image's tag is the one its Dockerfile's "# Build:" line names, which is the language's
 # `image` in languages/<lang>.py (tests/test_registry.py checks that they agree).
 set -euo pipefail
@@ -15,6 +16,7 @@ for lang in "${langs[@]}"; do
   file="sandboxes/docker/Dockerfile.$lang"
   tag=$(sed -n 's/^# Build: .* -t \([^ ]*\) .*/\1/p' "$file")
   [ -n "$tag" ] || { echo "$file names no image tag on its '# Build:' line" >&2; exit 1; }
+  if [ -n "${DRY_RUN:-}" ]; then echo "$lang $tag"; continue; fi
   echo "building $tag" >&2
   docker build -q -f "$file" -t "$tag" sandboxes/docker
 done
