@@ -42,6 +42,7 @@ import numpy as np
 from apache_beam.metrics import Metrics
 
 from pipeline.minhash import (
+    VERIFY_MODES,
     MinHashConfig,
     UnionFind,
     band_keys,
@@ -54,6 +55,7 @@ from pipeline.minhash import (
     signatures,
     text_hash,
 )
+from pipeline.settings import DEFAULT_SEED, add_flag, field_default
 from pipeline.sinks import WriteRows
 
 LOG = logging.getLogger(__name__)
@@ -482,7 +484,11 @@ class ReadRows(beam.PTransform):
 # ------------------------------------------------------------------------------------ CLI
 
 
-def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
+def parser() -> argparse.ArgumentParser:
+    """The dedup CLI's flags; the MinHash and split settings share their defaults and help with
+    the pipeline's (``MinHashConfig``, ``SplitConfig``; ``pipeline/settings.py``)."""
+    from pipeline.splits import SplitConfig
+
     p = argparse.ArgumentParser(
         prog="python -m pipeline.dedup",
         description="Exact + MinHash LSH near-dedup (and optional decontamination) of a parquet/JSONL file.",
@@ -491,22 +497,29 @@ def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--output", required=True, help="directory for kept.parquet, removed.parquet, stats.json")
     p.add_argument("--column", default="code", help="text column (default: code)")
     p.add_argument("--id_column", default="id", help="unique id column (default: id)")
-    p.add_argument("--threshold", type=float, default=0.7, help="Jaccard threshold (SynthCoNL: 0.7)")
-    p.add_argument("--num_perm", type=int, default=256, help="MinHash permutations (SynthCoNL: 256)")
-    p.add_argument("--ngram", type=int, default=5, help="character n-gram size (SynthCoNL: 5)")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--verify", default="signature", choices=["none", "signature", "exact"],
+    add_flag(p, MinHashConfig, "threshold", name="threshold")
+    add_flag(p, MinHashConfig, "num_perm")
+    add_flag(p, MinHashConfig, "ngram")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                   help=f"seeds the MinHash permutations and the split assignment (default: {DEFAULT_SEED})")
+    p.add_argument("--verify", default=field_default(MinHashConfig, "verify"), choices=list(VERIFY_MODES),
                    help="check LSH candidates by estimated (signature) or true (exact) Jaccard")
-    p.add_argument("--false_positive_weight", type=float, default=0.5, help="LSH optimiser weight (datasketch: 0.5)")
-    p.add_argument("--false_negative_weight", type=float, default=0.5,
+    p.add_argument("--false_positive_weight", type=float, default=field_default(MinHashConfig, "false_positive_weight"),
+                   help="LSH optimiser weight (datasketch: 0.5)")
+    p.add_argument("--false_negative_weight", type=float, default=field_default(MinHashConfig, "false_negative_weight"),
                    help="LSH optimiser weight (datasketch: 0.5; 0.9 with --false_positive_weight=0.1 favours recall)")
-    p.add_argument("--max_bucket_size", type=int, default=50, help="buckets above this emit a star, not all pairs")
+    p.add_argument("--max_bucket_size", type=int, default=field_default(MinHashConfig, "max_bucket_size"),
+                   help="buckets above this emit a star, not all pairs")
     p.add_argument("--decontaminate", default="", help="comma-separated eval sets: paths and/or 'humaneval'")
     p.add_argument("--eval_column", default=None, help="text column of the eval sets (default: guessed)")
     p.add_argument("--split_fractions", default=None,
                    help="also assign train,validation,test by repository hash, e.g. 0.8,0.1,0.1")
-    p.add_argument("--split_column", default="repository_name")
-    return p.parse_known_args(argv)
+    p.add_argument("--split_column", default=field_default(SplitConfig, "column"))
+    return p
+
+
+def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
+    return parser().parse_known_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,6 +47,7 @@ from pipeline.harness import (
     stdin_for,
 )
 from pipeline.harness.pytypes import Signature, signature_of
+from pipeline.settings import setting
 from pipeline.testgen import (
     TestGenConfig,
     Validation,
@@ -94,8 +95,11 @@ class ExecuteConfig:
         testgen: test derivation and generation settings.
     """
 
-    sandbox: str = "auto"
-    require: str = "default"
+    sandbox: str = setting("auto", choices=SANDBOXES, help="where translations run: Docker if a daemon answers, "
+                                                           "else bubblewrap; none = parse-checked only")
+    require: str = setting("default", choices=REQUIREMENTS,
+                           help="what enters the dataset: passed | compiled | parsed (default: passed where tests "
+                                "exist, compiled otherwise)")
     cache_dir: str | None = None
     batch_size: int = 32
     timeout_s: float | None = None

@@ -20,6 +20,7 @@ import apache_beam as beam
 from pipeline.decontaminate import Decontaminate
 from pipeline.dedup import Dedup
 from pipeline.minhash import MinHashConfig
+from pipeline.settings import csv, setting
 from pipeline.splits import AssignSplits, SplitConfig
 from schemas import RejectedRow, dumps
 
@@ -29,9 +30,13 @@ UNIT_TEXT = "code"
 
 @dataclasses.dataclass(frozen=True)
 class FinalizeConfig:
-    minhash: MinHashConfig
-    splits: SplitConfig
-    eval_sets: tuple[str, ...] = ()
+    minhash: MinHashConfig = dataclasses.field(default_factory=MinHashConfig)
+    splits: SplitConfig = dataclasses.field(default_factory=SplitConfig)
+    #: ``("auto",)`` from the flag is resolved by ``pipeline.options`` (HumanEval unless it is the source)
+    eval_sets: tuple[str, ...] = setting(
+        (), flag="decontaminate", cli_default="auto", parse=csv,
+        help="comma-separated eval sets (paths or 'humaneval'); 'auto' = humaneval unless it is the source; "
+             "empty disables")
 
 
 def pair_unit(pair_id: str, rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.settings import DEFAULT_SEED, setting
+
 #: Licenses a representative prefers: lower-case ``fnmatch`` patterns over the row's license,
 #: where the word ``permissive`` stands for ``pipeline.sources.license_policy.is_permissive`` (the
 #: one definition: ScanCode's "Permissive" and "Public Domain" categories, expression-aware).
@@ -75,10 +77,11 @@ class MinHashConfig:
     ``passing_statuses``), then the shortest id, then the lexicographically smallest id.
     """
 
-    num_perm: int = 256
-    ngram: int = 5
-    threshold: float = 0.7
-    seed: int = 1
+    num_perm: int = setting(256, type=int, help="MinHash permutations (SynthCoNL: 256)")
+    ngram: int = setting(5, type=int, help="character n-gram size (SynthCoNL: 5)")
+    threshold: float = setting(0.7, flag="dedup_threshold", type=float,
+                               help="MinHash LSH Jaccard threshold (SynthCoNL: 0.7)")
+    seed: int = DEFAULT_SEED
     column: str = "code"
     id_column: str = "id"
     verify: str = "signature"
@@ -133,6 +136,10 @@ class MinHashConfig:
             f"minhash_{self.num_perm}perm_{self.ngram}gram_t{self.threshold:g}_b{b}r{r}"
             f"_seed{self.seed}_verify-{self.verify}_col-{self.column}_id-{self.id_column}"
         )
+
+
+#: The one set of MinHash defaults (the ``MinHashConfig`` fields) for the functions below.
+_DEFAULT = MinHashConfig()
 
 
 @functools.lru_cache(maxsize=64)
@@ -211,7 +218,8 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def signatures(texts: Sequence[str | None], num_perm: int = 256, ngram: int = 5, seed: int = 1) -> np.ndarray:
+def signatures(texts: Sequence[str | None], num_perm: int = _DEFAULT.num_perm, ngram: int = _DEFAULT.ngram,
+               seed: int = DEFAULT_SEED) -> np.ndarray:
     """MinHash signatures of a batch of texts: ``(len(texts), num_perm)`` uint32.
 
     An empty text (after normalisation) gets a row of 0xFFFFFFFF; :func:`is_empty` tells.
@@ -257,7 +265,8 @@ def signatures(texts: Sequence[str | None], num_perm: int = 256, ngram: int = 5,
     return out
 
 
-def signature(text: str | None, num_perm: int = 256, ngram: int = 5, seed: int = 1) -> np.ndarray:
+def signature(text: str | None, num_perm: int = _DEFAULT.num_perm, ngram: int = _DEFAULT.ngram,
+               seed: int = DEFAULT_SEED) -> np.ndarray:
     """The MinHash signature of one text (see :func:`signatures`)."""
     return signatures([text], num_perm, ngram, seed)[0]
 
@@ -286,7 +295,7 @@ def _row_multipliers(rows: int, seed: int) -> np.ndarray:
     return gen.integers(0, 1 << 63, size=rows, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 
 
-def band_keys(sigs: np.ndarray, bands: int, rows: int, seed: int = 1) -> np.ndarray:
+def band_keys(sigs: np.ndarray, bands: int, rows: int, seed: int = DEFAULT_SEED) -> np.ndarray:
     """``(n, bands)`` uint64 LSH keys: a hash of each band's ``rows`` values and its index.
 
     Equal keys <=> equal bands (up to 64-bit collisions); the band index is mixed in, so

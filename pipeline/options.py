@@ -1,26 +1,81 @@
-"""Command-line options of the pipeline (DESIGN.md section 4) and their mapping to stage configs.
+"""Command-line options of the pipeline and the run config they become (docs/design.md, "Configuration").
 
-Our flags live in a Beam ``PipelineOptions`` subclass so that one argv carries both ours and
-Beam's own (``--runner``, ``--direct_num_workers``, Dataflow/Spark/Flink flags), and the
-same options object travels to remote workers. ``run_config_from_options`` is the one place
-where flags become the frozen config the graph is built from.
+Each stage's config dataclass declares its own flags (``pipeline/settings.py``): name, help,
+type, choices, the one default, and how the text becomes a value; validation lives in the
+config's ``__post_init__``. This module only lists the stages' configs (``GROUPS``), adds
+their flags to a Beam ``PipelineOptions`` subclass (so one argv carries ours and Beam's own:
+``--runner``, ``--direct_num_workers``, Dataflow/Spark/Flink flags, and the same options
+object travels to remote workers), and composes the parsed configs into ``RunConfig``.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 from pathlib import Path
+from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-# The valid values live with the stages that interpret them.
-from pipeline.execute import REQUIREMENTS, SANDBOXES
-from pipeline.sources.license_policy import LicensePolicy, parse_license_policy
+from pipeline.execute import ExecuteConfig
+from pipeline.finalize import FinalizeConfig
+from pipeline.minhash import MinHashConfig
+from pipeline.settings import (
+    DEFAULT_SEED,
+    add_flags,
+    option_strings,
+    setting,
+    unknown_flag_error,
+    values_from,
+)
+from pipeline.sources import SourceConfig
+from pipeline.sources.corpus import CorpusConfig
 from pipeline.sources.spec import SPEC_HELP
-from pipeline.translate.base import ALL_TARGETS as DEFAULT_TARGETS
-from pipeline.translate.base import TRANSLATORS
-from pipeline.translate.server_args import parse_server_kwargs
+from pipeline.splits import SplitConfig
+from pipeline.translate.base import TranslateConfig, parse_targets
+
+
+def _output(value: str) -> str:
+    return value if "://" in value else str(Path(value).resolve())
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    """The settings of the run as a whole (no single stage owns them)."""
+
+    source: str = setting("sample", help=SPEC_HELP)
+    output: str = setting("./out", parse=_output, help="output directory (re-running over it resumes)")
+    cache_root: str | None = setting(
+        None, flag="cache_dir",
+        help="where the translation/verdict caches live (default OUTPUT/cache): a local directory (SQLite, one "
+             "machine) or a URL on any Beam filesystem, e.g. s3://bucket/cache (shards that every worker of a "
+             "cluster reads)")
+    num_shards: int = setting(1, type=int, help="parquet shards per split")
+    seed: int = setting(DEFAULT_SEED, type=int,
+                        help="seeds target subsets, samples, MinHash permutations and the split assignment")
+    emit_repo_corpus: bool = setting(
+        False, action="store_true",
+        help="with a repo: source, also write OUTPUT/repo_corpus: whole files for the trainer's in-context loss")
+
+    def __post_init__(self) -> None:
+        if self.num_shards < 1:
+            raise ValueError("--num_shards must be >= 1")
+        if self.emit_repo_corpus and not self.source.strip().lower().startswith("repo:"):
+            raise ValueError(f"--emit_repo_corpus needs a repo:PATH source, got --source={self.source}")
+
+
+#: (``--help`` group title, config class): every flag of ``python -m pipeline.run``, by stage.
+GROUPS: tuple[tuple[str, type], ...] = (
+    ("run (pipeline/run.py)", RunSettings),
+    ("source (pipeline/sources/)", SourceConfig),
+    ("repository corpus (pipeline/sources/corpus.py)", CorpusConfig),
+    ("translate (pipeline/translate/)", TranslateConfig),
+    ("execute (pipeline/execute.py)", ExecuteConfig),
+    ("near-dedup (pipeline/dedup.py, pipeline/minhash.py)", MinHashConfig),
+    ("decontamination (pipeline/decontaminate.py)", FinalizeConfig),
+    ("splits (pipeline/splits.py)", SplitConfig),
+)
 
 
 class CodeTransOptions(PipelineOptions):
@@ -28,94 +83,66 @@ class CodeTransOptions(PipelineOptions):
 
     @classmethod
     def _add_argparse_args(cls, parser) -> None:
-        add = parser.add_argument
-        add("--source", default="sample",
-            help=SPEC_HELP)
-        add("--target_languages", default="auto",
-            help="comma-separated target languages (the source language itself is skipped); "
-                 "'auto' = all nine, or the translator's own targets when it is rule-based (py2many: cpp,go,rust)")
-        add("--targets_per_pair", type=int, default=0,
-            help="translate each pair into a seeded random subset of K targets (0 = all)")
-        add("--translator", default="auto", choices=TRANSLATORS)
-        add("--model", default=None, help="model name or path for vllm/openai/hf translators")
-        add("--num_samples", type=int, default=1, help="samples per (pair, target); best passing kept")
-        add("--temperature", type=float, default=0.0)
-        add("--max_tokens", type=int, default=1024)
-        add("--openai_base_url", default=None, help="OpenAI-compatible endpoint, e.g. http://host:8000/v1")
-        add("--openai_api_key_env", default="OPENAI_API_KEY",
-            help="environment variable holding the endpoint's API key (unset: no key)")
-        add("--openai_concurrency", type=int, default=8, help="requests in flight per worker process")
-        add("--openai_timeout_s", type=float, default=120.0, help="seconds per HTTP attempt")
-        add("--openai_retries", type=int, default=4,
-            help="retries of the openai client (exponential backoff, honours Retry-After)")
-        add("--vllm_server_kwargs", default="",
-            help="extra vLLM server flags: k=v,flag,k={json} (a bare flag has no value), a JSON object, "
-                 "or @FILE / FILE.yaml|.json; e.g. max-model-len=8192,enable-prefix-caching,max-num-seqs=256")
-        add("--vllm_chat_template_path", default=None, help="chat template file for the vLLM server")
-        add("--hf_device", default="auto", help="hf translator device: auto | cpu | cuda[:N]")
-        add("--hf_batch_size", type=int, default=8)
-        add("--sandbox", default="auto", choices=SANDBOXES)
-        add("--require", default="default", choices=REQUIREMENTS,
-            help="what enters the dataset: passed | compiled | parsed (default: passed where tests exist, compiled otherwise)")
-        add("--output", default="./out", help="output directory (re-running over it resumes)")
-        add("--cache_dir", default=None,
-            help="where the translation/verdict caches live (default OUTPUT/cache): a local directory "
-                 "(SQLite, one machine) or a URL on any Beam filesystem, e.g. s3://bucket/cache "
-                 "(shards that every worker of a cluster reads)")
-        add("--num_shards", type=int, default=1, help="parquet shards per split")
-        add("--dedup_threshold", type=float, default=0.7, help="MinHash LSH Jaccard threshold (SynthCoNL: 0.7)")
-        add("--num_perm", type=int, default=256, help="MinHash permutations (SynthCoNL: 256)")
-        add("--ngram", type=int, default=5, help="character n-gram size (SynthCoNL: 5)")
-        add("--decontaminate", default="auto",
-            help="comma-separated eval sets (paths or 'humaneval'); 'auto' = humaneval unless it is the source; empty disables")
-        add("--split_fractions", default="0.8,0.1,0.1", help="train,validation,test fractions by repository")
-        add("--seed", type=int, default=1234)
-        add("--max_code_bytes", type=int, default=100_000, help="larger source functions are rejected")
-        add("--licenses", default="any",
-            help="which source licenses pass: any | permissive | comma-separated SPDX ids (mit,apache-2.0); "
-                 "refused pairs are rejected as license_unknown / license_not_allowed")
-        add("--emit_repo_corpus", action="store_true",
-            help="with a repo: source, also write OUTPUT/repo_corpus: whole files for the trainer's in-context loss")
-        add("--repo_corpus_max_file_bytes", type=int, default=1_000_000, help="larger files stay out of the repo corpus")
+        for title, config in GROUPS:
+            add_flags(parser, config, title)
+
+
+def help_parser() -> argparse.ArgumentParser:
+    """The ``--help`` of ``python -m pipeline.run``: our flags, grouped by stage."""
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.run",
+        description="The whole dataset pipeline as one Beam graph.",
+        epilog="Plus Beam's own flags: --runner=DirectRunner|DataflowRunner|SparkRunner|FlinkRunner, "
+        "--direct_running_mode=in_memory|multi_threading|multi_processing, --direct_num_workers=N, ...",
+    )
+    CodeTransOptions._add_argparse_args(parser)
+    return parser
+
+
+def unknown_flags(argv: list[str]) -> str | None:
+    """A one-line error for the first flag that neither our options nor any Beam options class
+    (runners' included) knows, with a did-you-mean; None when every flag is known.
+
+    Beam itself only logs "Discarding unparseable args" and runs on without the flag.
+    """
+    import apache_beam.options.pipeline_options as beam_options
+
+    parser = beam_options._BeamArgumentParser(allow_abbrev=False)
+    seen: dict[str, type] = {}
+    for options_class in PipelineOptions.__subclasses__():
+        seen.setdefault(str(options_class), options_class)
+    for options_class in seen.values():
+        options_class._add_argparse_args(parser)
+    _, unknown = parser.parse_known_args(argv)
+    return unknown_flag_error(unknown, option_strings(parser))
 
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
-    """Everything the graph needs, validated; built only by ``run_config_from_options``."""
+    """Everything the graph needs, validated: the run's own settings and each stage's config,
+    as the flags gave them (``pipeline.run.stage_configs`` adds what is resolved at launch:
+    the sandbox backend, the translator, the cache directories)."""
 
-    source: str
-    target_languages: tuple[str, ...]
+    run: RunSettings
+    sources: SourceConfig
+    corpus: CorpusConfig
+    translate: TranslateConfig
+    execute: ExecuteConfig
+    finalize: FinalizeConfig
     targets_were_auto: bool
-    targets_per_pair: int
-    translator: str
-    model: str | None
-    num_samples: int
-    temperature: float
-    max_tokens: int
-    openai_base_url: str | None
-    openai_api_key_env: str
-    openai_concurrency: int
-    openai_timeout_s: float
-    openai_retries: int
-    vllm_server_kwargs: tuple[tuple[str, str | None], ...]
-    vllm_chat_template_path: str | None
-    hf_device: str
-    hf_batch_size: int
-    sandbox: str
-    require: str
-    output: str
-    cache_root: str | None
-    num_shards: int
-    dedup_threshold: float
-    num_perm: int
-    ngram: int
-    decontaminate: tuple[str, ...]
-    split_fractions: tuple[float, float, float]
-    seed: int
-    max_code_bytes: int
-    licenses: LicensePolicy
-    emit_repo_corpus: bool
-    repo_corpus_max_file_bytes: int
+
+    # The run's settings and the ones read across stages, by their flag names.
+    source = property(lambda self: self.run.source)
+    output = property(lambda self: self.run.output)
+    cache_root = property(lambda self: self.run.cache_root)
+    num_shards = property(lambda self: self.run.num_shards)
+    seed = property(lambda self: self.run.seed)
+    emit_repo_corpus = property(lambda self: self.run.emit_repo_corpus)
+    target_languages = property(lambda self: self.translate.target_languages)
+    sandbox = property(lambda self: self.execute.sandbox)
+    require = property(lambda self: self.execute.require)
+    licenses = property(lambda self: self.sources.licenses)
+    vllm_server_kwargs = property(lambda self: tuple(self.translate.vllm_server_kwargs.items()))
 
     @property
     def cache_dir(self) -> str:
@@ -132,77 +159,85 @@ class RunConfig:
             return os.path.join(self.output, "cache")
         return self.output.rstrip("/") + "/cache"
 
+    def flat(self) -> dict[str, Any]:
+        """The settings by flag-era name, as ``stats.json``'s ``config`` has always held them."""
+        t, m = self.translate, self.finalize.minhash
+        values = {
+            "source": self.source, "target_languages": self.target_languages,
+            "targets_were_auto": self.targets_were_auto, "targets_per_pair": t.targets_per_pair,
+            "translator": t.translator, "model": t.model, "num_samples": t.num_samples,
+            "temperature": t.temperature, "max_tokens": t.max_tokens, "openai_base_url": t.openai_base_url,
+            "openai_api_key_env": t.openai_api_key_env, "openai_concurrency": t.openai_concurrency,
+            "openai_timeout_s": t.openai_timeout_s, "openai_retries": t.openai_retries,
+            "vllm_server_kwargs": self.vllm_server_kwargs, "vllm_chat_template_path": t.vllm_chat_template_path,
+            "hf_device": t.hf_device, "hf_batch_size": t.hf_batch_size, "sandbox": self.sandbox,
+            "require": self.require, "output": self.output, "cache_root": self.cache_root,
+            "num_shards": self.num_shards, "dedup_threshold": m.threshold, "num_perm": m.num_perm,
+            "ngram": m.ngram, "decontaminate": self.finalize.eval_sets,
+            "split_fractions": self.finalize.splits.fractions, "seed": self.seed,
+            "max_code_bytes": self.sources.max_code_bytes, "licenses": self.licenses,
+            "emit_repo_corpus": self.emit_repo_corpus, "repo_corpus_max_file_bytes": self.corpus.max_file_bytes,
+        }
+        return {k: (list(v) if isinstance(v, tuple) else v if isinstance(v, (int, float, bool, type(None))) else str(v))
+                for k, v in values.items()}
 
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",") if v.strip())
 
-
-def _decontaminate_sets(value: str, source: str) -> tuple[str, ...]:
+def _decontaminate_sets(sets: tuple[str, ...], source: str) -> tuple[str, ...]:
     """``auto``: HumanEval, unless HumanEval is what we are building from (it would remove all)."""
-    if value.strip() == "auto":
+    if sets == ("auto",):
         return () if source == "humaneval" else ("humaneval",)
-    return _csv(value)
+    return sets
 
 
 def run_config_from_options(options: PipelineOptions) -> RunConfig:
-    """Validate our flags and build the run config; raise ``ValueError`` with a clear message."""
+    """Build each stage's config from its flags; a bad value raises ``ValueError`` with a clear message."""
     o = options.view_as(CodeTransOptions)
-    targets = DEFAULT_TARGETS if o.target_languages.strip() == "auto" else tuple(
-        t.lower() for t in _csv(o.target_languages)
+    run = RunSettings(**values_from(RunSettings, o))
+    targets, auto = parse_targets(o.target_languages)
+    translate = TranslateConfig(**values_from(TranslateConfig, o), seed=run.seed)
+    sources = SourceConfig(**values_from(SourceConfig, o))
+    finalize_values = values_from(FinalizeConfig, o)
+    finalize = FinalizeConfig(
+        minhash=MinHashConfig(**values_from(MinHashConfig, o), seed=run.seed, column="code", id_column="id"),
+        splits=SplitConfig(**values_from(SplitConfig, o), seed=run.seed, column="repository_name"),
+        eval_sets=_decontaminate_sets(finalize_values["eval_sets"], run.source),
     )
-    if not targets:
-        raise ValueError("--target_languages is empty")
-    unknown = sorted(set(targets) - set(DEFAULT_TARGETS))
-    if unknown:
-        raise ValueError(
-            f"unknown target language(s) {', '.join(unknown)}; valid: {', '.join(DEFAULT_TARGETS)}"
-        )
-    fractions = tuple(float(x) for x in _csv(o.split_fractions))
-    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
-        raise ValueError(f"--split_fractions must be three non-negative numbers summing to 1, got {o.split_fractions!r}")
-    if o.num_samples < 1:
-        raise ValueError("--num_samples must be >= 1")
-    if o.num_shards < 1:
-        raise ValueError("--num_shards must be >= 1")
-    if not 0 < o.dedup_threshold <= 1:
-        raise ValueError("--dedup_threshold must be in (0, 1]")
-    licenses = parse_license_policy(o.licenses)  # ValueError naming a bad id
-    if o.emit_repo_corpus and not o.source.strip().lower().startswith("repo:"):
-        raise ValueError(f"--emit_repo_corpus needs a repo:PATH source, got --source={o.source}")
-    if o.repo_corpus_max_file_bytes <= 0:
-        raise ValueError("--repo_corpus_max_file_bytes must be positive")
     return RunConfig(
-        source=o.source,
-        target_languages=targets,
-        targets_were_auto=o.target_languages.strip() == "auto",
-        targets_per_pair=o.targets_per_pair,
-        translator=o.translator,
-        model=o.model,
-        num_samples=o.num_samples,
-        temperature=o.temperature,
-        max_tokens=o.max_tokens,
-        openai_base_url=o.openai_base_url or os.environ.get("OPENAI_BASE_URL"),
-        openai_api_key_env=o.openai_api_key_env,
-        openai_concurrency=o.openai_concurrency,
-        openai_timeout_s=o.openai_timeout_s,
-        openai_retries=o.openai_retries,
-        vllm_server_kwargs=tuple(parse_server_kwargs(o.vllm_server_kwargs).items()),
-        vllm_chat_template_path=o.vllm_chat_template_path,
-        hf_device=o.hf_device,
-        hf_batch_size=o.hf_batch_size,
-        sandbox=o.sandbox,
-        require=o.require,
-        output=o.output if "://" in o.output else str(Path(o.output).resolve()),
-        cache_root=o.cache_dir,
-        num_shards=o.num_shards,
-        dedup_threshold=o.dedup_threshold,
-        num_perm=o.num_perm,
-        ngram=o.ngram,
-        decontaminate=_decontaminate_sets(o.decontaminate, o.source),
-        split_fractions=fractions,  # type: ignore[arg-type]
-        seed=o.seed,
-        max_code_bytes=o.max_code_bytes,
-        licenses=licenses,
-        emit_repo_corpus=bool(o.emit_repo_corpus),
-        repo_corpus_max_file_bytes=o.repo_corpus_max_file_bytes,
+        run=run,
+        sources=sources,
+        corpus=CorpusConfig(**values_from(CorpusConfig, o), licenses=sources.licenses),
+        translate=translate,
+        execute=ExecuteConfig(**values_from(ExecuteConfig, o)),
+        finalize=finalize,
+        targets_were_auto=auto,
     )
+
+
+def flags_markdown() -> str:
+    """docs/flags.md: every flag of ``python -m pipeline.run`` by stage, from the same
+    declarations as ``--help`` (``python -m pipeline.options > docs/flags.md`` rewrites it)."""
+    parser = help_parser()
+    lines = [
+        "# Flags of `python -m pipeline.run`",
+        "",
+        "Generated from the stage configs' declarations (`pipeline/settings.py`, `pipeline/options.py`)",
+        "by `python -m pipeline.options > docs/flags.md`; `tests/test_cli_flags.py` checks it matches",
+        "`--help`. Beam's own flags (`--runner`, `--direct_num_workers`, ...) are Beam's.",
+    ]
+    for group in parser._action_groups:
+        actions = [a for a in group._group_actions if a.option_strings and a.dest != "help"]
+        if not actions:
+            continue
+        lines += ["", f"## {group.title}", "", "| flag | default | help |", "| --- | --- | --- |"]
+        for action in actions:
+            default = "" if action.default in (None, "", False) else f"`{action.default}`"
+            choices = f" One of: {', '.join(action.choices)}." if action.choices else ""
+            text = " ".join((action.help or "").split())
+            text = text.rsplit(" (default: ", 1)[0] if text.endswith(")") and " (default: " in text else text
+            text = text.replace("|", "\\|")
+            lines.append(f"| `{action.option_strings[0]}` | {default} | {text}{choices} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(flags_markdown(), end="")

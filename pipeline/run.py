@@ -133,60 +133,26 @@ def build_pipeline(p: beam.Pipeline, cfg: RunConfig, staging: OutputLayout, conf
 
 
 def stage_configs(cfg: RunConfig, sandbox_backend: str) -> dict[str, Any]:
-    """Map the run config onto each stage's frozen config (the one place this happens)."""
-    from pipeline.execute import ExecuteConfig
-    from pipeline.finalize import FinalizeConfig
-    from pipeline.minhash import MinHashConfig
-    from pipeline.sources import SourceConfig
-    from pipeline.sources.corpus import CorpusConfig
-    from pipeline.splits import SplitConfig
-    from pipeline.translate import TranslateConfig
+    """Each stage's config with what is resolved at launch: the sandbox backend, the translator
+    (``auto`` resolved once here so every worker agrees), the cache directories."""
     from pipeline.translate.py2many import TARGETS as PY2MANY_TARGETS
     from pipeline.translate.transform import resolve_translator
 
-    translate = TranslateConfig(
-        translator=cfg.translator,
-        model=cfg.model,
-        target_languages=cfg.target_languages,
-        targets_per_pair=cfg.targets_per_pair,
-        num_samples=cfg.num_samples,
-        temperature=cfg.temperature,
-        max_tokens=cfg.max_tokens,
-        seed=cfg.seed,
-        cache_dir=os.path.join(cfg.cache_dir, "translations"),
-        openai_base_url=cfg.openai_base_url,
-        openai_api_key_env=cfg.openai_api_key_env,
-        openai_concurrency=cfg.openai_concurrency,
-        openai_timeout_s=cfg.openai_timeout_s,
-        openai_retries=cfg.openai_retries,
-        vllm_server_kwargs=dict(cfg.vllm_server_kwargs),
-        vllm_chat_template_path=cfg.vllm_chat_template_path,
-        hf_device=cfg.hf_device,
-        hf_batch_size=cfg.hf_batch_size,
-    )
+    translate = dataclasses.replace(cfg.translate, cache_dir=os.path.join(cfg.cache_dir, "translations"))
     backend = resolve_translator(translate)
-    # Resolve `auto` once here so every worker agrees, and ask a rule-based translator only
-    # for the targets it has (else every other target is a guaranteed rejection).
+    # A rule-based translator is asked only for the targets it has (else every other target is
+    # a guaranteed rejection).
     translate = dataclasses.replace(translate, translator=backend)
     if cfg.targets_were_auto and backend == "py2many":
         translate = dataclasses.replace(translate, target_languages=tuple(PY2MANY_TARGETS))
     return {
-        "source": SourceConfig(max_code_bytes=cfg.max_code_bytes, licenses=cfg.licenses),
-        "corpus": CorpusConfig(max_file_bytes=cfg.repo_corpus_max_file_bytes, licenses=cfg.licenses),
+        "source": cfg.sources,
+        "corpus": cfg.corpus,
         "translate": translate,
-        "execute": ExecuteConfig(
-            sandbox=sandbox_backend,
-            require=cfg.require,
-            cache_dir=os.path.join(cfg.cache_dir, "verdicts"),
+        "execute": dataclasses.replace(
+            cfg.execute, sandbox=sandbox_backend, cache_dir=os.path.join(cfg.cache_dir, "verdicts")
         ),
-        "finalize": FinalizeConfig(
-            minhash=MinHashConfig(
-                num_perm=cfg.num_perm, ngram=cfg.ngram, threshold=cfg.dedup_threshold, seed=cfg.seed,
-                column="code", id_column="id",
-            ),
-            splits=SplitConfig(fractions=cfg.split_fractions, seed=cfg.seed, column="repository_name"),
-            eval_sets=cfg.decontaminate,
-        ),
+        "finalize": cfg.finalize,
     }
 
 
@@ -270,19 +236,10 @@ def _top(counts: dict[str, int], k: int = 4) -> str:
 
 
 def print_help() -> None:
-    """Our flags (Beam's own runner flags are documented by Beam: --runner, --direct_num_workers...)."""
-    import argparse
+    """Our flags, grouped by stage (Beam's own runner flags are documented by Beam)."""
+    from pipeline.options import help_parser
 
-    from pipeline.options import CodeTransOptions
-
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline.run",
-        description=__doc__.split("\n\n")[0],
-        epilog="Plus Beam's own flags: --runner=DirectRunner|DataflowRunner|SparkRunner|FlinkRunner, "
-        "--direct_running_mode=in_memory|multi_threading|multi_processing, --direct_num_workers=N, ...",
-    )
-    CodeTransOptions._add_argparse_args(parser)
-    parser.print_help()
+    help_parser().print_help()
 
 
 def compact_shared_caches(configs: dict[str, Any]) -> None:
@@ -347,6 +304,12 @@ def main(argv: list[str] | None = None) -> int:
     if "-h" in argv or "--help" in argv:
         print_help()
         return 0
+    from pipeline.options import unknown_flags
+
+    unknown = unknown_flags(argv)  # Beam would only log "Discarding unparseable args" and go on
+    if unknown:
+        print(f"error: {unknown}", file=sys.stderr)
+        return 2
     options = PipelineOptions(argv)
     # The launcher's own reads and writes (source listing, caches, publishing) use the same
     # filesystem options as the workers (--s3_endpoint_url and the like).
@@ -407,8 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         "runner": str(options.view_as(StandardOptions).runner),
         "translator": configs["translate"].translator,
         "target_languages": list(configs["translate"].target_languages),
-        "config": {k: (list(v) if isinstance(v, tuple) else str(v) if not isinstance(v, (int, float, bool, type(None))) else v)
-                   for k, v in vars(cfg).items()},
+        "config": cfg.flat(),
         "sandbox": {"requested": cfg.sandbox, "backend": sandbox_backend, "warning": sandbox_warning},
     }
     from pipeline.translate import throughput_from_metrics

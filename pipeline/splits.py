@@ -17,7 +17,20 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from pipeline.settings import DEFAULT_SEED, csv, setting
+
 NAMESPACE = "splits"
+
+
+def parse_fractions(value: str) -> tuple[float, float, float]:
+    """``--split_fractions``: three non-negative numbers summing to 1."""
+    try:
+        fractions = tuple(float(x) for x in csv(value))
+    except ValueError:
+        fractions = ()
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+        raise ValueError(f"--split_fractions must be three non-negative numbers summing to 1, got {value!r}")
+    return fractions  # type: ignore[return-value]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,8 +41,10 @@ class SplitConfig:
     its own group) so they spread over the splits instead of piling into one.
     """
 
-    fractions: tuple[float, ...] = (0.8, 0.1, 0.1)
-    seed: int = 1
+    fractions: tuple[float, ...] = setting((0.8, 0.1, 0.1), flag="split_fractions", cli_default="0.8,0.1,0.1",
+                                           parse=lambda v: parse_fractions(v),
+                                           help="train,validation,test fractions by repository")
+    seed: int = DEFAULT_SEED
     column: str = "repository_name"
     names: tuple[str, ...] = ("train", "validation", "test")
     id_column: str = "id"

@@ -15,6 +15,7 @@ import inspect
 from typing import Any
 
 import languages
+from pipeline.settings import setting
 from pipeline.sources.doctests import doctest_cases_counted
 from pipeline.sources.license_policy import LicensePolicy, parse_license_policy
 from schemas import Candidate, RejectedRow, SourcePair, TestCase, dumps
@@ -69,10 +70,13 @@ class SourceConfig:
             ``license_not_allowed`` row.
     """
 
-    max_code_bytes: int = DEFAULT_MAX_CODE_BYTES
+    max_code_bytes: int = setting(DEFAULT_MAX_CODE_BYTES, type=int, help="larger source functions are rejected")
     hf_streaming: bool = True
     max_repo_file_bytes: int = 2_000_000
-    licenses: LicensePolicy = LicensePolicy()
+    licenses: LicensePolicy = setting(
+        LicensePolicy(), cli_default="any", parse=parse_license_policy,
+        help="which source licenses pass: any | permissive | comma-separated SPDX ids (mit,apache-2.0); refused "
+             "pairs are rejected as license_unknown / license_not_allowed")
 
     def __post_init__(self) -> None:
         if self.max_code_bytes <= 0:

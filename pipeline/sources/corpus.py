@@ -36,6 +36,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from pipeline.settings import setting
 from pipeline.sources.core import SourceError, SourceStats
 from pipeline.sources.repo import (
     FileSkip,
@@ -64,7 +65,8 @@ class CorpusConfig:
             skipped file by file (``files_skipped_license``). None keeps every license.
     """
 
-    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    max_file_bytes: int = setting(DEFAULT_MAX_FILE_BYTES, flag="repo_corpus_max_file_bytes", type=int,
+                                  help="larger files stay out of the repo corpus")
     include_tests: bool = True
     licenses: Any = None
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 import abc
 import dataclasses
 import hashlib
+import os
 import random
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
 from languages import NAMES
+from pipeline.settings import DEFAULT_SEED, csv, setting
 from pipeline.translate.prompts import render_messages
+from pipeline.translate.server_args import parse_server_kwargs
 from schemas import Candidate, RejectedRow, SourcePair, Translation, dumps
 
 #: The stage name in ``RejectedRow.stage`` (docs/contracts.md).
@@ -31,6 +34,16 @@ TRANSLATORS: tuple[str, ...] = ("auto", "vllm", "openai", "hf", "py2many")
 
 #: Every target (``--target_languages=auto`` with a model backend), in registry order.
 ALL_TARGETS: tuple[str, ...] = NAMES
+
+
+def parse_targets(value: str) -> tuple[tuple[str, ...], bool]:
+    """``--target_languages``: (targets, whether it was ``auto``); an empty list is an error."""
+    if value.strip() == "auto":
+        return ALL_TARGETS, True
+    targets = tuple(t.lower() for t in csv(value))
+    if not targets:
+        raise ValueError("--target_languages is empty")
+    return targets, False
 
 
 class Reason:
@@ -92,25 +105,38 @@ class TranslateConfig:
         py2many_timeout_s: wall-clock limit of one py2many subprocess.
     """
 
-    translator: str = "auto"
-    model: str | None = None
-    target_languages: tuple[str, ...] = ALL_TARGETS
-    targets_per_pair: int = 0
-    num_samples: int = 1
-    temperature: float = 0.0
-    max_tokens: int = 1024
+    translator: str = setting("auto", choices=TRANSLATORS, help="translation backend: vllm where CUDA, vLLM and a "
+                              "model are present, else py2many")
+    model: str | None = setting(None, help="model name or path for vllm/openai/hf translators")
+    target_languages: tuple[str, ...] = setting(
+        ALL_TARGETS, cli_default="auto", parse=lambda v: parse_targets(v)[0],
+        help="comma-separated target languages (the source language itself is skipped); 'auto' = all of the "
+             "registry's, or the translator's own targets when it is rule-based (py2many: cpp,go,rust)")
+    targets_per_pair: int = setting(0, type=int, help="translate each pair into a seeded random subset of K targets "
+                                                      "(0 = all)")
+    num_samples: int = setting(1, type=int, help="samples per (pair, target); best passing kept")
+    temperature: float = setting(0.0, type=float, help="sampling temperature of model backends")
+    max_tokens: int = setting(1024, type=int, help="most tokens per reply")
     top_p: float = 1.0
-    seed: int = 1234
+    seed: int = DEFAULT_SEED
     cache_dir: str | None = None
-    openai_base_url: str | None = None
-    openai_api_key_env: str = "OPENAI_API_KEY"
-    openai_concurrency: int = 8
-    openai_timeout_s: float = 120.0
-    openai_retries: int = 4
-    vllm_server_kwargs: Mapping[str, str | None] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
-    vllm_chat_template_path: str | None = None
-    hf_device: str = "auto"
-    hf_batch_size: int = 8
+    openai_base_url: str | None = setting(None, parse=lambda v: v or os.environ.get("OPENAI_BASE_URL"),
+                                          help="OpenAI-compatible endpoint, e.g. http://host:8000/v1 "
+                                               "(unset: $OPENAI_BASE_URL)")
+    openai_api_key_env: str = setting("OPENAI_API_KEY", help="environment variable holding the endpoint's API key "
+                                                             "(unset: no key)")
+    openai_concurrency: int = setting(8, type=int, help="requests in flight per worker process")
+    openai_timeout_s: float = setting(120.0, type=float, help="seconds per HTTP attempt")
+    openai_retries: int = setting(4, type=int, help="retries of the openai client (exponential backoff, honours "
+                                                    "Retry-After)")
+    vllm_server_kwargs: Mapping[str, str | None] = setting(
+        default_factory=lambda: MappingProxyType({}), cli_default="", parse=lambda v: parse_server_kwargs(v),
+        help="extra vLLM server flags: k=v,flag,k={json} (a bare flag has no value), a JSON object, or @FILE / "
+             "FILE.yaml|.json; e.g. max-model-len=8192,enable-prefix-caching,max-num-seqs=256")
+    vllm_chat_template_path: str | None = setting(None, help="chat template file for the vLLM server")
+    hf_device: str = setting("auto", help="hf translator device: auto | cpu | cuda[:N]")
+    hf_batch_size: int = setting(8, type=int, help="prompts per generate call of the hf translator (halved on an "
+                                                   "out-of-memory error)")
     batch_size: int = 16
     py2many_timeout_s: float = 60.0
 
