@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.sinks import OutputLayout, write_bytes_atomic
+from pipeline.stats import RunStats, SandboxInfo
 from schemas import SPLITS, SYNTHCONL_COLUMNS
 
 LOG = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def _md_table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def _front_matter(layout: OutputLayout, stats: dict[str, Any]) -> str:
+def _front_matter(layout: OutputLayout, stats: RunStats) -> str:
     from pipeline.hub_metadata import hub_yaml, render_front_matter
 
     if layout.remote:  # footers are read from local shards; `pipeline.release` re-renders it
@@ -65,9 +66,9 @@ def _save(fig, path: str) -> None:
     write_bytes_atomic(path, buf.getvalue())
 
 
-def plot_language_matrix(stats: dict[str, Any], path: str) -> bool:
+def plot_language_matrix(stats: RunStats, path: str) -> bool:
     """Heatmap of released rows per (source language, target language)."""
-    matrix = stats["language_matrix"]
+    matrix = stats.language_matrix
     if not matrix:
         return False
     plt = _pyplot()
@@ -93,9 +94,9 @@ def plot_language_matrix(stats: dict[str, Any], path: str) -> bool:
     return True
 
 
-def plot_verdicts(stats: dict[str, Any], path: str) -> bool:
+def plot_verdicts(stats: RunStats, path: str) -> bool:
     """Stacked bars: verdicts per target language (released and rejected at execution)."""
-    verdicts = stats["verdicts"]
+    verdicts = stats.verdicts
     if not verdicts:
         return False
     plt = _pyplot()
@@ -117,45 +118,43 @@ def plot_verdicts(stats: dict[str, Any], path: str) -> bool:
     return True
 
 
-def render_card(layout: OutputLayout, stats: dict[str, Any]) -> str:
+def render_card(layout: OutputLayout, stats: RunStats) -> str:
     """The whole card as markdown; also writes the plots beside it."""
-    cfg = stats.get("config", {})
-    sandbox = stats.get("sandbox", {})
+    cfg = stats.config or {}
+    sandbox = stats.sandbox or SandboxInfo()
     plots = []
     if plot_language_matrix(stats, layout.file(PLOTS[0])):
         plots.append(PLOTS[0])
     if plot_verdicts(stats, layout.file(PLOTS[1])):
         plots.append(PLOTS[1])
 
-    translators = sorted(stats.get("translators", {}))
-    matrix = stats["language_matrix"]
+    translators = sorted(stats.translators)
+    matrix = stats.language_matrix
     targets = sorted({t for row in matrix.values() for t in row})
     matrix_table = _md_table(
         ["source \\ target", *targets, "total"],
         [[s, *(matrix[s].get(t, 0) for t in targets), sum(matrix[s].values())] for s in sorted(matrix)],
     )
-    statuses = sorted({s for v in stats["verdicts"].values() for s in v})
+    statuses = sorted({s for v in stats.verdicts.values() for s in v})
     verdict_table = _md_table(
         ["target", *statuses],
-        [[t, *(v.get(s, 0) for s in statuses)] for t, v in sorted(stats["verdicts"].items())],
+        [[t, *(v.get(s, 0) for s in statuses)] for t, v in sorted(stats.verdicts.items())],
     )
     reason_rows = [
         [stage, reason, n]
-        for stage, reasons in stats["rejection_reasons"].items()
+        for stage, reasons in stats.rejection_reasons.items()
         for reason, n in sorted(reasons.items(), key=lambda x: -x[1])
     ]
     stage_table = _md_table(
         ["stage", "rows in", "rows out", "rejected"],
-        [[s["stage"], s["in"], s["out"], s["rejected"]] for s in stats["stages"]],
+        [[s.stage, s.rows_in, s.rows_out, s.rejected] for s in stats.stages],
     )
     split_table = _md_table(
         ["split", "rows", "repositories"],
-        [[s, stats["splits"].get(s, 0), stats.get("repositories_per_split", {}).get(s, 0)] for s in SPLITS],
+        [[s, stats.splits.get(s, 0), stats.repositories_per_split.get(s, 0)] for s in SPLITS],
     )
-    dedup = stats["dedup"]
-    warning = (
-        f"\n> **Warning:** {sandbox['warning']}\n" if sandbox.get("warning") else ""
-    )
+    dedup = stats.dedup
+    warning = f"\n> **Warning:** {sandbox.warning}\n" if sandbox.warning else ""
     parts = [
         _front_matter(layout, stats),
         "# Validated cross-language code translations\n",
@@ -165,9 +164,9 @@ def render_card(layout: OutputLayout, stats: dict[str, Any]) -> str:
         "translation of it into another language. Unlike SynthCoNL, every translation here was "
         "parse-checked with tree-sitter and, where a sandbox was available, compiled, run and "
         "tested against examples taken from the source function itself.\n",
-        f"- **Rows:** {stats['released_rows']} released, {stats['rejected_rows']} rejected (kept apart with reasons)",
-        f"- **Run:** `{stats['run_id']}`, {stats.get('finished_at', '')}, {stats.get('wall_s', 0)} s on {stats.get('runner', '')}",
-        f"- **Schema version:** {stats['schema_version']}",
+        f"- **Rows:** {stats.released_rows} released, {stats.rejected_rows} rejected (kept apart with reasons)",
+        f"- **Run:** `{stats.run_id}`, {stats.finished_at or ''}, {stats.wall_s or 0} s on {stats.runner or ''}",
+        f"- **Schema version:** {stats.schema_version}",
         "",
         "## Columns\n",
         "The first eight columns are SynthCoNL's, same names and order: "
@@ -184,8 +183,8 @@ def render_card(layout: OutputLayout, stats: dict[str, Any]) -> str:
         + (f", model `{cfg.get('model')}`" if cfg.get("model") else "")
         + f"; targets {', '.join(cfg.get('target_languages', []) or [])}; "
         f"{cfg.get('num_samples', 1)} sample(s) per target, temperature {cfg.get('temperature', 0)}",
-        f"- **Validation:** tree-sitter parse, then sandbox `{sandbox.get('backend', '?')}` "
-        f"(requested `{sandbox.get('requested', '?')}`): compile, run, and compare with test "
+        f"- **Validation:** tree-sitter parse, then sandbox `{sandbox.backend or '?'}` "
+        f"(requested `{sandbox.requested or '?'}`): compile, run, and compare with test "
         "cases derived from the source's doctests / HumanEval tests (cases the source itself "
         f"fails are dropped). Admission rule: `--require={cfg.get('require', 'default')}` "
         "(default: `passed` where tests exist, compiled otherwise).",
@@ -193,10 +192,10 @@ def render_card(layout: OutputLayout, stats: dict[str, Any]) -> str:
         f"{cfg.get('ngram', 5)}-grams, {cfg.get('num_perm', 256)} permutations, Jaccard "
         f"{cfg.get('dedup_threshold', 0.7)} (SynthCoNL's settings), on the source function of "
         "each pair; one pair kept per cluster (permissive license, then passing tests, then "
-        f"shortest id). Removed: {dedup['exact_duplicate_rows']} exact, "
-        f"{dedup['near_duplicate_rows']} near-duplicate rows.",
+        f"shortest id). Removed: {dedup.exact_duplicate_rows} exact, "
+        f"{dedup.near_duplicate_rows} near-duplicate rows.",
         f"- **Decontamination:** against {', '.join(cfg.get('decontaminate', []) or []) or 'nothing'}: "
-        + (", ".join(f"{k} {v}" for k, v in dedup["contaminated_rows"].items()) or "0 rows removed")
+        + (", ".join(f"{k} {v}" for k, v in dedup.contaminated_rows.items()) or "0 rows removed")
         + ".",
         "- **Splits:** by a hash of `repository_name`, so no repository (and no near-duplicate "
         f"cluster) spans two splits; fractions {cfg.get('split_fractions', '')}.\n",

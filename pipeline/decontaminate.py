@@ -25,7 +25,6 @@ from typing import IO, Any
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.metrics import Metrics
 
 from pipeline.minhash import (
     MinHashConfig,
@@ -35,6 +34,7 @@ from pipeline.minhash import (
     jaccard,
     signatures,
 )
+from pipeline.stage import StageFn
 
 NAMESPACE = "decontaminate"
 KEPT = "kept"
@@ -168,16 +168,11 @@ def build_index(eval_sets: Sequence[str], config: MinHashConfig, column: str | N
     return EvalIndex(items, config)
 
 
-class _DecontaminateFn(beam.DoFn):
+class _DecontaminateFn(StageFn):
+    NAMESPACE = NAMESPACE
+
     def __init__(self, index: EvalIndex) -> None:
         self._index = index
-        self._total = Metrics.counter(NAMESPACE, "total")
-        self._kept = Metrics.counter(NAMESPACE, "kept")
-        self._dropped = Metrics.counter(NAMESPACE, "dropped")
-        self._per_set = {
-            name: Metrics.counter(NAMESPACE, f"dropped_contaminated_{name}")
-            for name in {it.set_name for it in index.items}
-        }
 
     def process(self, batch: list[dict[str, Any]]) -> Iterator[Any]:
         cfg = self._index.config
@@ -186,16 +181,13 @@ class _DecontaminateFn(beam.DoFn):
             if cfg.column not in row:
                 raise ValueError(f"row has no text column {cfg.column!r} (columns: {sorted(row)})")
             texts.append("" if row[cfg.column] is None else str(row[cfg.column]))
-        self._total.inc(len(batch))
+        self.seen(len(batch))
         for row, match in zip(batch, self._index.match_batch(texts), strict=True):
             if match is None:
-                self._kept.inc()
-                yield row
+                yield self.keep(row)
             else:
-                self._dropped.inc()
-                self._per_set[match.set_name].inc()
                 out = {**row, "reason": f"contaminated:{match.set_name}", "eval_match": f"{match.set_name}:{match.item_id}"}
-                yield beam.pvalue.TaggedOutput(REMOVED, out)
+                yield self.reject(out, f"contaminated_{match.set_name}", tag=REMOVED)
 
 
 class Decontaminate(beam.PTransform):

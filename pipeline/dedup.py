@@ -35,15 +35,15 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.metrics import Metrics
 
 from pipeline.minhash import (
     VERIFY_MODES,
     MinHashConfig,
+    RankKey,
     UnionFind,
     band_keys,
     candidate_edges,
@@ -57,6 +57,7 @@ from pipeline.minhash import (
 )
 from pipeline.settings import DEFAULT_SEED, add_flag, field_default
 from pipeline.sinks import WriteRows
+from pipeline.stage import StageFn
 
 LOG = logging.getLogger(__name__)
 
@@ -101,30 +102,28 @@ def _annotate(row: dict[str, Any], cluster: str, kept_id: str | None, reason: st
 # ----------------------------------------------------------------------------- exact dedup
 
 
-class _PickExactFn(beam.DoFn):
+class _PickExactFn(StageFn):
     """One group of rows with the same normalised text -> one kept, the rest removed."""
+
+    NAMESPACE = NAMESPACE
 
     def __init__(self, config: MinHashConfig) -> None:
         self._config = config
-        self._total = Metrics.counter(NAMESPACE, "exact_total")
-        self._kept = Metrics.counter(NAMESPACE, "exact_kept")
-        self._dropped = Metrics.counter(NAMESPACE, f"dropped_{Reason.EXACT.value}")
 
     def process(self, item: tuple[str, Iterable[dict[str, Any]]]) -> Iterator[Any]:
         _, rows = item
         rows = list(rows)
         keys = [rank_key(r, self._config) for r in rows]
         rep = choose_representative(keys)
-        self._total.inc(len(rows))
+        self.seen(len(rows), counter="exact_total")
         seen_rep = False
         for row, key in zip(rows, keys, strict=True):
-            if key[3] == rep and not seen_rep:
+            if key.id == rep and not seen_rep:
                 seen_rep = True
-                self._kept.inc()
-                yield _annotate(row, rep, None, None)
+                yield self.keep(_annotate(row, rep, None, None), counter="exact_kept")
             else:
-                self._dropped.inc()
-                yield beam.pvalue.TaggedOutput(REMOVED, _annotate(row, rep, rep, Reason.EXACT.value))
+                yield self.reject(_annotate(row, rep, rep, Reason.EXACT.value), Reason.EXACT.value, counter=None,
+                                  tag=REMOVED)
 
 
 class ExactDedup(beam.PTransform):
@@ -148,7 +147,7 @@ class ExactDedup(beam.PTransform):
 # ------------------------------------------------------------------------------ near dedup
 
 
-class _SignatureFn(beam.DoFn):
+class _SignatureFn(StageFn):
     """A batch of rows -> band-key chunks ``(partition, (keys, ids, rank keys))`` and, for
     verification, payloads ``(id, signature or text)``.
 
@@ -160,11 +159,10 @@ class _SignatureFn(beam.DoFn):
 
     PAYLOAD = "payload"
 
+    NAMESPACE = NAMESPACE
+
     def __init__(self, config: MinHashConfig) -> None:
         self._config = config
-        self._total = Metrics.counter(NAMESPACE, "near_total")
-        self._empty = Metrics.counter(NAMESPACE, "near_empty_text")
-        self._latency = Metrics.distribution(NAMESPACE, "signature_batch_ms")
 
     def process(self, batch: list[dict[str, Any]]) -> Iterator[Any]:
         cfg = self._config
@@ -173,11 +171,11 @@ class _SignatureFn(beam.DoFn):
         sigs = signatures(texts, cfg.num_perm, cfg.ngram, cfg.seed)
         bands, rows = cfg.band_rows
         keys = band_keys(sigs, bands, rows, cfg.seed)
-        self._total.inc(len(batch))
+        self.seen(len(batch), counter="near_total")
         ids, ranks, valid = [], [], []
         for i, (row, text, sig) in enumerate(zip(batch, texts, sigs, strict=True)):
             if is_empty(sig):  # no shingles: exact dedup handles empty texts
-                self._empty.inc()
+                self.count("near_empty_text")
                 continue
             rid = row_id(row, cfg)
             ids.append(rid)
@@ -196,17 +194,39 @@ class _SignatureFn(beam.DoFn):
             cuts = np.flatnonzero(np.diff(part)) + 1
             for seg in np.split(np.arange(len(part)), cuts):
                 members = owner[seg].tolist()
-                yield int(part[seg[0]]), (flat[seg], [ids[m] for m in members], [ranks[m] for m in members])
-        self._latency.update(int((time.perf_counter() - start) * 1000))
+                yield int(part[seg[0]]), BandChunk(flat[seg], [ids[m] for m in members], [ranks[m] for m in members])
+        self.latency((time.perf_counter() - start) * 1000, "signature_batch_ms")
 
 
-def _partition_pairs(item: tuple[int, Iterable[tuple]], max_bucket_size: int) -> Iterator[Any]:
-    """All LSH buckets of one partition -> candidate edges ``((a, rank_a), (b, rank_b))``."""
+class BandChunk(NamedTuple):
+    """One signature batch's band keys that fall into one LSH partition, with their rows."""
+
+    keys: np.ndarray  # band keys; entry j belongs to row ids[j]
+    ids: list[str]
+    ranks: list[RankKey]
+
+
+class End(NamedTuple):
+    """One end of a candidate edge: a row id and its representative rank."""
+
+    id: str
+    rank: RankKey
+
+
+class Edge(NamedTuple):
+    """A candidate (then verified) near-duplicate pair; ``first`` sorts before ``second``."""
+
+    first: End
+    second: End
+
+
+def _partition_pairs(item: tuple[int, Iterable[BandChunk]], max_bucket_size: int) -> Iterator[Edge]:
+    """All LSH buckets of one partition -> candidate edges."""
     _, chunks = item
-    chunks = list(chunks)
-    keys = np.concatenate([c[0] for c in chunks])
-    ids = [i for c in chunks for i in c[1]]
-    ranks = [r for c in chunks for r in c[2]]
+    chunks = [BandChunk(*c) for c in chunks]
+    keys = np.concatenate([c.keys for c in chunks])
+    ids = [i for c in chunks for i in c.ids]
+    ranks = [r for c in chunks for r in c.ranks]
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
     starts = np.flatnonzero(np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]]))
@@ -214,7 +234,7 @@ def _partition_pairs(item: tuple[int, Iterable[tuple]], max_bucket_size: int) ->
     for lo, hi in zip(starts[ends - starts > 1].tolist(), ends[ends - starts > 1].tolist(), strict=True):
         bucket = {ids[j]: ranks[j] for j in order[lo:hi].tolist()}
         for a, b in candidate_edges(bucket, max_bucket_size):
-            yield (a, bucket[a]), (b, bucket[b])
+            yield Edge(End(a, bucket[a]), End(b, bucket[b]))
 
 
 def _similar(payload_a: Any, payload_b: Any, config: MinHashConfig) -> bool:
@@ -230,16 +250,16 @@ def _first_end(item: tuple[str, dict[str, list]]) -> Iterator[tuple[str, tuple]]
     if not payloads:
         return
     for edge in grouped["edge"]:
-        yield edge[1][0], (edge, payloads[0])
+        yield Edge(*edge).second.id, (edge, payloads[0])
 
 
-class _SecondEndFn(beam.DoFn):
+class _SecondEndFn(StageFn):
     """Join 2: both payloads are here; keep the edge if the pair is similar enough."""
+
+    NAMESPACE = NAMESPACE
 
     def __init__(self, config: MinHashConfig) -> None:
         self._config = config
-        self._checked = Metrics.counter(NAMESPACE, "pairs_checked")
-        self._verified = Metrics.counter(NAMESPACE, "pairs_verified")
 
     def process(self, item: tuple[str, dict[str, list]]) -> Iterator[Any]:
         _, grouped = item
@@ -247,9 +267,9 @@ class _SecondEndFn(beam.DoFn):
         if not payloads:
             return
         for edge, payload_a in grouped["half"]:
-            self._checked.inc()
+            self.count("pairs_checked")
             if _similar(payload_a, payloads[0], self._config):
-                self._verified.inc()
+                self.count("pairs_verified")
                 yield edge
 
 
@@ -292,13 +312,13 @@ class _ComponentsFn(beam.CombineFn):
         return out
 
 
-class _ApplyRepresentativeFn(beam.DoFn):
+class _ApplyRepresentativeFn(StageFn):
     """``(id, {"row": [row], "rep": [rep id]})`` -> kept or removed row."""
+
+    NAMESPACE = NAMESPACE
 
     def __init__(self, config: MinHashConfig) -> None:
         self._config = config
-        self._kept = Metrics.counter(NAMESPACE, "near_kept")
-        self._dropped = Metrics.counter(NAMESPACE, f"dropped_{Reason.NEAR.value}")
 
     def process(self, item: tuple[str, dict[str, list]]) -> Iterator[Any]:
         rid, grouped = item
@@ -309,11 +329,10 @@ class _ApplyRepresentativeFn(beam.DoFn):
             )
         rep = reps[0] if reps else rid
         if rep == rid:
-            self._kept.inc()
-            yield _annotate(rows[0], rid, None, None)
+            yield self.keep(_annotate(rows[0], rid, None, None), counter="near_kept")
         else:
-            self._dropped.inc()
-            yield beam.pvalue.TaggedOutput(REMOVED, _annotate(rows[0], rep, rep, Reason.NEAR.value))
+            yield self.reject(_annotate(rows[0], rep, rep, Reason.NEAR.value), Reason.NEAR.value, counter=None,
+                              tag=REMOVED)
 
 
 class CandidateEdges(beam.PTransform):
@@ -337,7 +356,7 @@ class CandidateEdges(beam.PTransform):
         )
         if cfg.verify == "none":
             return edges
-        by_first = edges | "DistinctCandidates" >> beam.Distinct() | "KeyByFirstEnd" >> beam.Map(lambda e: (e[0][0], e))
+        by_first = edges | "DistinctCandidates" >> beam.Distinct() | "KeyByFirstEnd" >> beam.Map(lambda e: (Edge(*e).first.id, e))
         halves = (
             {"payload": sig[_SignatureFn.PAYLOAD], "edge": by_first}
             | "JoinFirstEnd" >> beam.CoGroupByKey()

@@ -30,10 +30,9 @@ import dataclasses
 import logging
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from pipeline.harness import (
     PROTOCOL_VERSION,
@@ -48,6 +47,7 @@ from pipeline.harness import (
 )
 from pipeline.harness.pytypes import Signature, signature_of
 from pipeline.settings import setting
+from pipeline.stage import StageFn
 from pipeline.testgen import (
     TestGenConfig,
     Validation,
@@ -131,6 +131,15 @@ class SourceTests:
     unavailable: str | None = None
 
 
+class _SourceCheck(NamedTuple):
+    """A source function to validate: its given and generated cases and the program that runs them."""
+
+    pair: SourcePair
+    given: list[TestCase]
+    generated: list[tuple]
+    program: str
+
+
 @dataclasses.dataclass(frozen=True)
 class Planned:
     """One candidate's program, ready for the sandbox."""
@@ -146,6 +155,13 @@ class Planned:
     def n_cases(self) -> int:
         return len(self.expected) if self.expected is not None else 0
 
+
+
+class _Indexed(NamedTuple):
+    """A plan and the position of its candidate in the batch being checked."""
+
+    index: int
+    plan: Planned
 
 def _tail(text: str, n: int = STDERR_TAIL) -> str:
     text = text.strip()
@@ -311,7 +327,7 @@ class Validator:
         ``SourceTests.unavailable`` (not remembered, so a later batch tries again). Only
         answers are cached.
         """
-        todo: list[tuple[SourcePair, list[TestCase], list[tuple], str]] = []
+        todo: list[_SourceCheck] = []
         queued: set[str] = set()
         wanted: list[str] = []
         unavailable: dict[str, SourceTests] = {}
@@ -340,16 +356,16 @@ class Validator:
             except (ValueError, SyntaxError):  # a given case whose arguments are no literal
                 given = [c for c in given if _is_literal(c.args)]
                 program = validation_program(pair.code, pair.func_name, given, generated, self.config.testgen)
-            todo.append((pair, given, generated, program))
+            todo.append(_SourceCheck(pair, given, generated, program))
         if not todo:
             return {pid: self._source_tests[pid] for pid in wanted}
         python_ok, _ = self.toolchain("python")
         if not python_ok:
-            for pair, *_ in todo:
-                self._source_tests[pair.pair_id] = SourceTests(note=f"source not validated: python {TOOLCHAIN_UNAVAILABLE}")
+            for check in todo:
+                self._source_tests[check.pair.pair_id] = SourceTests(note=f"source not validated: python {TOOLCHAIN_UNAVAILABLE}")
             return {pid: self._source_tests[pid] for pid in wanted}
         keys = [cache_key(CACHE_VERSION, PROTOCOL, "source", prog, "python", self.version("python"))
-                for _, _, _, prog in todo]
+                for prog in (check.program for check in todo)]
         cached = self.cache.get_many(keys)
         answers: dict[int, Validation] = {}
         why: dict[int, str] = {}
@@ -361,12 +377,12 @@ class Validator:
                 self._count("source_retries", len(pending))
             nonces = {i: new_nonce() for i in pending}
             results = self.sandbox.run_batch([
-                self._program("python", todo[i][3], nonces[i],
-                              validation_timeout_s(len(todo[i][1]) + len(todo[i][2]), self.config.testgen))
+                self._program("python", todo[i].program, nonces[i],
+                              validation_timeout_s(len(todo[i].given) + len(todo[i].generated), self.config.testgen))
                 for i in pending])
             still: list[int] = []
             for i, res in zip(pending, results, strict=True):
-                _, given, generated, _ = todo[i]
+                given, generated = todo[i].given, todo[i].generated
                 status = res.status.value
                 if status in TRANSIENT:
                     why[i] = f"source validation ended in {status}: {_tail(res.stderr, 300)}".rstrip(": ")
@@ -383,7 +399,7 @@ class Validator:
                 answers[i] = found
             pending = still
         fresh: dict[str, dict] = {}
-        for i, (pair, given, _, _) in enumerate(todo):
+        for i, (pair, given, _, _) in enumerate(todo):  # _SourceCheck
             if i in pending:
                 self._count(TESTS_UNAVAILABLE)
                 LOG.warning("execute: no tests for %s: %s", pair.pair_id, why[i])
@@ -449,7 +465,7 @@ class Validator:
                 stderr_tail="not run: sandbox disabled (--sandbox=none)")) for c in candidates]
         tests = self.source_tests([c.pair for c in candidates])
         out: dict[int, Candidate] = {}
-        plans: list[tuple[int, Planned]] = []
+        plans: list[_Indexed] = []
         for i, c in enumerate(candidates):
             try:
                 language = harness_for(c.translation.target_language).LANGUAGE
@@ -469,10 +485,10 @@ class Validator:
                     stderr_tail=_tail(f"{TESTS_UNAVAILABLE}: {pair_tests.unavailable}")))
                 continue
             p = self.plan(c, pair_tests)
-            plans.append((i, dataclasses.replace(p, key=self.verdict_key(p, pair_tests))))
+            plans.append(_Indexed(i, dataclasses.replace(p, key=self.verdict_key(p, pair_tests))))
         cached = self.cache.get_many([p.key for _, p in plans])
         self._count("cache_hits", sum(p.key in cached for _, p in plans))
-        to_run = [(i, p) for i, p in plans if p.key not in cached]
+        to_run = [planned for planned in plans if planned.plan.key not in cached]
         nonces = [new_nonce() for _ in to_run]
         results = self.sandbox.run_batch([self._program(p.language, p.source, nonce)
                                           for (_, p), nonce in zip(to_run, nonces, strict=True)]) if to_run else []
@@ -484,8 +500,8 @@ class Validator:
             for j in again:
                 nonces[j] = new_nonce()
             rerun = self.sandbox.run_batch([
-                self._program(to_run[j][1].language, to_run[j][1].source, nonces[j],
-                              TIMEOUT_RETRY_FACTOR * self._base_timeout_s(to_run[j][1].language)) for j in again])
+                self._program(to_run[j].plan.language, to_run[j].plan.source, nonces[j],
+                              TIMEOUT_RETRY_FACTOR * self._base_timeout_s(to_run[j].plan.language)) for j in again])
             for j, res in zip(again, rerun, strict=True):
                 results[j] = res
         fresh: dict[str, dict] = {}
@@ -540,8 +556,10 @@ def _open_sandbox(choice: str) -> Any | None:
     return open_sandbox(choice)
 
 
-class ExecuteFn(beam.DoFn):
+class ExecuteFn(StageFn):
     """Runs a batch of candidates through the ``Validator``; tags kept/rejected."""
+
+    NAMESPACE = STAGE
 
     def __init__(self, config: ExecuteConfig) -> None:
         self.config = config
@@ -553,13 +571,6 @@ class ExecuteFn(beam.DoFn):
                         "rows keep exec_status=not_run")
         self.cache = VerdictCache(self.config.cache_dir)
         self.validator = Validator(self.config, self.sandbox, self.cache)
-        self.metrics = {name: Metrics.counter(STAGE, name) for name in ("total", "kept", "dropped")}
-        self.latency = Metrics.distribution(STAGE, "latency_ms")
-
-    def _counter(self, name: str):
-        if name not in self.metrics:
-            self.metrics[name] = Metrics.counter(STAGE, name)
-        return self.metrics[name]
 
     def process(self, batch: list[Candidate]) -> Iterator:
         started = time.perf_counter()
@@ -567,20 +578,16 @@ class ExecuteFn(beam.DoFn):
         checked = self.validator.check(list(batch))
         per_item_ms = int(1000 * (time.perf_counter() - started) / max(1, len(checked)))
         for name, value in self.validator.counts.items():
-            if value - before.get(name, 0):
-                self._counter(name).inc(value - before.get(name, 0))
+            self.count(name, value - before.get(name, 0))
         for c in checked:
-            self.metrics["total"].inc()
-            self.latency.update(per_item_ms)
-            self._counter(f"status_{c.verdict.exec_status}").inc()
+            self.seen()
+            self.latency(per_item_ms)
+            self.count(f"status_{c.verdict.exec_status}")
             if keep(c.verdict, self.config.require):
-                self.metrics["kept"].inc()
-                yield c
+                yield self.keep(c)
             else:
                 reason = rejection_reason(c.verdict)
-                self.metrics["dropped"].inc()
-                self._counter(f"dropped_{reason}").inc()
-                yield beam.pvalue.TaggedOutput("rejected", c.reject(STAGE, reason, c.verdict.stderr_tail))
+                yield self.reject(c.reject(STAGE, reason, c.verdict.stderr_tail), reason)
 
     def teardown(self) -> None:
         if getattr(self, "cache", None) is not None:

@@ -36,7 +36,7 @@ import functools
 import hashlib
 import itertools
 from collections.abc import Hashable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -395,15 +395,23 @@ def is_permissive(license_value: Any, patterns: Sequence[str] = PERMISSIVE_LICEN
     return False
 
 
-def rank_key(row: dict[str, Any], config: MinHashConfig) -> tuple[int, int, int, str]:
+class RankKey(NamedTuple):
+    """How good a row is as its cluster's representative; compares as a tuple, smaller wins."""
+
+    not_permissive: int  # 0: the license is permissive
+    not_passed: int  # 0: the row passed its tests
+    id_length: int
+    id: str
+
+
+def rank_key(row: dict[str, Any], config: MinHashConfig) -> RankKey:
     """Sort key of a row as a representative: smaller wins (see :class:`MinHashConfig`)."""
     rid = str(row[config.id_column])
     permissive = is_permissive(row.get(config.license_column), config.permissive_licenses)
     passed = row.get(config.status_column) in config.passing_statuses
-    return (0 if permissive else 1, 0 if passed else 1, len(rid), rid)
+    return RankKey(0 if permissive else 1, 0 if passed else 1, len(rid), rid)
 
 
-def choose_representative(keys: Iterable[tuple[int, int, int, str]]) -> str:
+def choose_representative(keys: Iterable[RankKey]) -> str:
     """The id of the best rank key (the rule is total, so the choice is deterministic)."""
-    best = min(keys)
-    return best[3]
+    return RankKey(*min(keys)).id

@@ -24,6 +24,7 @@ import time
 import apache_beam as beam
 
 from languages import REGISTRY
+from pipeline.stage import StageFn
 from schemas import Candidate, ExecStatus, Verdict
 
 STAGE = "parse"
@@ -130,18 +131,16 @@ def _first_error_node(root):
     return None
 
 
-class _ParseCheckFn(beam.DoFn):
+class _ParseCheckFn(StageFn):
     """Candidate -> Candidate with a parse verdict, or a rejected row (tagged ``rejected``)."""
+
+    NAMESPACE = NAMESPACE
 
     def setup(self) -> None:
         self._checker = ParseChecker()
-        self._total = beam.metrics.Metrics.counter(NAMESPACE, "total")
-        self._kept = beam.metrics.Metrics.counter(NAMESPACE, "kept")
-        self._dropped = beam.metrics.Metrics.counter(NAMESPACE, "dropped")
-        self._latency = beam.metrics.Metrics.distribution(NAMESPACE, "latency_ms")
 
     def process(self, candidate: Candidate):
-        self._total.inc()
+        self.seen()
         t = candidate.translation
         if t is None:
             raise ValueError(f"parse check got candidate {candidate.key} without a translation")
@@ -151,19 +150,16 @@ class _ParseCheckFn(beam.DoFn):
         else:
             ok, error = False, f"no tree-sitter grammar for {t.target_language!r}"
         elapsed = time.perf_counter() - started
-        self._latency.update(int(elapsed * 1000))
+        self.latency(elapsed * 1000)
         verdict = Verdict(
             pair_id=t.pair_id, target_language=t.target_language, attempt=t.attempt, parse_ok=ok,
             parse_error=error, exec_status=ExecStatus.NOT_RUN, wall_s=round(elapsed, 6),
         )
         checked = dataclasses.replace(candidate, verdict=verdict)
         if ok:
-            self._kept.inc()
-            yield checked
+            yield self.keep(checked)
         else:
-            self._dropped.inc()
-            beam.metrics.Metrics.counter(NAMESPACE, f"dropped_{REASON}").inc()
-            yield beam.pvalue.TaggedOutput("rejected", checked.reject(STAGE, REASON, error))
+            yield self.reject(checked.reject(STAGE, REASON, error), REASON)
 
 
 class ParseCheck(beam.PTransform):

@@ -45,6 +45,7 @@ from pipeline.hub_metadata import (
     scan_splits,
     split_front_matter,
 )
+from pipeline.stats import RunStats
 from schemas import RELEASE_SCHEMA, SCHEMA_VERSION, SPLITS, SYNTHCONL_COLUMNS, schema_version_of
 
 EXIT_OK = 0
@@ -130,8 +131,8 @@ class ReleaseSummary:
 # --------------------------------------------------------------------------- staging
 
 
-def read_stats(source: Path) -> dict[str, Any]:
-    """``DIR/stats.json`` with the keys a release relies on."""
+def read_stats(source: Path) -> RunStats:
+    """``DIR/stats.json``, checked for the keys a release relies on (``run_id``, ``splits``)."""
     path = source / "stats.json"
     if not path.is_file():
         raise ReleaseError(f"{path} not found: is {source} a pipeline output directory?")
@@ -144,7 +145,11 @@ def read_stats(source: Path) -> dict[str, Any]:
         raise ReleaseError(f"{path} lacks 'run_id' (str) or 'splits' ({{split: rows}})")
     if any(s not in SPLITS for s in splits) or not all(isinstance(v, int) for v in splits.values()):
         raise ReleaseError(f"{path}: 'splits' must map {list(SPLITS)} to row counts, got {splits}")
-    return stats
+    return RunStats.from_json(stats)
+
+
+def _typed(stats: RunStats | Mapping[str, Any]) -> RunStats:
+    return stats if isinstance(stats, RunStats) else RunStats.from_json(dict(stats))
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -215,12 +220,13 @@ def _same_columns(schema: Any) -> bool:
     return [(f.name, f.type) for f in schema] == want
 
 
-def validate_release(folder: Path, stats: Mapping[str, Any]) -> ReleaseSummary:
+def validate_release(folder: Path, stats: RunStats | Mapping[str, Any]) -> ReleaseSummary:
     """Check the staged folder against the data contract and ``stats.json``.
 
     Raises:
         ReleaseError: with every problem found, one per line.
     """
+    stats = _typed(stats)
     problems: list[str] = []
     try:
         found = scan_splits(folder / "data")
@@ -259,23 +265,23 @@ def validate_release(folder: Path, stats: Mapping[str, Any]) -> ReleaseSummary:
                     problems.append(f"repository {repo} is in both {other} and {split}")
         summaries.append(SplitSummary(split, len(files.paths), files.num_examples, files.download_size, len(repos)))
 
-    expected = {s: int(n) for s, n in stats["splits"].items()}
+    expected = {s: int(n) for s, n in stats.splits.items()}
     actual = {s.name: s.rows for s in summaries}
     for split in SPLITS:
         if expected.get(split, 0) != actual.get(split, 0):
             problems.append(
                 f"split {split}: {actual.get(split, 0)} rows in the shards, stats.json says {expected.get(split, 0)}"
             )
-    released = stats.get("released_rows")
+    released = stats.released_rows
     if isinstance(released, int) and released != sum(actual.values()):
         problems.append(f"{sum(actual.values())} rows in the shards, stats.json 'released_rows' says {released}")
     if problems:
         raise ReleaseError("release check failed:\n  " + "\n  ".join(problems))
     files_list = tuple(sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()))
-    return ReleaseSummary(str(stats["run_id"]), folder, tuple(summaries), files_list)
+    return ReleaseSummary(str(stats.run_id), folder, tuple(summaries), files_list)
 
 
-def load_back(folder: Path, stats: Mapping[str, Any]) -> dict[str, int]:
+def load_back(folder: Path, stats: RunStats | Mapping[str, Any]) -> dict[str, int]:
     """Load the folder with ``datasets`` as a Hub user would, offline; return rows per split.
 
     The ``data_files`` are the card's own ``configs`` globs, so a wrong glob fails here too.
@@ -294,7 +300,7 @@ def load_back(folder: Path, stats: Mapping[str, Any]) -> dict[str, int]:
     data_files = {d["split"]: str(folder / d["path"]) for d in configs[0]["data_files"]}
     datasets.disable_progress_bars()
     want = datasets.Features.from_arrow_schema(RELEASE_SCHEMA)
-    expected = {s: int(n) for s, n in stats["splits"].items() if int(n) > 0}
+    expected = {s: int(n) for s, n in _typed(stats).splits.items() if int(n) > 0}
     rows: dict[str, int] = {}
     # First the parquet loader on the card's globs, then the folder as a repository (the card's
     # YAML drives it and datasets checks dataset_info's split sizes against the files).

@@ -41,7 +41,7 @@ from pipeline.sinks import (
     write_json_atomic,
     write_text_atomic,
 )
-from pipeline.stats import LEDGER, beam_metrics, compute_stats
+from pipeline.stats import LEDGER, RunStats, beam_metrics, compute_stats
 
 LOG = logging.getLogger("pipeline.run")
 
@@ -180,39 +180,39 @@ def detect_sandbox(choice: str) -> tuple[str, str | None]:
     return "none", "NO SANDBOX AVAILABLE (" + "; ".join(errors) + "): translations were parse-checked only, not run"
 
 
-def print_summary(stats: dict[str, Any], out=sys.stderr) -> None:
+def print_summary(stats: RunStats, out=sys.stderr) -> None:
     """A short end-of-run table: rows per stage, accepted translations per language."""
     from rich.console import Console
     from rich.table import Table
 
     console = Console(file=out, width=110)
-    table = Table(title=f"run {stats['run_id']} ({stats.get('wall_s', 0):.1f} s)")
+    table = Table(title=f"run {stats.run_id} ({stats.wall_s or 0:.1f} s)")
     for col in ("stage", "in", "out", "rejected", "top reasons"):
         table.add_column(col, justify="right" if col in ("in", "out", "rejected") else "left")
-    for stage in stats["stages"]:
-        reasons = stats["rejection_reasons"].get(stage["stage"], {})
+    for stage in stats.stages:
+        reasons = stats.rejection_reasons.get(stage.stage, {})
         top = ", ".join(f"{r} {n}" for r, n in sorted(reasons.items(), key=lambda x: -x[1])[:3])
-        table.add_row(stage["stage"], str(stage["in"]), str(stage["out"]), str(stage["rejected"]), top)
+        table.add_row(stage.stage, str(stage.rows_in), str(stage.rows_out), str(stage.rejected), top)
     console.print(table)
     langs = Table(title="released rows per target language")
     langs.add_column("target")
     langs.add_column("rows", justify="right")
     langs.add_column("verdicts")
     per_target: dict[str, int] = {}
-    for targets in stats["language_matrix"].values():
+    for targets in stats.language_matrix.values():
         for t, n in targets.items():
             per_target[t] = per_target.get(t, 0) + n
     for t, n in sorted(per_target.items()):
-        v = stats["verdicts"].get(t, {})
+        v = stats.verdicts.get(t, {})
         langs.add_row(t, str(n), ", ".join(f"{k} {c}" for k, c in sorted(v.items())))
     console.print(langs)
-    acc = stats["accounting"]
+    acc = stats.accounting
     console.print(
-        f"splits {stats['splits']}  |  accounting balanced: {acc['balanced']} "
-        f"(source rows {acc['source_rows']}, requests {acc['translation_requests']}, "
-        f"released {acc['released_rows']}, rejected {stats['rejected_rows']})"
+        f"splits {stats.splits}  |  accounting balanced: {acc.balanced} "
+        f"(source rows {acc.source_rows}, requests {acc.translation_requests}, "
+        f"released {acc.released_rows}, rejected {stats.rejected_rows})"
     )
-    files = stats.get("source_files") or {}
+    files = stats.source_files
     if files:
         skipped = {k[len("files_skipped_"):]: n for k, n in files.items() if k.startswith("files_skipped_")}
         filtered = {k[len("filtered_"):]: n for k, n in files.items() if k.startswith("filtered_")}
@@ -220,14 +220,14 @@ def print_summary(stats: dict[str, Any], out=sys.stderr) -> None:
             f"repositories {files.get('repositories', 0)}  |  files read {files.get('files_read', 0)}, "
             f"skipped {_top(skipped)}  |  functions filtered out {_top(filtered)}"
         )
-    corpus = stats.get("repo_corpus") or {}
+    corpus = stats.repo_corpus
     if corpus:
         console.print(
             f"repo corpus: {corpus.get('files_written', 0)} files, {corpus.get('bytes_written', 0) / 1e6:.1f} MB "
             f"from {corpus.get('repositories', 0)} repositories"
         )
-    if stats.get("sandbox", {}).get("warning"):
-        console.print(f"[bold red]WARNING: {stats['sandbox']['warning']}[/]")
+    if stats.sandbox and stats.sandbox.warning:
+        console.print(f"[bold red]WARNING: {stats.sandbox.warning}[/]")
 
 
 def _top(counts: dict[str, int], k: int = 4) -> str:
@@ -377,13 +377,13 @@ def main(argv: list[str] | None = None) -> int:
 
     run_info["translation"] = throughput_from_metrics(metrics)
     stats = compute_stats(final.data, final.rejected, metrics, run_info)
-    write_json_atomic(final.stats, stats)
+    write_json_atomic(final.stats, stats.to_json())
     from pipeline.card import render_card
 
     write_text_atomic(final.card, render_card(final, stats))
     print_summary(stats)
-    if not stats["accounting"]["balanced"]:
-        LOG.error("accounting does not balance: %s", stats["accounting"])
+    if not stats.accounting.balanced:
+        LOG.error("accounting does not balance: %s", stats.accounting)
         return 1
     return 0
 

@@ -16,6 +16,7 @@ and ``accounting.balanced`` says whether both hold.
 from __future__ import annotations
 
 import collections
+import dataclasses
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -28,6 +29,147 @@ from schemas import SCHEMA_VERSION, SPLITS
 STAGE_ORDER = ("source", "translate", "parse", "execute", "select", "dedup", "decontaminate")
 
 LEDGER = "ledger"
+
+
+
+@dataclasses.dataclass(frozen=True)
+class StageCount:
+    """Rows into and out of one stage (``stats.json`` ``stages[]``; ``in`` is a keyword here)."""
+
+    stage: str
+    rows_in: int
+    rows_out: int
+    rejected: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stage": self.stage, "in": self.rows_in, "out": self.rows_out, "rejected": self.rejected}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> StageCount:
+        return cls(d["stage"], d["in"], d["out"], d["rejected"])
+
+
+@dataclasses.dataclass(frozen=True)
+class Accounting:
+    """The proof that no row was lost (see the module docstring)."""
+
+    source_rows: int
+    pairs: int
+    ready_candidates: int
+    rejected_at_source: int
+    translation_requests: int
+    released_rows: int
+    rejected_after_source: int
+    source_balanced: bool
+    flow_balanced: bool
+    balanced: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class DedupCounts:
+    exact_duplicate_rows: int = 0
+    near_duplicate_rows: int = 0
+    #: ``{"contaminated:<set>": rows}``
+    contaminated_rows: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class SandboxInfo:
+    requested: str | None = None
+    backend: str | None = None
+    warning: str | None = None
+
+
+#: Run facts written by ``pipeline.run`` (absent, not null, in stats.json when not given).
+_RUN_FIELDS = ("started_at", "finished_at", "wall_s", "runner", "translator", "target_languages", "config",
+               "sandbox", "translation")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunStats:
+    """``stats.json`` as a typed record. ``to_json``/``from_json`` keep the file's format: the
+    same keys in the same order, so readers of the JSON file see no difference. Fields a file
+    lacks (an older or hand-made one) read as None / empty."""
+
+    run_id: str | None = None
+    schema_version: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    wall_s: float | None = None
+    runner: str | None = None
+    translator: str | None = None
+    target_languages: list[str] | None = None
+    #: the settings by flag name (``pipeline.options.RunConfig.flat``)
+    config: dict[str, Any] | None = None
+    sandbox: SandboxInfo | None = None
+    #: translation throughput (``pipeline.translate.throughput_from_metrics``)
+    translation: dict[str, Any] | None = None
+    released_rows: int | None = None
+    rejected_rows: int | None = None
+    splits: dict[str, int] = dataclasses.field(default_factory=dict)
+    translators: dict[str, int] = dataclasses.field(default_factory=dict)
+    licenses: dict[str, int] = dataclasses.field(default_factory=dict)
+    repositories_per_split: dict[str, int] = dataclasses.field(default_factory=dict)
+    stages: list[StageCount] = dataclasses.field(default_factory=list)
+    #: ``{stage: {reason: rows}}``
+    rejection_reasons: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
+    #: ``{source language: {target language: released rows}}``
+    language_matrix: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
+    #: ``{target language: {exec_status or rejection reason: rows}}``
+    verdicts: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
+    dedup: DedupCounts = dataclasses.field(default_factory=DedupCounts)
+    source_files: dict[str, int] = dataclasses.field(default_factory=dict)
+    repo_corpus: dict[str, int] = dataclasses.field(default_factory=dict)
+    accounting: Accounting | None = None
+    #: ``{"counters": {ns/name: n}, "distributions": {ns/name: {...}}}``
+    metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: keys of a file this version does not know, kept so a round trip loses nothing
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"run_id": self.run_id, "schema_version": self.schema_version}
+        for name in _RUN_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = dataclasses.asdict(value) if name == "sandbox" else value
+        out.update({
+            "released_rows": self.released_rows,
+            "rejected_rows": self.rejected_rows,
+            "splits": self.splits,
+            "translators": self.translators,
+            "licenses": self.licenses,
+            "repositories_per_split": self.repositories_per_split,
+            "stages": [s.to_json() for s in self.stages],
+            "rejection_reasons": self.rejection_reasons,
+            "language_matrix": self.language_matrix,
+            "verdicts": self.verdicts,
+            "dedup": dataclasses.asdict(self.dedup),
+            "source_files": self.source_files,
+            "repo_corpus": self.repo_corpus,
+            "accounting": dataclasses.asdict(self.accounting) if self.accounting else None,
+            "metrics": self.metrics,
+        })
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RunStats:
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        values: dict[str, Any] = {k: v for k, v in d.items() if k in known}
+        if isinstance(values.get("sandbox"), dict):
+            values["sandbox"] = SandboxInfo(**values["sandbox"])
+        values["stages"] = [StageCount.from_json(s) for s in values.get("stages") or []]
+        if isinstance(values.get("dedup"), dict):
+            values["dedup"] = DedupCounts(**values["dedup"])
+        else:
+            values.pop("dedup", None)
+        if isinstance(values.get("accounting"), dict):
+            values["accounting"] = Accounting(**values["accounting"])
+        for name in ("splits", "translators", "licenses", "repositories_per_split", "rejection_reasons",
+                     "language_matrix", "verdicts", "source_files", "repo_corpus", "metrics"):
+            if values.get(name) is None:
+                values.pop(name, None)
+        return cls(**values, extra={k: v for k, v in d.items() if k not in known})
 
 
 def read_table_rows(directory: str, columns: list[str]) -> list[dict[str, Any]]:
@@ -74,8 +216,8 @@ def compute_stats(
     rejected_dir: str,
     metrics: dict[str, Any],
     run_info: dict[str, Any],
-) -> dict[str, Any]:
-    """Build the ``stats.json`` dict from the published files, the metrics and run info."""
+) -> RunStats:
+    """Build the run's statistics from the published files, the metrics and run info."""
     released = read_table_rows(
         data_dir,
         ["split", "language1_CSN", "language2", "exec_status", "pair_id", "repository_name", "translator", "prompt_version", "license"],
@@ -107,55 +249,57 @@ def compute_stats(
 
     # Rows flow stage to stage: what a stage did not reject goes on to the next one. The
     # ready-made (synthconl) candidates skip translation and join at the parse check.
-    stages = [{"stage": "source", "in": source_rows, "out": pairs + ready,
-               "rejected": rejected_by_stage.get("source", 0)}]
+    stages = [StageCount("source", source_rows, pairs + ready, rejected_by_stage.get("source", 0))]
     flowing = requests
     for stage in STAGE_ORDER[1:]:
         n_rej = rejected_by_stage.get(stage, 0)
         out = flowing - n_rej + (ready if stage == "translate" else 0)
-        stages.append({"stage": stage, "in": flowing, "out": out, "rejected": n_rej})
+        stages.append(StageCount(stage, flowing, out, n_rej))
         flowing = out
     source_ok = source_rows == pairs + ready + rejected_by_stage.get("source", 0)
     flow_ok = requests + ready == len(released) + after_source
 
-    dedup = {
-        "exact_duplicate_rows": reasons.get("dedup", {}).get("exact_duplicate", 0),
-        "near_duplicate_rows": reasons.get("dedup", {}).get("near_duplicate", 0),
-        "contaminated_rows": dict(reasons.get("decontaminate", {})),
-    }
-    return {
-        "run_id": run_info.get("run_id"),
-        "schema_version": SCHEMA_VERSION,
-        **{k: v for k, v in run_info.items() if k != "run_id"},
-        "released_rows": len(released),
-        "rejected_rows": len(rejected),
-        "splits": splits,
-        "translators": dict(collections.Counter(f"{r['translator']} (prompt {r['prompt_version']})" for r in released)),
-        "licenses": dict(collections.Counter(r["license"] or "unknown" for r in released)),
-        "repositories_per_split": {
-            s: len({r["repository_name"] for r in released if r["split"] == s}) for s in SPLITS
-        },
-        "stages": stages,
-        "rejection_reasons": {s: dict(sorted(r.items())) for s, r in sorted(reasons.items())},
-        "language_matrix": {s: dict(sorted(t.items())) for s, t in sorted(matrix.items())},
-        "verdicts": {t: dict(sorted(v.items())) for t, v in sorted(verdicts.items())},
-        "dedup": dedup,
-        "source_files": _prefixed(counters, "source/", ("repositories", "files_", "filtered_")),
-        "repo_corpus": _prefixed(counters, "repo_corpus/", ("",)),
-        "accounting": {
-            "source_rows": source_rows,
-            "pairs": pairs,
-            "ready_candidates": ready,
-            "rejected_at_source": rejected_by_stage.get("source", 0),
-            "translation_requests": requests,
-            "released_rows": len(released),
-            "rejected_after_source": after_source,
-            "source_balanced": source_ok,
-            "flow_balanced": flow_ok,
-            "balanced": source_ok and flow_ok,
-        },
-        "metrics": metrics,
-    }
+    run = {k: v for k, v in run_info.items() if k != "run_id"}
+    unknown = sorted(set(run) - set(_RUN_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown run facts {unknown}: add them to RunStats")
+    if isinstance(run.get("sandbox"), dict):
+        run["sandbox"] = SandboxInfo(**run["sandbox"])
+    return RunStats(
+        run_id=run_info.get("run_id"),
+        schema_version=SCHEMA_VERSION,
+        **run,
+        released_rows=len(released),
+        rejected_rows=len(rejected),
+        splits=splits,
+        translators=dict(collections.Counter(f"{r['translator']} (prompt {r['prompt_version']})" for r in released)),
+        licenses=dict(collections.Counter(r["license"] or "unknown" for r in released)),
+        repositories_per_split={s: len({r["repository_name"] for r in released if r["split"] == s}) for s in SPLITS},
+        stages=stages,
+        rejection_reasons={s: dict(sorted(r.items())) for s, r in sorted(reasons.items())},
+        language_matrix={s: dict(sorted(t.items())) for s, t in sorted(matrix.items())},
+        verdicts={t: dict(sorted(v.items())) for t, v in sorted(verdicts.items())},
+        dedup=DedupCounts(
+            exact_duplicate_rows=reasons.get("dedup", {}).get("exact_duplicate", 0),
+            near_duplicate_rows=reasons.get("dedup", {}).get("near_duplicate", 0),
+            contaminated_rows=dict(reasons.get("decontaminate", {})),
+        ),
+        source_files=_prefixed(counters, "source/", ("repositories", "files_", "filtered_")),
+        repo_corpus=_prefixed(counters, "repo_corpus/", ("",)),
+        accounting=Accounting(
+            source_rows=source_rows,
+            pairs=pairs,
+            ready_candidates=ready,
+            rejected_at_source=rejected_by_stage.get("source", 0),
+            translation_requests=requests,
+            released_rows=len(released),
+            rejected_after_source=after_source,
+            source_balanced=source_ok,
+            flow_balanced=flow_ok,
+            balanced=source_ok and flow_ok,
+        ),
+        metrics=metrics,
+    )
 
 
 def _prefixed(counters: dict[str, int], namespace: str, prefixes: tuple[str, ...]) -> dict[str, int]:

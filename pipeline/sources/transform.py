@@ -16,39 +16,30 @@ from __future__ import annotations
 import time
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from pipeline.sources.core import STAGE, SourceConfig, SourceStats
 from pipeline.sources.spec import Unit, expand_unit, read_unit, resolve_spec
+from pipeline.stage import StageFn
 from schemas import Candidate, RejectedRow
 
 PAIRS, CANDIDATES, REJECTED = "pairs", "candidates", "rejected"
 
 
-class _CountingFn(beam.DoFn):
-    """A DoFn that keeps ``source`` counters, created on first use."""
+class _CountingFn(StageFn):
+    """A DoFn that keeps ``source`` counters (``pipeline/stage.py``)."""
+
+    NAMESPACE = STAGE
 
     def __init__(self, config: SourceConfig) -> None:
         self._config = config
 
-    def setup(self) -> None:
-        self._counters: dict[str, object] = {}
-        self._latency = Metrics.distribution(STAGE, "latency_ms")
-
-    def _inc(self, name: str, n: int = 1) -> None:
-        if n:
-            counter = self._counters.get(name)
-            if counter is None:
-                counter = self._counters[name] = Metrics.counter(STAGE, name)
-            counter.inc(n)
-
     def _inc_file_counts(self, stats: SourceStats) -> None:
         """Counts that are not rows: functions filtered out, files read or skipped, repositories."""
         for rule, n in stats.filtered.items():
-            self._inc(f"filtered_{rule}", n)
+            self.count(f"filtered_{rule}", n)
         for outcome, n in stats.files.items():
-            self._inc(f"files_{outcome}", n)
-        self._inc("repositories", stats.repositories)
+            self.count(f"files_{outcome}", n)
+        self.count("repositories", stats.repositories)
 
 
 class _ExpandUnitFn(_CountingFn):
@@ -67,23 +58,19 @@ class _ReadUnitFn(_CountingFn):
         stats = SourceStats()
         started = time.monotonic()
         for record in read_unit(unit, self._config, stats):
-            self._inc("total")
+            self.seen()
             if isinstance(record, RejectedRow):
-                self._inc("dropped")
-                self._inc(f"dropped_{record.reason}")
-                yield beam.pvalue.TaggedOutput(REJECTED, record)
+                yield self.reject(record, record.reason, tag=REJECTED)
             elif isinstance(record, Candidate):
-                self._inc("kept")
-                self._inc("pairs_with_tests", int(bool(record.pair.tests)))
-                yield beam.pvalue.TaggedOutput(CANDIDATES, record)
+                self.count("pairs_with_tests", int(bool(record.pair.tests)))
+                yield self.keep(beam.pvalue.TaggedOutput(CANDIDATES, record))
             else:
-                self._inc("kept")
-                self._inc("pairs_with_tests", int(bool(record.tests)))
-                yield record
-        self._inc("tests_extracted", stats.tests_extracted)
-        self._inc("tests_skipped", stats.tests_skipped)
+                self.count("pairs_with_tests", int(bool(record.tests)))
+                yield self.keep(record)
+        self.count("tests_extracted", stats.tests_extracted)
+        self.count("tests_skipped", stats.tests_skipped)
         self._inc_file_counts(stats)
-        self._latency.update(int((time.monotonic() - started) * 1000))
+        self.latency((time.monotonic() - started) * 1000)
 
 
 class ReadSource(beam.PTransform):

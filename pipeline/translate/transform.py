@@ -31,6 +31,7 @@ from typing import Any
 
 import apache_beam as beam
 
+from pipeline.stage import StageFn
 from pipeline.translate.base import (
     TranslateConfig,
     TranslationFailure,
@@ -240,26 +241,19 @@ class _StoreFn(beam.DoFn):
             self._cache.close()
 
 
-class _RouteFn(beam.DoFn):
+class _RouteFn(StageFn):
     """(request, result) -> Candidate (main) or RejectedRow (``rejected``), with metrics."""
 
-    def setup(self) -> None:
-        self._total = beam.metrics.Metrics.counter(NAMESPACE, "total")
-        self._kept = beam.metrics.Metrics.counter(NAMESPACE, "kept")
-        self._dropped = beam.metrics.Metrics.counter(NAMESPACE, "dropped")
-        self._latency = beam.metrics.Metrics.distribution(NAMESPACE, "latency_ms")
+    NAMESPACE = NAMESPACE
 
     def process(self, element):
         request, result = element
-        self._total.inc()
-        self._latency.update(int(result.latency_s * 1000))
+        self.seen()
+        self.latency(result.latency_s * 1000)
         if isinstance(result, Translation):
-            self._kept.inc()
-            yield Candidate(request.pair, result)
+            yield self.keep(Candidate(request.pair, result))
         else:
-            self._dropped.inc()
-            beam.metrics.Metrics.counter(NAMESPACE, f"dropped_{result.reason}").inc()
-            yield beam.pvalue.TaggedOutput("rejected", result.to_rejected())
+            yield self.reject(result.to_rejected(), result.reason)
 
 
 class Translate(beam.PTransform):
