@@ -8,7 +8,7 @@ a real sandbox, in batches as the pipeline does. Prints
 1. the verdict table: per target language, how many translations ended in each status, and
    the mean wall time per verdict (source validation, harness rendering, compile and run);
 2. the bench rows (">1 = faster"): cold validation against a re-run answered by the verdict
-   cache (DESIGN.md section 4: a re-run does not redo sandbox verdicts), median of
+   cache (docs/design.md, "Running and outputs": a re-run does not redo sandbox verdicts), median of
    ``--repeats`` re-runs.
 
     .venv/bin/python bench/bench_execute.py --source=sample [--targets=cpp,go,rust] [--limit=N]

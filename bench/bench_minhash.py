@@ -1,6 +1,6 @@
 """MinHash signature speed: pipeline.minhash.signatures against datasketch on the same documents.
 
-DESIGN.md section 8: >= 4x datasketch ``MinHash.update_batch`` per core on ~1 KB functions at
+docs/design.md, "Budgets": >= 4x datasketch ``MinHash.update_batch`` per core on ~1 KB functions at
 256 permutations. Documents are real functions (700-1,400 characters) extracted with ``ast``
 from the Python packages installed next to this interpreter. Both sides do the whole job:
 whitespace normalisation, character 5-grams, hashing, 256 permutations. The process is pinned

@@ -1,4 +1,4 @@
-"""Parse-check throughput: functions per second on one core (DESIGN.md budget: >= 5,000/s).
+"""Parse-check throughput: functions per second on one core (docs/design.md, "Budgets": >= 5,000/s).
 
 Corpus: real functions found on this machine, cut out of source files:
 python from the venv's site-packages (``ast``), go from the Go toolchain's standard library,

@@ -1,6 +1,6 @@
 """Exact search speed: eval.search (torch matmul + deterministic top-k) against faiss IndexFlatIP.
 
-DESIGN.md section 8: the evaluator's exact search must stay within 1.5x of faiss ``IndexFlatIP``
+docs/design.md, "Budgets": the evaluator's exact search must stay within 1.5x of faiss ``IndexFlatIP``
 on the same embeddings, i.e. ratio >= 0.67 below. Random L2-normalised float32 embeddings,
 k=10, one warm-up then the median of ``--repeats`` runs per path; both paths use the same number
 of threads. Also checks that both paths return identical indices.

@@ -1,6 +1,6 @@
 """Trainer cost of self-distillation: steps/s with all exits trained vs the last exit only.
 
-DESIGN.md section 8 budget: self-distillation costs <= 10% over last-exit-only training per
+docs/design.md, "Budgets": self-distillation costs <= 10% over last-exit-only training per
 step, i.e. ratio (self-distilled steps/s / last-exit steps/s) >= 0.91. Both modes run the
 same model (tiny config), the same pre-built batches and the trainer's own loss code
 (``model.train.Stepper``), interleaved, median of k timed runs after a warm-up. Two

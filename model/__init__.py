@@ -1,1 +1,1 @@
-"""The MoSE multi-exit encoder and its trainer (DESIGN.md section 7)."""
+"""The MoSE multi-exit encoder and its trainer (docs/design.md, "The model")."""

@@ -1,4 +1,4 @@
-"""MoSE encoder configuration and the named presets (DESIGN.md section 7).
+"""MoSE encoder configuration and the named presets (docs/design.md, "The model").
 
 ``MoseConfig`` extends transformers' ``Starcoder2Config`` (the backbone shape is StarCoder2's)
 with the keys of the released ModularStarEncoder checkpoint: ``matryoshka_layers`` (the exit
@@ -74,7 +74,7 @@ _COMMON: dict[str, Any] = {
     "layer_matryoshka_loss": True,
 }
 
-#: Named presets. ``1b`` follows DESIGN.md section 7 (the released checkpoint's shape).
+#: Named presets. ``1b`` follows docs/design.md, "The model" (the released checkpoint's shape).
 PRESETS: dict[str, dict[str, Any]] = {
     "1b": {
         "num_hidden_layers": 36,

@@ -12,8 +12,8 @@ whether one process builds all of it or N ranks each build their slice
 (:class:`BatchLayout`). :class:`StepBatches` runs the samplers in DataLoader worker processes
 (tokenisation and masking off the training step) and still yields steps in order.
 
-- :class:`PretrainSampler`: MLM + in-context-classification (ICC) contexts (DESIGN.md
-  section 7): k snippets packed ``<sep>a<sep>b...<cls>``, all from one repository (label 1)
+- :class:`PretrainSampler`: MLM + in-context-classification (ICC) contexts (docs/design.md,
+  "The model"): k snippets packed ``<sep>a<sep>b...<cls>``, all from one repository (label 1)
   or each from a different one (label 0), with the masks of MLM already applied.
 - :class:`ContrastiveSampler`: text-to-code (docstring vs func1_CSN or func2) and code-to-code
   (func1_CSN vs func2) pairs, the kind drawn uniformly per item, at most one row per source
@@ -420,7 +420,7 @@ _TENSORS = ("query_ids", "query_mask", "doc_ids", "doc_mask")
 
 
 class ContrastiveSampler:
-    """Mixed text-to-code / code-to-code pairs with in-batch negatives (DESIGN.md section 7).
+    """Mixed text-to-code / code-to-code pairs with in-batch negatives (docs/design.md, "The model").
 
     Rows are grouped by their source function (``func1_CSN``); each epoch is a seeded
     permutation of the groups, and step s takes the next ``size`` groups (``size`` = the

@@ -105,7 +105,7 @@ def mine_tree(source: Path, max_functions: int, max_per_repository: int = 200) -
 
 
 def split_of(repository: str, test_fraction: float) -> str:
-    """Repository-disjoint split from a hash of the name (DESIGN.md section 6)."""
+    """Repository-disjoint split from a hash of the name (docs/design.md, "Dedup, decontamination and splits")."""
     bucket = int(hashlib.sha1(repository.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     return "test" if bucket < test_fraction else "train"
 

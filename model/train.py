@@ -14,7 +14,7 @@ under ``torchrun`` every rank runs it on its own slice of each global batch (DDP
 ``--fsdp``), rank 0 logs and writes the checkpoint. ``--batch_size`` is per rank and per
 micro-batch: a step holds ``world_size x batch_size x grad_accum`` items.
 
-Loss (DESIGN.md section 7; ModularStarEncoder, arXiv 2503.03008): per exit i either MLM + ICC
+Loss (docs/design.md, "The model"; ModularStarEncoder, arXiv 2503.03008): per exit i either MLM + ICC
 through the shared, exit-conditioned head (pretrain) or symmetric InfoNCE on the exit's
 projection (contrastive), summed with weights i/L (``--no_self_distillation``: last exit only).
 

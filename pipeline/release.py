@@ -1,4 +1,4 @@
-"""Publish a pipeline output directory as a Hugging Face dataset (DESIGN.md section 4).
+"""Publish a pipeline output directory as a Hugging Face dataset (docs/design.md, "Running and outputs").
 
 ``python -m pipeline.release DIR --repo_id=ORG/NAME [--dry_run]`` does, in order:
 
@@ -10,7 +10,7 @@
 2. **Validate** it: every shard readable, its schema equal to ``schemas.RELEASE_SCHEMA`` with
    our ``schema_version``, each row's ``split`` equal to its file's split, rows per split equal to
    ``stats.json``'s ``splits``, no ``pair_id`` and no ``repository_name`` in two splits
-   (the splits are repository-disjoint, DESIGN.md section 6).
+   (the splits are repository-disjoint, docs/design.md, "Dedup, decontamination and splits").
 3. ``--dry_run``: **load it back** with ``datasets.load_dataset("parquet", data_files=<the card's
    globs>)`` offline and check features (SynthCoNL's eight columns first) and row counts against
    ``stats.json``; print the summary and stop.

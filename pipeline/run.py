@@ -1,4 +1,4 @@
-"""``python -m pipeline.run``: the whole dataset pipeline as one Beam graph (DESIGN.md section 2).
+"""``python -m pipeline.run``: the whole dataset pipeline as one Beam graph (docs/design.md, "Data flow").
 
     sources -> translate -> parse check -> sandbox run/tests -> best attempt
             -> dedup + decontamination -> repository splits -> parquet, stats.json, card
@@ -160,7 +160,7 @@ def detect_sandbox(choice: str) -> tuple[str, str | None]:
     """Resolve ``--sandbox`` to a concrete backend once, for every worker to agree on.
 
     ``auto`` takes Docker when a daemon answers, else bubblewrap, else ``none`` with a loud
-    warning (DESIGN.md section 4). Returns (backend, warning or None).
+    warning (docs/design.md, "Running and outputs"). Returns (backend, warning or None).
     """
     if choice == "none":
         return "none", "sandbox disabled (--sandbox=none): translations are parse-checked only"

@@ -1,4 +1,4 @@
-"""Train/validation/test assignment by repository (DESIGN.md section 6).
+"""Train/validation/test assignment by repository (docs/design.md, "Dedup, decontamination and splits").
 
 A row's split is a pure function of ``(seed, repository)``: the repository name is hashed
 (BLAKE2b, 64 bits) to a number in [0, 1) that falls into one of the cumulative fraction

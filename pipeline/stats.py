@@ -25,7 +25,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.sinks import list_files
 from schemas import SCHEMA_VERSION, SPLITS
 
-#: Stage order of the data flow (DESIGN.md section 2); the rejected table's ``stage`` column.
+#: Stage order of the data flow (docs/design.md, "Data flow"); the rejected table's ``stage`` column.
 STAGE_ORDER = ("source", "translate", "parse", "execute", "select", "dedup", "decontaminate")
 
 LEDGER = "ledger"

@@ -1,4 +1,4 @@
-"""The data contract every stage reads and writes (DESIGN.md section 3).
+"""The data contract every stage reads and writes (docs/design.md, "Data contract").
 
 Each record kind has a pyarrow schema (with ``schema_version`` in its metadata) and a
 frozen dataclass with ``to_row()`` / ``from_row()``. Nothing here imports the rest of the

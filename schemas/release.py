@@ -1,4 +1,4 @@
-"""The release row: what a Hub user loads (DESIGN.md section 3).
+"""The release row: what a Hub user loads (docs/design.md, "Data contract").
 
 SynthCoNL's eight columns come first with the same names, so our shards are a drop-in
 replacement for code that reads SynthCoNL; provenance and verdict columns follow.

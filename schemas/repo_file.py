@@ -1,7 +1,7 @@
 """One whole source file of a repository: the corpus of the trainer's in-context loss.
 
 MoSE pretrains with MLM plus in-context classification, which packs several snippets into one
-context and asks whether they come from the same repository (DESIGN.md section 7). That needs
+context and asks whether they come from the same repository (docs/design.md, "The model"). That needs
 whole repositories, not isolated functions: ``python -m pipeline.run ... --emit_repo_corpus``
 (or ``python -m pipeline.sources.corpus``) writes these rows to ``repo_corpus/*.parquet``,
 which ``python -m model.train --corpus=DIR/repo_corpus`` reads back grouped by repository.

@@ -1,4 +1,4 @@
-"""``SourcePair``: one text-to-code pair as it enters the pipeline (DESIGN.md section 3)."""
+"""``SourcePair``: one text-to-code pair as it enters the pipeline (docs/design.md, "Data contract")."""
 
 from __future__ import annotations
 

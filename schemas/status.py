@@ -1,4 +1,4 @@
-"""The one status vocabulary (DESIGN.md section 3).
+"""The one status vocabulary (docs/design.md, "Data contract").
 
 A *program run* ends in one of the first seven statuses; a *translation checked against
 tests* ends in ``passed``, ``failed`` or ``no_tests``, or in the program status that stopped

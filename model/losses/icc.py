@@ -3,7 +3,7 @@
 MoSE pretraining packs several functions into one context separated by ``<sep>``; with
 probability 0.5 they come from different repositories, and the ``<cls>`` state is classified
 same-repository (1) or not (0) with binary cross-entropy (ModularStarEncoder, arXiv 2503.03008;
-DESIGN.md section 7). How contexts are drawn so that nothing but the code tells the label
+docs/design.md, "The model"). How contexts are drawn so that nothing but the code tells the label
 apart is :class:`model.data.PretrainSampler`'s business.
 """
 

@@ -2,7 +2,7 @@
 
 Every exit i (a 1-based layer index) is trained with its loss weighted by i / L, L being the
 last layer, so deeper exits weigh more and their gradients shape the shallower layers they
-share (ModularStarEncoder / MoSE, arXiv 2503.03008, "self-distillation"; DESIGN.md section 7).
+share (ModularStarEncoder / MoSE, arXiv 2503.03008, "self-distillation"; docs/design.md, "The model").
 Without self-distillation only the last exit is trained (weight 1).
 """
 

@@ -1,4 +1,4 @@
-"""The source stage: text-to-code pairs in, from any of these specs (DESIGN.md sections 1 and 4).
+"""The source stage: text-to-code pairs in, from any of these specs (docs/design.md, "Sources", "Running and outputs").
 
 =========================  ===================================================================
 ``sample``                 the bundled sample (``pipeline/data/sample.jsonl``)

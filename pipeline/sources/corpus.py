@@ -1,8 +1,8 @@
 """The repository corpus: whole source files of ``repo:`` repositories, for the in-context loss.
 
 MoSE's pretraining adds in-context classification to MLM: several snippets are packed into
-one context and the model tells whether they come from the same repository (DESIGN.md
-section 7). Isolated functions cannot teach that; whole repositories can. This stage walks
+one context and the model tells whether they come from the same repository (docs/design.md,
+"The model"). Isolated functions cannot teach that; whole repositories can. This stage walks
 the same repositories as the ``repo:`` source (same roots, nested checkouts, skip rules and
 license detection) but keeps every file of a known language, tests included, whole, up to a
 size cap, and writes ``schemas.RepoFile`` rows (``repository_name``, ``path``, ``language``,

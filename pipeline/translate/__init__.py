@@ -1,4 +1,4 @@
-"""The translate stage: source functions into other languages (DESIGN.md section 2).
+"""The translate stage: source functions into other languages (docs/design.md, "Data flow").
 
 Backends behind one interface (``Translator``): ``py2many`` (rule-based, CPU), ``hf`` (a
 local transformers model), ``openai`` (any OpenAI-compatible server) and ``vllm`` (Beam

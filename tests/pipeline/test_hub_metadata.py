@@ -62,7 +62,7 @@ def release_row(i: int, split: str, repo: str, src: str, tgt: str) -> dict:
 def make_output_dir(
     root: Path, rows: tuple[tuple[str, str, str, str], ...] = FIXTURE_ROWS, *, shards: dict | None = None
 ) -> Path:
-    """Build a pipeline output directory (DESIGN.md section 4) the way a run leaves it.
+    """Build a pipeline output directory (docs/design.md, "Running and outputs") the way a run leaves it.
 
     ``data/{split}-SSSSS-of-NNNNN.parquet`` (two shards for train), ``rejected/``, a small
     ``stats.json``, a card with front matter, a plot and a cache folder.

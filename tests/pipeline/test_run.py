@@ -136,7 +136,7 @@ def test_released_rows_are_validated_and_repository_disjoint(sample_run):
 @pytest.mark.bwrap
 def test_both_backends_give_the_same_verdicts(runs):
     """Same translations, each backend with its own empty verdict cache: the same rows and the
-    same verdicts (both run one agent and one classifier; DESIGN.md section 4)."""
+    same verdicts (both run one agent and one classifier; docs/design.md, "Running and outputs")."""
     for backend in BACKENDS:  # both usable before the first run starts
         get_sandbox(backend)
     docker, bwrap = runs.sample("docker"), runs.sample("bwrap")
