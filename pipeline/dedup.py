@@ -55,7 +55,7 @@ from pipeline.minhash import (
     signatures,
     text_hash,
 )
-from pipeline.settings import DEFAULT_SEED, add_flag, field_default
+from pipeline.settings import DEFAULT_SEED, add_flag, field_default, unknown_beam_flags
 from pipeline.sinks import WriteRows
 from pipeline.stage import StageFn
 
@@ -545,6 +545,10 @@ def main(argv: list[str] | None = None) -> int:
     from apache_beam.options.pipeline_options import PipelineOptions
 
     args, beam_args = _parse(argv)
+    unknown = unknown_beam_flags(beam_args, own=parser(), exclude=("CodeTransOptions",))
+    if unknown:  # Beam would only log "Discarding unparseable args" and go on
+        print(f"error: {unknown}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = MinHashConfig(

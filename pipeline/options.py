@@ -24,9 +24,8 @@ from pipeline.minhash import MinHashConfig
 from pipeline.settings import (
     DEFAULT_SEED,
     add_flags,
-    option_strings,
     setting,
-    unknown_flag_error,
+    unknown_beam_flags,
     values_from,
 )
 from pipeline.sources import SourceConfig
@@ -105,16 +104,7 @@ def unknown_flags(argv: list[str]) -> str | None:
 
     Beam itself only logs "Discarding unparseable args" and runs on without the flag.
     """
-    import apache_beam.options.pipeline_options as beam_options
-
-    parser = beam_options._BeamArgumentParser(allow_abbrev=False)
-    seen: dict[str, type] = {}
-    for options_class in PipelineOptions.__subclasses__():
-        seen.setdefault(str(options_class), options_class)
-    for options_class in seen.values():
-        options_class._add_argparse_args(parser)
-    _, unknown = parser.parse_known_args(argv)
-    return unknown_flag_error(unknown, option_strings(parser))
+    return unknown_beam_flags(argv)
 
 
 @dataclasses.dataclass(frozen=True)

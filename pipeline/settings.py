@@ -162,3 +162,23 @@ def unknown_flag_error(unknown: Sequence[str], known: Iterable[str]) -> str | No
     hint = f"; did you mean {close[0]}?" if close else " (see --help)"
     more = f" (and {len(flags) - 1} more: {', '.join(flags[1:])})" if len(flags) > 1 else ""
     return f"unrecognized flag {bad}{hint}{more}"
+
+
+def unknown_beam_flags(argv: Sequence[str], *, own: argparse.ArgumentParser | None = None,
+                       exclude: Iterable[str] = ()) -> str | None:
+    """:func:`unknown_flag_error` for ``argv`` against every Beam ``PipelineOptions`` class
+    loaded (Beam's own and the runners', ours where ``pipeline.options`` is imported) and
+    ``own`` (a CLI's own parser); classes named in ``exclude`` do not count."""
+    from apache_beam.options import pipeline_options as beam_options
+
+    parser = beam_options._BeamArgumentParser(allow_abbrev=False)
+    skipped = set(exclude)
+    seen: dict[str, type] = {}
+    for options_class in beam_options.PipelineOptions.__subclasses__():
+        if options_class.__name__ not in skipped:
+            seen.setdefault(str(options_class), options_class)
+    for options_class in seen.values():
+        options_class._add_argparse_args(parser)
+    _, unknown = parser.parse_known_args(list(argv))
+    known = option_strings(parser) + (option_strings(own) if own is not None else [])
+    return unknown_flag_error(unknown, known)

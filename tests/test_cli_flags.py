@@ -124,3 +124,10 @@ def test_one_default_per_setting():
     m = MinHashConfig()
     assert (m.threshold, m.num_perm, m.ngram, m.seed) == (0.7, 256, 5, DEFAULT_SEED)
     assert SplitConfig().seed == TranslateConfig().seed == run["seed"] == DEFAULT_SEED
+
+
+def test_a_misspelled_dedup_flag_stops_the_dedup_cli(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "pipeline.dedup", "--input=x.jsonl", f"--output={tmp_path / 'o'}",
+                          "--thresold=0.5", "--direct_num_workers=1"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert (run.returncode, run.stderr.strip()) == (2, "error: unrecognized flag --thresold; did you mean --threshold?")
