@@ -200,7 +200,7 @@ class SharedShards:
         self.shards_written = 0
         self.rows_written = 0
 
-    def load_into(self, db: sqlite3.Connection) -> int:
+    def load_into(self, db: sqlite3.Connection, announce: bool = True) -> int:
         """Load every shard not loaded yet into ``db``'s table (newest row of a key wins).
 
         Lists again (up to ``RELIST_ATTEMPTS`` times) when a listed shard has gone, which
@@ -223,13 +223,29 @@ class SharedShards:
                 self._loaded.add(path)
             if not vanished:
                 break
-        LOG.info(
-            "cache %s: %d rows from %d shards loaded in %.1f s",
-            self.location,
-            self.rows_loaded - before,
-            self.shards_read,
-            time.monotonic() - started,
-        )
+        if announce:
+            LOG.info(
+                "cache %s: %d rows from %d shards loaded in %.1f s",
+                self.location,
+                self.rows_loaded - before,
+                self.shards_read,
+                time.monotonic() - started,
+            )
+        return self.rows_loaded - before
+
+    def refresh(self, db: sqlite3.Connection) -> int:
+        """Load the shards written since the last listing (by other workers, or that a
+        listing missed). Called on a cache miss, before the caller pays to recompute: a
+        LIST of the store is cheap next to a generation or a sandbox batch. Returns the rows
+        loaded; logs only when there were some."""
+        before = self.rows_loaded
+        self.load_into(db, announce=False)
+        if self.rows_loaded > before:
+            LOG.info(
+                "cache %s: %d rows from newer shards loaded on a miss",
+                self.location,
+                self.rows_loaded - before,
+            )
         return self.rows_loaded - before
 
     def _load_shard(self, db: sqlite3.Connection, path: str) -> None:

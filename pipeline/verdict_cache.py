@@ -68,7 +68,16 @@ class VerdictCache:
         return json.loads(row[0])
 
     def get_many(self, keys: list[str]) -> dict[str, dict[str, Any]]:
-        """The cached values among ``keys`` (one query per 500 keys)."""
+        """The cached values among ``keys`` (one query per 500 keys). On a shared store, a
+        miss first loads the shards written since this worker listed (``SharedShards.refresh``)."""
+        found = self._select(keys)
+        if self._shared and len(found) < len(set(keys)) and self._shared.refresh(self._conn):
+            found |= self._select([k for k in keys if k not in found])  # written since we listed
+        self.hits += sum(k in found for k in keys)
+        self.misses += sum(k not in found for k in keys)
+        return found
+
+    def _select(self, keys: list[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         if self._conn is not None:
             unique = list(dict.fromkeys(keys))
@@ -77,8 +86,6 @@ class VerdictCache:
                 marks = ",".join("?" * len(chunk))
                 for key, value in self._conn.execute(f"SELECT key, value FROM verdicts WHERE key IN ({marks})", chunk):
                     found[key] = json.loads(value)
-        self.hits += sum(k in found for k in keys)
-        self.misses += sum(k not in found for k in keys)
         return found
 
     def put_many(self, items: dict[str, dict[str, Any]]) -> None:

@@ -89,11 +89,7 @@ class TranslationCache:
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM translations").fetchone()[0])
 
-    def get_many(
-        self, requests: list[TranslationRequest], translator: str, prompt_version: str, sampling: str
-    ) -> list[Translation | TranslationFailure | None]:
-        """The stored result of each request, or None where nothing is stored (same order)."""
-        keys = [cache_key(r, translator, prompt_version, sampling) for r in requests]
+    def _select(self, keys: list[str]) -> dict[str, tuple]:
         found: dict[str, tuple] = {}
         for start in range(0, len(keys), 500):  # SQLite's host-parameter limit
             chunk = keys[start : start + 500]
@@ -103,6 +99,17 @@ class TranslationCache:
                 chunk,
             ):
                 found[row[0]] = row
+        return found
+
+    def get_many(
+        self, requests: list[TranslationRequest], translator: str, prompt_version: str, sampling: str
+    ) -> list[Translation | TranslationFailure | None]:
+        """The stored result of each request, or None where nothing is stored (same order). On a
+        shared store, a miss first loads the shards written since this worker listed."""
+        keys = [cache_key(r, translator, prompt_version, sampling) for r in requests]
+        found = self._select(keys)
+        if self._shared and len(found) < len(set(keys)) and self._shared.refresh(self._db):
+            found |= self._select([k for k in keys if k not in found])  # written since we listed
         out: list[Translation | TranslationFailure | None] = []
         for request, key in zip(requests, keys, strict=True):
             row = found.get(key)

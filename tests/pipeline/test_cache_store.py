@@ -99,6 +99,28 @@ def test_verdicts_one_worker_stored_are_read_by_another(s3):
     second.close()
 
 
+def test_a_miss_finds_what_another_worker_stored_after_this_one_started(s3):
+    """A worker lists the store when it starts; a key it lacks may have been stored since
+    (a sibling worker, or a listing that came back short on a loaded store): before the
+    caller pays to recompute it, the cache loads the newer shards."""
+    bucket = s3.new_bucket()
+    verdicts_at = f"s3://{bucket}/cache/verdicts"
+    early, late = VerdictCache(verdicts_at), VerdictCache(verdicts_at)
+    late.put_many({"k1": {"exec_status": "passed"}})
+    assert early.get_many(["k1", "k2"]) == {"k1": {"exec_status": "passed"}}
+    assert (early.hits, early.misses) == (1, 1)
+    assert early.get_many(["k2"]) == {} and len(early) == 1
+    early.close(), late.close()
+
+    translations_at = f"s3://{bucket}/cache/translations"
+    request = TranslationRequest(_pair(1), "go")
+    early, late = TranslationCache(translations_at), TranslationCache(translations_at)
+    late.put_many([(request, _translation(request, "package main\n"))], *IDENT)
+    (got,) = early.get_many([request], *IDENT)
+    assert isinstance(got, Translation) and got.code == "package main\n"
+    early.close(), late.close()
+
+
 def test_translations_and_stored_failures_are_shared_transient_ones_are_not(s3):
     bucket = s3.new_bucket()
     location = f"s3://{bucket}/cache/translations"

@@ -65,6 +65,10 @@ def _stats(store: str) -> dict:
 
 
 @pytest.mark.slow
+def _execute_counters(counters: dict) -> dict:
+    return {k: v for k, v in sorted(counters.items()) if k.startswith("execute/")}
+
+
 def test_s3_run_then_a_two_worker_rerun_reuses_every_generation_and_verdict(s3):
     bucket = s3.new_bucket()
     source = _upload_input(s3, bucket)
@@ -116,7 +120,7 @@ def test_s3_run_then_a_two_worker_rerun_reuses_every_generation_and_verdict(s3):
         assert stored_verdicts > 0
         lost = c1.get("execute/status_sandbox_error", 0)  # not stored, so run again
         assert c2.get("execute/cache_hits", 0) == c2["execute/total"] - lost > 0, (
-            "every verdict reused"
+            f"every verdict reused; first run {_execute_counters(c1)}, second {_execute_counters(c2)}"
         )
     # The launcher merged the first run's shards into one per cache before the workers
     # started; the second run recomputed nothing, so it wrote no shard.
