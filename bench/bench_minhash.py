@@ -28,10 +28,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.minhash import estimated_jaccard, jaccard, normalize, signatures  # noqa: E402
+from pipeline.minhash import MinHashConfig, estimated_jaccard, jaccard, normalize, signatures  # noqa: E402
 
-NUM_PERM = 256
-NGRAM = 5
+#: The pipeline's settings (SynthCoNL's), from their one definition.
+NUM_PERM = MinHashConfig().num_perm
+NGRAM = MinHashConfig().ngram
 
 
 def real_functions(n: int, lo: int = 700, hi: int = 1400) -> list[str]:
