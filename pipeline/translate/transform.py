@@ -134,8 +134,10 @@ def _open_cache(config: TranslateConfig):
     return TranslationCache(config.cache_dir)
 
 
-class _TranslateFn(beam.DoFn):
+class _TranslateFn(StageFn):
     """A batch of requests -> (request, result) for each, through the cache and the backend."""
+
+    NAMESPACE = NAMESPACE
 
     def __init__(self, config: TranslateConfig, backend: str) -> None:
         self._config = config
@@ -146,34 +148,26 @@ class _TranslateFn(beam.DoFn):
 
         self._translator = make_translator(replace(self._config, translator=self._backend))
         self._cache = _open_cache(self._config)
-        self._hits = beam.metrics.Metrics.counter(NAMESPACE, "cache_hits")
-        self._misses = beam.metrics.Metrics.counter(NAMESPACE, "cache_misses")
-        self._counters = {
-            k: beam.metrics.Metrics.counter(NAMESPACE, f"{self._backend}_{k}") for k in ("requests", "tokens_in", "tokens_out")
-        }
-        self._latency = beam.metrics.Metrics.distribution(NAMESPACE, f"{self._backend}_latency_ms")
 
     def process(self, batch: list[TranslationRequest]):
         t = self._translator
         ident = (t.name, t.prompt_version, t.sampling_json())
         cached = self._cache.get_many(batch, *ident) if self._cache is not None else [None] * len(batch)
         todo = [r for r, c in zip(batch, cached, strict=True) if c is None]
-        self._hits.inc(len(batch) - len(todo))
+        self.count("cache_hits", len(batch) - len(todo))
         fresh: dict[str, Translation | TranslationFailure] = {}
         if todo:
-            self._misses.inc(len(todo))
+            self.count("cache_misses", len(todo))
             before = t.stats()
             results = t.translate(todo)
             if len(results) != len(todo):
                 raise RuntimeError(f"{t.name} returned {len(results)} results for {len(todo)} requests")
             after = t.stats()
-            for k, counter in self._counters.items():
-                delta = int(after.get(k, 0) - before.get(k, 0))
-                if delta:
-                    counter.inc(delta)
+            for k in ("requests", "tokens_in", "tokens_out"):
+                self.count(f"{self._backend}_{k}", int(after.get(k, 0) - before.get(k, 0)))
             for r, res in zip(todo, results, strict=True):
                 fresh[r.key] = res
-                self._latency.update(int(res.latency_s * 1000))
+                self.latency(res.latency_s * 1000, f"{self._backend}_latency_ms")
             if self._cache is not None:
                 self._cache.put_many(zip(todo, results, strict=True), *ident)
         for r, c in zip(batch, cached, strict=True):
@@ -185,9 +179,11 @@ class _TranslateFn(beam.DoFn):
                 obj.close()
 
 
-class _GroupCacheLookupFn(beam.DoFn):
+class _GroupCacheLookupFn(StageFn):
     """vLLM path: a batch of ``SampleGroup`` -> cached (request, result) out; for each group
     with attempts still to generate, a group of those (tagged ``misses``)."""
+
+    NAMESPACE = NAMESPACE
 
     def __init__(self, config: TranslateConfig) -> None:
         self._config = config
@@ -195,8 +191,6 @@ class _GroupCacheLookupFn(beam.DoFn):
     def setup(self) -> None:
         self._cache = _open_cache(self._config)
         self._ident = translator_identity(self._config, "vllm")
-        self._hits = beam.metrics.Metrics.counter(NAMESPACE, "cache_hits")
-        self._misses = beam.metrics.Metrics.counter(NAMESPACE, "cache_misses")
 
     def process(self, batch):
         from dataclasses import replace
@@ -208,10 +202,10 @@ class _GroupCacheLookupFn(beam.DoFn):
             missing = []
             for request in group.requests():
                 if request.key in found:
-                    self._hits.inc()
+                    self.count("cache_hits")
                     yield request, found[request.key]
                 else:
-                    self._misses.inc()
+                    self.count("cache_misses")
                     missing.append(request.attempt)
             if missing:
                 yield beam.pvalue.TaggedOutput("misses", replace(group, attempts=tuple(missing)))
