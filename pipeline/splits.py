@@ -15,9 +15,9 @@ import hashlib
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from pipeline.settings import DEFAULT_SEED, csv, setting
+from pipeline.stage import StageFn
 
 NAMESPACE = "splits"
 
@@ -95,14 +95,17 @@ def assign_split(row: dict[str, Any], config: SplitConfig) -> dict[str, Any]:
     return {**row, "split": split_for(group_of(row, config), config)}
 
 
-class _AssignFn(beam.DoFn):
+class _AssignFn(StageFn):
+    """Row -> the row with its split; counts rows per split (``splits/<name>``)."""
+
+    NAMESPACE = NAMESPACE
+
     def __init__(self, config: SplitConfig) -> None:
         self._config = config
-        self._counters = {name: Metrics.counter(NAMESPACE, name) for name in config.names}
 
     def process(self, row: dict[str, Any]):
         out = assign_split(row, self._config)
-        self._counters[out["split"]].inc()
+        self.count(out["split"])
         yield out
 
 

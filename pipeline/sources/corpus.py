@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from pipeline.settings import setting
 from pipeline.sources.core import SourceError, SourceStats
@@ -45,6 +44,7 @@ from pipeline.sources.repo import (
     find_repositories,
     read_text,
 )
+from pipeline.stage import StageFn
 from schemas import REPO_FILE_SCHEMA, RepoFile
 
 NAMESPACE = "repo_corpus"
@@ -128,8 +128,10 @@ def counts(stats: SourceStats) -> dict[str, int]:
     return {"repositories": stats.repositories, **{names[k]: n for k, n in sorted(stats.files.items())}}
 
 
-class _CorpusFn(beam.DoFn):
+class _CorpusFn(StageFn):
     """Expand repository roots (``expand=True``) or read file units, forwarding the counters."""
+
+    NAMESPACE = NAMESPACE
 
     def __init__(self, config: CorpusConfig, expand: bool) -> None:
         self._config = config
@@ -144,8 +146,7 @@ class _CorpusFn(beam.DoFn):
             if record is not None:
                 yield record.to_row()
         for name, n in counts(stats).items():
-            if n:
-                Metrics.counter(NAMESPACE, name).inc(n)
+            self.count(name, n)
 
 
 class ReadRepoCorpus(beam.PTransform):

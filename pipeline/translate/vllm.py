@@ -57,6 +57,7 @@ import apache_beam as beam
 from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, RunInference
 from apache_beam.ml.inference.vllm_inference import OpenAIChatMessage, VLLMChatModelHandler
 
+from pipeline.stage import StageFn
 from pipeline.translate.base import (
     Reason,
     TranslateConfig,
@@ -408,9 +409,11 @@ def _failures(group: SampleGroup, reason: str, detail: str, config: TranslateCon
     ]
 
 
-class _PrepareFn(beam.DoFn):
+class _PrepareFn(StageFn):
     """SampleGroup -> (group, chat messages) for RunInference, or its ``prompt_too_long``
     failures (tagged ``rejected``) when the prompt does not fit ``max-model-len``."""
+
+    NAMESPACE = NAMESPACE
 
     def __init__(self, config: TranslateConfig, message_factory: Any = None) -> None:
         self._config = config
@@ -418,7 +421,6 @@ class _PrepareFn(beam.DoFn):
 
     def setup(self) -> None:
         self._length = PromptLength(self._config)
-        self._too_long = beam.metrics.Metrics.counter(NAMESPACE, "vllm_prompt_too_long")
 
     def process(self, group: SampleGroup):
         messages = group.messages()
@@ -426,7 +428,7 @@ class _PrepareFn(beam.DoFn):
         if limit is not None:
             tokens = self._length.count(messages)
             if tokens + self._config.max_tokens > limit:
-                self._too_long.inc()
+                self.count("vllm_prompt_too_long")
                 detail = (
                     f"prompt of {tokens} tokens + max_tokens {self._config.max_tokens} exceeds the vLLM server's "
                     f"max-model-len {limit} (counted with the model's tokenizer; not sent)"
@@ -512,30 +514,26 @@ def results_for(
     return out
 
 
-class _PostprocessFn(beam.DoFn):
+class _PostprocessFn(StageFn):
     """(group, PredictionResult) -> (request, result) per attempt; stops this process's vLLM
     servers at teardown."""
 
+    NAMESPACE = NAMESPACE
+
     def __init__(self, config: TranslateConfig) -> None:
         self._config = config
-
-    def setup(self) -> None:
-        self._requests = beam.metrics.Metrics.counter(NAMESPACE, "vllm_requests")
-        self._tokens_in = beam.metrics.Metrics.counter(NAMESPACE, "vllm_tokens_in")
-        self._tokens_out = beam.metrics.Metrics.counter(NAMESPACE, "vllm_tokens_out")
-        self._rejected = beam.metrics.Metrics.counter(NAMESPACE, "vllm_rejected_by_server")
 
     def process(self, element):
         group, prediction = element
         inference = prediction.inference
         if isinstance(inference, ServerRejection):
-            self._rejected.inc()
+            self.count("vllm_rejected_by_server")
         else:
             try:
                 _, tokens_in, tokens_out = reply_choices(inference)
-                self._requests.inc()
-                self._tokens_in.inc(tokens_in)
-                self._tokens_out.inc(tokens_out)
+                self.count("vllm_requests")
+                self.count("vllm_tokens_in", tokens_in)
+                self.count("vllm_tokens_out", tokens_out)
             except (AttributeError, TypeError, ValueError):
                 pass  # results_for rejects the reply with the reason
         yield from results_for(group, inference, self._config)
