@@ -60,6 +60,52 @@ def _pin_cgroup() -> None:
     DockerSandbox._cgroup_dirs = lambda self: []
 
 
+#: What the stage's sandbox calls cost, by kind: ``(kind, language) -> [programs, CPU-s]``.
+SPLIT: dict[tuple[str, str], list[float]] = collections.defaultdict(lambda: [0, 0.0])
+
+
+def _split_sandbox_cpu():
+    """Account every ``run_batch`` / ``self_test`` of the stage's sandbox by kind: toolchain
+    self-tests, source validations (python programs when python is no target), harnesses.
+    Returns the function that stops it."""
+    from sandboxes.sandbox import Sandbox
+
+    run_batch, self_test = Sandbox.run_batch, Sandbox.self_test
+    state = {"self_test": 0}
+
+    def cpu(sandbox) -> float:
+        if sandbox.name == "docker":
+            return _cgroup_cpu_s()
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return kids.ru_utime + kids.ru_stime
+
+    def counted_run_batch(self, programs):
+        before = cpu(self)
+        out = run_batch(self, programs)
+        used = (cpu(self) - before) / max(1, len(programs))
+        for program in programs:
+            kind = ("self-test" if state["self_test"] else  # testgen's validation programs define __guarded
+                    "source validation" if program.language == "python" and "def __guarded(" in program.source
+                    else "harness")
+            SPLIT[(kind, program.language)][0] += 1
+            SPLIT[(kind, program.language)][1] += used
+        return out
+
+    def counted_self_test(self, languages=None):
+        state["self_test"] += 1
+        try:
+            return self_test(self, languages)
+        finally:
+            state["self_test"] -= 1
+
+    Sandbox.run_batch, Sandbox.self_test = counted_run_batch, counted_self_test
+
+    def stop() -> None:
+        Sandbox.run_batch, Sandbox.self_test = run_batch, self_test
+
+    return stop
+
+
 def _cgroup_cpu_s() -> float:
     path = os.path.join(CGROUP_ROOT, "cpuacct", BENCH_CGROUP.lstrip("/"), "cpuacct.usage")
     try:
@@ -112,7 +158,7 @@ def sandbox_batched(backend: str, counts: dict[str, int], batch: int) -> dict[st
     return rows
 
 
-def execute_stage(cands: list, backend: str, batch: int, cache_dir: str) -> tuple[dict, list]:
+def execute_stage(cands: list, backend: str, batch: int, cache_dir: str | None, out_dir: str) -> tuple[dict, list]:
     """The candidate: the pipeline's Execute transform on the in-process DirectRunner."""
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
@@ -120,8 +166,8 @@ def execute_stage(cands: list, backend: str, batch: int, cache_dir: str) -> tupl
     from pipeline.execute import Execute, ExecuteConfig
 
     config = ExecuteConfig(sandbox=backend, cache_dir=cache_dir, batch_size=batch)
-    out_path = os.path.join(cache_dir, "verdicts.pkl")
-    os.makedirs(cache_dir, exist_ok=True)
+    os.makedirs(out_dir, exist_ok=True)
+    out_path = os.path.join(out_dir, f"verdicts-{time.time_ns()}.pkl")
 
     def dump(items):
         with open(out_path, "wb") as fh:
@@ -136,6 +182,27 @@ def execute_stage(cands: list, backend: str, batch: int, cache_dir: str) -> tupl
         return row, pickle.load(fh)
 
 
+def handmade(replicas: int) -> list:
+    """The hand-made translations of ``tests/pipeline/test_execute.py`` (nine languages, a
+    correct and a subtly wrong one per pair: every program compiles), ``replicas`` times over
+    pairs that differ only in their docstring, so each replica validates its own source."""
+    import dataclasses
+
+    from schemas import Candidate, Translation, Verdict
+    from tests.pipeline.test_execute import TRANSLATIONS
+
+    out = []
+    for k in range(replicas):
+        for language, p, good, bad in TRANSLATIONS:
+            p = dataclasses.replace(p, docstring=f"{p.docstring} (replica {k})")
+            p = type(p).create(repository_name=p.repository_name, func_path_in_repository=p.func_path_in_repository,
+                               func_name=p.func_name, language=p.language, code=p.code, docstring=p.docstring)
+            for attempt, code in enumerate((good, bad)):
+                t = Translation(p.pair_id, language, code, "test:hand", attempt=attempt)
+                out.append(Candidate(p, t, Verdict(p.pair_id, language, attempt, parse_ok=True)))
+    return out
+
+
 def _lang_of(item) -> str:
     if hasattr(item, "translation"):
         return item.translation.target_language
@@ -144,23 +211,32 @@ def _lang_of(item) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--source", default=f"repo:{sysconfig.get_paths()['stdlib']}")
+    ap.add_argument("--source", default=f"repo:{sysconfig.get_paths()['stdlib']}",
+                    help="a pipeline source spec (translated with --translator), or 'handmade'")
+    ap.add_argument("--replicas", type=int, default=4, help="--source=handmade: copies of the hand-made set")
     ap.add_argument("--targets", default="cpp,go,rust", help="translation targets (py2many: cpp,go,rust)")
     ap.add_argument("--translator", default="py2many")
     ap.add_argument("--limit", type=int, default=400, help="at most this many source pairs")
     ap.add_argument("--max_candidates", type=int, default=0, help="use at most this many candidates (0: all)")
     ap.add_argument("--sandbox", default="docker", choices=("docker", "bwrap"))
-    ap.add_argument("--batch", type=int, default=32, help="programs per sandbox batch, both cases")
+    ap.add_argument("--batch", type=int, default=0,
+                    help="programs per sandbox batch, both cases (0: the stage's default, ExecuteConfig.batch_size)")
     ap.add_argument("--work", default=None, help="keeps the translated candidates (default: a temp dir)")
     args = ap.parse_args(argv)
 
     from bench_execute import candidates
 
+    from pipeline.execute import ExecuteConfig
+
+    args.batch = args.batch or ExecuteConfig().batch_size
     _pin_cgroup()
     work = args.work or tempfile.mkdtemp(prefix="bench_exec_vs_box_")
     os.makedirs(work, exist_ok=True)
     saved = Path(work) / f"candidates-{args.source.replace(':', '_').replace('/', '_')}-{args.targets}-{args.limit}.pkl"
-    if saved.exists():
+    cache: str | None = os.path.join(work, f"verdicts-{time.time_ns()}")
+    if args.source == "handmade":  # replicas repeat program texts: no verdict cache, all run
+        cands, cache = handmade(args.replicas), None
+    elif saved.exists():
         cands, _ = pickle.loads(saved.read_bytes())
     else:
         cands, lost = candidates(args.source, tuple(args.targets.split(",")), args.translator, args.limit,
@@ -170,8 +246,15 @@ def main(argv: list[str] | None = None) -> int:
         cands = cands[: args.max_candidates]
     counts = collections.Counter(c.translation.target_language for c in cands)
     try:
-        stage, checked = execute_stage(cands, args.sandbox, args.batch, os.path.join(work, f"verdicts-{time.time_ns()}"))
-        base = sandbox_batched(args.sandbox, dict(counts), args.batch)
+        first = sandbox_batched(args.sandbox, dict(counts), args.batch)
+        stop_split = _split_sandbox_cpu()
+        stage, checked = execute_stage(cands, args.sandbox, args.batch, cache, os.path.join(work, "stage-out"))
+        stop_split()
+        # the baseline before and after the stage, averaged: the load of a shared machine moves
+        # CPU time too (busy sibling hyperthreads), so the stage is bracketed in time
+        second = sandbox_batched(args.sandbox, dict(counts), args.batch)
+        base = {lang: {k: (first[lang][k] + second[lang][k]) / 2 for k in ("n", "wall_s", "own_cpu_s", "sandbox_cpu_s", "cpu_s")}
+                for lang in first}
     finally:
         _cleanup_cgroup()
 
@@ -190,17 +273,25 @@ def main(argv: list[str] | None = None) -> int:
     stage_rate = len(cands) / stage["cpu_s"]
     base_n = sum(r["n"] for r in base.values())
     base_cpu = sum(r["cpu_s"] for r in base.values())
-    for lang in sorted(base):
-        r = base[lang]
-        print(f"sandbox batched {lang} | {r['n'] / r['cpu_s']:.2f} verdicts/CPU-s | | | {r['n']}")
     base_rate = base_n / base_cpu
-    print(f"verdicts/CPU-s, {'+'.join(sorted(counts))} | {base_rate:.2f} | {stage_rate:.2f} | "
-          f"{stage_rate / base_rate:.2f}x | {len(cands)}")
-    print(f"verdicts/wall-s (loaded machine) | {base_n / sum(r['wall_s'] for r in base.values()):.2f} | "
-          f"{len(cands) / stage['wall_s']:.2f} | {(len(cands) / stage['wall_s']) / (base_n / sum(r['wall_s'] for r in base.values())):.2f}x | {len(cands)}")
-    print(f"# execute stage CPU: {stage['own_cpu_s']:.1f} s in this process (Beam, Validator, Docker client) + "
-          f"{stage['sandbox_cpu_s']:.1f} s in sandboxes; sandbox batched: "
-          f"{sum(r['own_cpu_s'] for r in base.values()):.1f} s + {sum(r['sandbox_cpu_s'] for r in base.values()):.1f} s")
+    for lang in sorted(base):  # the harness programs alone against the self-test programs
+        r = base[lang]
+        n, cpu = SPLIT.get(("harness", lang), [0, 0.0])
+        if n and cpu:
+            print(f"{lang}: sandbox CPU per verdict, self-test programs vs the stage's harness programs | "
+                  f"{r['n'] / r['cpu_s']:.2f}/CPU-s | {n / cpu:.2f}/CPU-s | {(n / cpu) / (r['n'] / r['cpu_s']):.2f}x | {n}")
+    print(f"verdicts/CPU-s, whole stage vs sandbox batched, {'+'.join(sorted(counts))} | {base_rate:.2f} | "
+          f"{stage_rate:.2f} | {stage_rate / base_rate:.2f}x | {len(cands)}")
+    base_wall = sum(r["wall_s"] for r in base.values())
+    print(f"verdicts/wall-s (loaded machine) | {base_n / base_wall:.2f} | {len(cands) / stage['wall_s']:.2f} | "
+          f"{(len(cands) / stage['wall_s']) / (base_n / base_wall):.2f}x | {len(cands)}")
+    parts = [f"{kind} {lang} {cpu:.1f} s ({int(n)} programs)" for (kind, lang), (n, cpu) in sorted(SPLIT.items())]
+    parts.append(f"other (toolchain version queries) {stage['sandbox_cpu_s'] - sum(c for _, c in SPLIT.values()):.1f} s")
+    print(f"# the stage's {stage['cpu_s']:.1f} CPU-s: this process (Beam, Validator, Docker client) "
+          f"{stage['own_cpu_s']:.1f} s; sandboxes {stage['sandbox_cpu_s']:.1f} s = " + "; ".join(parts))
+    print(f"# sandbox batched (mean of the runs before and after the stage: {sum(r['cpu_s'] for r in first.values()):.1f} and "
+          f"{sum(r['cpu_s'] for r in second.values()):.1f} CPU-s): {sum(r['own_cpu_s'] for r in base.values()):.1f} s in this "
+          f"process + {sum(r['sandbox_cpu_s'] for r in base.values()):.1f} s in sandboxes")
     print("# stage verdicts: " + ", ".join(f"{lang}:{s} {n}" for (lang, s), n in sorted(statuses.items())))
     return 0
 
