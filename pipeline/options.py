@@ -20,6 +20,7 @@ from pipeline.sources.license_policy import LicensePolicy, parse_license_policy
 from pipeline.sources.spec import SPEC_HELP
 from pipeline.translate.base import ALL_TARGETS as DEFAULT_TARGETS
 from pipeline.translate.base import TRANSLATORS
+from pipeline.translate.server_args import parse_server_kwargs
 
 
 class CodeTransOptions(PipelineOptions):
@@ -41,12 +42,16 @@ class CodeTransOptions(PipelineOptions):
         add("--temperature", type=float, default=0.0)
         add("--max_tokens", type=int, default=1024)
         add("--openai_base_url", default=None, help="OpenAI-compatible endpoint, e.g. http://host:8000/v1")
-        add("--openai_concurrency", type=int, default=8, help="requests in flight per worker")
-        add("--openai_timeout_s", type=float, default=120.0)
-        add("--openai_retries", type=int, default=4, help="retries with exponential backoff")
+        add("--openai_api_key_env", default="OPENAI_API_KEY",
+            help="environment variable holding the endpoint's API key (unset: no key)")
+        add("--openai_concurrency", type=int, default=8, help="requests in flight per worker process")
+        add("--openai_timeout_s", type=float, default=120.0, help="seconds per HTTP attempt")
+        add("--openai_retries", type=int, default=4,
+            help="retries of the openai client (exponential backoff, honours Retry-After)")
         add("--vllm_server_kwargs", default="",
-            help="extra `vllm serve` flags as k=v,k=v, e.g. max-num-seqs=256,gpu-memory-utilization=0.9")
-        add("--vllm_chat_template_path", default=None)
+            help="extra vLLM server flags: k=v,flag,k={json} (a bare flag has no value), a JSON object, "
+                 "or @FILE / FILE.yaml|.json; e.g. max-model-len=8192,enable-prefix-caching,max-num-seqs=256")
+        add("--vllm_chat_template_path", default=None, help="chat template file for the vLLM server")
         add("--hf_device", default="auto", help="hf translator device: auto | cpu | cuda[:N]")
         add("--hf_batch_size", type=int, default=8)
         add("--sandbox", default="auto", choices=SANDBOXES)
@@ -88,10 +93,11 @@ class RunConfig:
     temperature: float
     max_tokens: int
     openai_base_url: str | None
+    openai_api_key_env: str
     openai_concurrency: int
     openai_timeout_s: float
     openai_retries: int
-    vllm_server_kwargs: tuple[tuple[str, str], ...]
+    vllm_server_kwargs: tuple[tuple[str, str | None], ...]
     vllm_chat_template_path: str | None
     hf_device: str
     hf_batch_size: int
@@ -129,15 +135,6 @@ class RunConfig:
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
-
-
-def _key_values(value: str) -> tuple[tuple[str, str], ...]:
-    """``k=v,k=v`` -> ((k, v), ...); a bare ``k`` means a flag with no value."""
-    out = []
-    for item in _csv(value):
-        key, _, val = item.partition("=")
-        out.append((key.strip(), val.strip()))
-    return tuple(out)
 
 
 def _decontaminate_sets(value: str, source: str) -> tuple[str, ...]:
@@ -185,10 +182,11 @@ def run_config_from_options(options: PipelineOptions) -> RunConfig:
         temperature=o.temperature,
         max_tokens=o.max_tokens,
         openai_base_url=o.openai_base_url or os.environ.get("OPENAI_BASE_URL"),
+        openai_api_key_env=o.openai_api_key_env,
         openai_concurrency=o.openai_concurrency,
         openai_timeout_s=o.openai_timeout_s,
         openai_retries=o.openai_retries,
-        vllm_server_kwargs=_key_values(o.vllm_server_kwargs),
+        vllm_server_kwargs=tuple(parse_server_kwargs(o.vllm_server_kwargs).items()),
         vllm_chat_template_path=o.vllm_chat_template_path,
         hf_device=o.hf_device,
         hf_batch_size=o.hf_batch_size,

@@ -159,6 +159,7 @@ def stage_configs(cfg: RunConfig, sandbox_backend: str) -> dict[str, Any]:
         seed=cfg.seed,
         cache_dir=os.path.join(cfg.cache_dir, "translations"),
         openai_base_url=cfg.openai_base_url,
+        openai_api_key_env=cfg.openai_api_key_env,
         openai_concurrency=cfg.openai_concurrency,
         openai_timeout_s=cfg.openai_timeout_s,
         openai_retries=cfg.openai_retries,
@@ -358,10 +359,30 @@ def write_template(options: PipelineOptions, cfg: RunConfig, staging: OutputLayo
     return 0
 
 
+def translator_config_error(exc: BaseException) -> str | None:
+    """The one-line message of a ``TranslatorConfigError`` behind a failed run, or None.
+
+    Beam re-raises a DoFn's exception with the step name added (in-process runners), or as a
+    RuntimeError carrying the worker's traceback text (multi-process runners); both are read.
+    """
+    from pipeline.translate import TranslatorConfigError
+
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, TranslatorConfigError):
+            return str(seen).split("\n")[0].split(" [while running")[0]
+        seen = seen.__cause__ or seen.__context__
+    marker = "TranslatorConfigError: "
+    text = str(exc)
+    if marker in text:
+        return text[text.rindex(marker) + len(marker) :].split("\n")[0].split(" [while running")[0]
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     # force: importing Beam already logged a warning, which installed a WARNING-level handler.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
-    for noisy in ("apache_beam", "urllib3", "docker"):
+    for noisy in ("apache_beam", "urllib3", "docker", "httpx", "httpx2", "openai"):  # httpx logs every request
         logging.getLogger(noisy).setLevel(logging.WARNING)
     argv = list(sys.argv[1:] if argv is None else argv)
     if "-h" in argv or "--help" in argv:
@@ -371,11 +392,14 @@ def main(argv: list[str] | None = None) -> int:
     # The launcher's own reads and writes (source listing, caches, publishing) use the same
     # filesystem options as the workers (--s3_endpoint_url and the like).
     FileSystems.set_options(options)
+    from pipeline.translate import TranslatorConfigError, preflight
+
     try:
         cfg = run_config_from_options(options)
         sandbox_backend, sandbox_warning = detect_sandbox(cfg.sandbox)
         configs = stage_configs(cfg, sandbox_backend)
-    except (ValueError, ImportError) as exc:
+        preflight(configs["translate"])  # a wrong key, endpoint or model stops here
+    except (ValueError, ImportError, TranslatorConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if sandbox_warning:
@@ -406,6 +430,12 @@ def main(argv: list[str] | None = None) -> int:
         result.wait_until_finish()
     except SourceError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        problem = translator_config_error(exc)
+        if problem is None:
+            raise
+        print(f"error: {problem}", file=sys.stderr)  # nothing of the failing batch was cached
         return 2
     publish(staging, final, extra=("repo_corpus",) if cfg.emit_repo_corpus else ())
     finished = time.time()

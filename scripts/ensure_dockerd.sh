@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure a Docker daemon answers on $DOCKER_HOST (default unix:///var/run/docker.sock).
 # Starts Debian's dockerd in the background when none answers and we are root; otherwise says
-# why not. Always exits 0: without a daemon the docker-backend tests skip with a reason.
+# why not. Always exits 0: without a daemon the docker-backend tests fail and say so (or skip
+# with the reason under CODETRANS_ALLOW_MISSING=docker, outside CI; docs/testing.md).
 set -u
 host="${DOCKER_HOST:-unix:///var/run/docker.sock}"
 sock="${host#unix://}"

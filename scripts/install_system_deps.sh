@@ -21,6 +21,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 else
   echo "WARNING: missing system packages: ${need[*]}" >&2
   echo "  install them with: sudo apt-get install ${need[*]}" >&2
-  echo "  (without them the matching sandbox backend/languages are skipped and reported)" >&2
+  echo "  (without them the tests that need them fail; to skip them instead, with the reason:" >&2
+  echo "   CODETRANS_ALLOW_MISSING=docker,bwrap,... make test; see docs/testing.md)" >&2
 fi
 exit 0

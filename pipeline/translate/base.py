@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from pipeline.translate.prompts import render_messages
 from schemas import Candidate, RejectedRow, SourcePair, Translation, dumps
 
 #: The stage name in ``RejectedRow.stage`` (docs/contracts.md).
@@ -40,12 +41,24 @@ class Reason:
     EMPTY_OUTPUT = "empty_output"  # a rule-based backend produced no code
     EMPTY_REPLY = "empty_reply"  # a model replied with nothing usable
     TRUNCATED = "truncated"  # the reply hit the max-token limit
+    PROMPT_TOO_LONG = "prompt_too_long"  # prompt + max_tokens exceed the model's context
     REQUEST_FAILED = "request_failed"  # an endpoint kept failing after retries (transient)
-    INFERENCE_ERROR = "inference_error"  # RunInference's dead-letter output (transient)
+    INFERENCE_ERROR = "inference_error"  # a failed inference batch or device error (transient)
 
 
 #: Failures that may succeed on a re-run: never cached, so a resume retries them.
 TRANSIENT_REASONS: frozenset[str] = frozenset({Reason.REQUEST_FAILED, Reason.INFERENCE_ERROR})
+
+#: Backends that sample from a model (``num_samples > 1`` needs ``temperature > 0`` there).
+MODEL_BACKENDS: tuple[str, ...] = ("vllm", "openai", "hf")
+
+
+class TranslatorConfigError(RuntimeError):
+    """The backend itself is misconfigured: a rejected API key, an unknown model or endpoint, a
+    server that will not start. Raised instead of rejecting rows, so the run stops with this
+    one-line message and nothing is cached: every request would fail the same way, and a
+    re-run after the fix must generate everything fresh.
+    """
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,12 +78,15 @@ class TranslateConfig:
         cache_dir: directory of the translation cache (sqlite); None disables caching.
         openai_base_url: ``http://host:port/v1`` of an OpenAI-compatible server.
         openai_api_key_env: name of the environment variable holding the API key.
-        openai_concurrency, openai_timeout_s, openai_retries, openai_backoff_s: client limits.
-        vllm_server_kwargs: extra ``vllm serve`` flags (``max-num-seqs``,
-            ``gpu-memory-utilization`` ...), passed through to Beam's ``VLLMChatModelHandler``.
+        openai_concurrency: requests in flight per worker process (all threads together).
+        openai_timeout_s: seconds per HTTP attempt; openai_retries: retries of the official
+            ``openai`` client (its backoff, honouring ``Retry-After``).
+        vllm_server_kwargs: extra vLLM server flags (``max-num-seqs``, ``max-model-len``,
+            ``gpu-memory-utilization`` ...) for Beam's ``VLLMChatModelHandler``; a value of None
+            is a bare flag (``enable-prefix-caching``). See ``server_args.parse_server_kwargs``.
         vllm_chat_template_path: optional chat template file for the vLLM server.
         hf_device: ``auto`` (cuda if available), ``cpu`` or ``cuda[:N]``.
-        hf_batch_size: prompts per ``generate`` call.
+        hf_batch_size: prompts per ``generate`` call (halved on an out-of-memory or device error).
         batch_size: requests per translator call (bounds memory and cache transactions).
         py2many_timeout_s: wall-clock limit of one py2many subprocess.
     """
@@ -90,8 +106,7 @@ class TranslateConfig:
     openai_concurrency: int = 8
     openai_timeout_s: float = 120.0
     openai_retries: int = 4
-    openai_backoff_s: float = 1.0
-    vllm_server_kwargs: Mapping[str, str] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+    vllm_server_kwargs: Mapping[str, str | None] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
     vllm_chat_template_path: str | None = None
     hf_device: str = "auto"
     hf_batch_size: int = 8
@@ -116,8 +131,21 @@ class TranslateConfig:
             raise ValueError(f"temperature must be >= 0, got {self.temperature}")
         if self.openai_retries < 0:
             raise ValueError(f"openai_retries must be >= 0, got {self.openai_retries}")
+        if self.openai_timeout_s <= 0:
+            raise ValueError(f"openai_timeout_s must be > 0, got {self.openai_timeout_s}")
+        if self.translator in MODEL_BACKENDS and self.num_samples > 1 and self.temperature == 0:
+            raise ValueError(
+                f"--num_samples={self.num_samples} with --temperature=0 would draw {self.num_samples} identical "
+                "greedy samples at N times the cost (vLLM refuses n > 1 with greedy sampling); "
+                "set --temperature above 0 or --num_samples=1"
+            )
         if self.translator in ("vllm", "hf") and not self.model:
             raise ValueError(f"--translator={self.translator} needs --model (a model name or path)")
+        if self.translator == "vllm" and ({"api-key", "api_key"} & set(self.vllm_server_kwargs)):
+            raise ValueError(
+                "--vllm_server_kwargs must not set api-key: Beam's vLLM handler sends no key, so it could "
+                "never reach a server started with one (it would wait 10 minutes per start attempt)"
+            )
         if self.translator == "openai" and not (self.openai_base_url and self.model):
             raise ValueError("--translator=openai needs --openai_base_url and --model")
 
@@ -154,6 +182,11 @@ class TranslationRequest:
         """A per-request seed: the same request gets the same seed on every worker and re-run."""
         digest = hashlib.sha256(f"{seed}/{self.key}".encode()).digest()
         return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+    def messages(self) -> list[dict[str, str]]:
+        """The chat messages every model backend sends for this request (the one place they
+        are built, so all backends ask the same question)."""
+        return render_messages(self.pair, self.target_language)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -14,9 +14,16 @@ unreadable file. SQLite is not safe on network filesystems such as NFS or GCS FU
 cluster, a URL directory (``s3://``, ``gs://``, ``hdfs://``) keeps the entries as shards every
 worker reads, with this SQLite file as a local working copy (``pipeline/cache_store.py``).
 
-Transient failures (endpoint down, inference crashed) are not stored, so a re-run retries
-them; deterministic ones (py2many cannot translate this, the model's reply was truncated)
-are stored like successes: re-asking would give the same answer at the same cost.
+What is stored (``TranslationFailure.transient`` decides; ``put_many`` is the one place):
+
+* successes, and deterministic failures (py2many cannot translate this, the reply was
+  truncated or empty, ``prompt_too_long``, a request the server refuses with a 4xx): re-asking
+  would give the same answer at the same cost;
+* not transient failures (``request_failed``: the endpoint kept failing; ``inference_error``:
+  a failed inference batch or a device error): a re-run retries them;
+* never a configuration error (rejected API key, unknown model, a server that does not start):
+  backends raise ``TranslatorConfigError`` instead of returning failures, the run stops before
+  the batch is stored, and the re-run after the fix generates everything fresh.
 """
 
 from __future__ import annotations

@@ -6,7 +6,14 @@ template of ``prompts.render_plain`` and a log line saying so. Batches are left-
 
 A reply is ``truncated`` when its generation used all ``max_tokens`` new tokens without an
 end-of-sequence token. Prompts that do not fit the model's context together with
-``max_tokens`` are rejected as ``translator_error`` instead of being cut silently.
+``max_tokens`` are rejected as ``prompt_too_long`` instead of being cut silently.
+
+Out-of-memory and other device errors (CUDA, cuDNN, NCCL, MPS, a host ``MemoryError``) are
+the batch's size or the device's state, not the requests: the batch is split in halves and
+retried, and the smaller size is kept for the rest of the run; a single request that still
+fails is rejected as ``inference_error``, which is not cached, so a re-run retries it. Any
+other exception from ``generate`` is the input's fault and is rejected (and cached) as
+``translator_error``.
 
 Sampling (``temperature > 0``) draws from a torch generator seeded per batch from the
 requests' keys, so a re-run of the same batch reproduces its samples; the cache makes
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 
 from pipeline.translate.base import (
@@ -27,10 +35,30 @@ from pipeline.translate.base import (
     Translator,
 )
 from pipeline.translate.extract import build_result
-from pipeline.translate.prompts import PROMPT_VERSION, render_messages, render_prompt
+from pipeline.translate.prompts import PROMPT_VERSION, render_prompt
 from schemas import Translation
 
 LOG = logging.getLogger(__name__)
+
+
+_DEVICE_ERROR = re.compile(
+    r"out of memory|CUDA|cuDNN|CUBLAS|cuBLAS|NCCL|HIP error|MPS backend|XPU|device-side assert|"
+    r"illegal memory access|ECC error|launch failure",
+)
+
+
+def is_device_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is an out-of-memory or accelerator error (transient: retry smaller)."""
+    import torch
+
+    kinds: tuple[type[BaseException], ...] = (MemoryError, torch.cuda.OutOfMemoryError)
+    for name in ("OutOfMemoryError", "AcceleratorError"):  # torch >= 2.5 / >= 2.8
+        kind = getattr(torch, name, None)
+        if isinstance(kind, type):
+            kinds += (kind,)
+    if isinstance(exc, kinds):
+        return True
+    return isinstance(exc, RuntimeError) and _DEVICE_ERROR.search(str(exc)) is not None
 
 
 def resolve_device(choice: str) -> str:
@@ -64,7 +92,8 @@ class HFTranslator(Translator):
         self._model = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype).to(self.device).eval()
         self._context = getattr(self._model.config, "max_position_embeddings", None)
         self._chat_logged = False
-        self._stats = {"requests": 0, "tokens_in": 0, "tokens_out": 0, "latency_ms": 0.0}
+        self._batch_size = config.hf_batch_size  # lowered after an out-of-memory error
+        self._stats = {"requests": 0, "tokens_in": 0, "tokens_out": 0, "latency_ms": 0.0, "device_retries": 0}
         LOG.info("hf translator: %s on %s", config.model, self.device)
 
     def sampling_json(self) -> str:
@@ -76,8 +105,13 @@ class HFTranslator(Translator):
     def close(self) -> None:
         del self._model
 
+    @property
+    def batch_size(self) -> int:
+        """Prompts per ``generate`` call now (``hf_batch_size``, or less after a device error)."""
+        return self._batch_size
+
     def _prompt(self, request: TranslationRequest) -> str:
-        text, used_template = render_prompt(self._tokenizer, render_messages(request.pair, request.target_language))
+        text, used_template = render_prompt(self._tokenizer, request.messages())
         if not self._chat_logged:
             self._chat_logged = True
             if used_template:
@@ -95,18 +129,56 @@ class HFTranslator(Translator):
             n_tokens = len(self._tokenizer(prompt)["input_ids"])
             if self._context and n_tokens + self._config.max_tokens > self._context:
                 results[i] = TranslationFailure(
-                    request, Reason.TRANSLATOR_ERROR,
+                    request, Reason.PROMPT_TOO_LONG,
                     f"prompt of {n_tokens} tokens + max_tokens {self._config.max_tokens} exceeds the model's "
                     f"context of {self._context}", None, self.name, PROMPT_VERSION, sampling,
                 )
             else:
                 runnable.append((i, prompt))
-        size = self._config.hf_batch_size
-        for start in range(0, len(runnable), size):
-            chunk = runnable[start : start + size]
-            for (i, _), result in zip(chunk, self._generate([requests[i] for i, _ in chunk], [p for _, p in chunk]), strict=True):
+        start = 0
+        while start < len(runnable):
+            chunk = runnable[start : start + self._batch_size]
+            generated = self._generate_resilient([requests[i] for i, _ in chunk], [p for _, p in chunk])
+            for (i, _), result in zip(chunk, generated, strict=True):
                 results[i] = result
+            start += len(chunk)
         return [r for r in results if r is not None]
+
+    def _generate_resilient(
+        self, requests: list[TranslationRequest], prompts: list[str]
+    ) -> list[Translation | TranslationFailure]:
+        """``_generate``, splitting the batch in halves on a device error (see the module docstring)."""
+        try:
+            return self._generate(requests, prompts)
+        except Exception as exc:
+            sampling = self.sampling_json()
+            detail = f"generate failed: {type(exc).__name__}: {exc}"[:500]
+            if not is_device_error(exc):  # the input's fault: the same on every re-run
+                return [TranslationFailure(r, Reason.TRANSLATOR_ERROR, detail, None, self.name, PROMPT_VERSION, sampling) for r in requests]
+            self._free_device_memory()
+            self._stats["device_retries"] += 1
+            if len(requests) == 1:
+                return [TranslationFailure(requests[0], Reason.INFERENCE_ERROR, detail, None, self.name, PROMPT_VERSION, sampling)]
+            half = (len(requests) + 1) // 2
+            if half < self._batch_size:
+                LOG.warning("hf translator: %s; batch size %d -> %d", detail[:200], self._batch_size, half)
+                self._batch_size = half
+            out: list[Translation | TranslationFailure] = []
+            start = 0
+            while start < len(requests):  # at the current (possibly smaller again) batch size
+                size = self._batch_size
+                out += self._generate_resilient(requests[start : start + size], prompts[start : start + size])
+                start += size
+            return out
+
+    def _free_device_memory(self) -> None:
+        import gc
+
+        import torch
+
+        gc.collect()
+        if self.device.startswith("cuda") and torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     def _generate(self, requests: list[TranslationRequest], prompts: list[str]) -> list[Translation | TranslationFailure]:
         import torch
@@ -122,12 +194,8 @@ class HFTranslator(Translator):
             kwargs.update(do_sample=True, temperature=c.temperature, top_p=c.top_p)
         else:
             kwargs.update(do_sample=False)
-        try:
-            with torch.inference_mode():
-                out = self._model.generate(**enc, **kwargs)
-        except Exception as exc:  # a failing batch is rejected, not the whole run
-            detail = f"generate failed: {type(exc).__name__}: {exc}"[:500]
-            return [TranslationFailure(r, Reason.TRANSLATOR_ERROR, detail, None, self.name, PROMPT_VERSION, sampling) for r in requests]
+        with torch.inference_mode():
+            out = self._model.generate(**enc, **kwargs)
         latency = time.monotonic() - started
         new_tokens = out[:, enc["input_ids"].shape[1] :]
         eos_ids = self._eos_ids()

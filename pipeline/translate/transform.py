@@ -7,8 +7,14 @@ request leaves as exactly one candidate or one rejected row, so the accounting i
 Graph:
 * ``py2many``, ``hf``, ``openai``: batches of requests -> ``_TranslateFn`` (cache lookup,
   the backend's ``translate`` for the misses, cache store) -> ``_RouteFn``.
-* ``vllm``: batches -> ``_CacheLookupFn`` (hits out, misses on) -> ``VLLMTranslate``
-  (RunInference) -> ``_StoreFn`` (cache store) -> ``_RouteFn``.
+* ``vllm``: one ``SampleGroup`` per (pair, target) holding its attempts -> batches ->
+  ``_GroupCacheLookupFn`` (cached attempts out, a group of the missing ones on) ->
+  ``VLLMTranslate`` (prompt-length check, RunInference with ``n`` samples per request) ->
+  ``_StoreFn`` (cache store) -> ``_RouteFn``.
+
+A ``TranslatorConfigError`` (rejected key, unknown model, a server that will not start) is
+not a row's fault: it is raised, the run stops with its message, and nothing of the failing
+batch is cached. ``preflight(config)`` finds the common ones before the pipeline starts.
 
 Metrics (namespace ``translate``): ``total``, ``kept``, ``dropped``, ``dropped_<reason>``,
 ``latency_ms`` (distribution, generated requests only), ``cache_hits`` (generations avoided),
@@ -30,6 +36,7 @@ from pipeline.translate.base import (
     TranslationFailure,
     TranslationRequest,
     Translator,
+    TranslatorConfigError,
     requests_for,
 )
 from pipeline.translate.prompts import PROMPT_VERSION
@@ -86,6 +93,27 @@ def make_translator(config: TranslateConfig) -> Translator:
     from pipeline.translate.vllm import VLLMTranslator
 
     return VLLMTranslator(config)
+
+
+def preflight(config: TranslateConfig) -> None:
+    """Check before the run what would make every request fail; raise ``TranslatorConfigError``.
+
+    ``openai``: one 1-token request (a wrong key, base URL or model name stops the launch).
+    ``hf``: the model's config loads from ``--model``. ``vllm`` and ``py2many``: nothing here
+    (the vLLM server starts on the workers; a server that does not start stops the run there).
+    """
+    backend = resolve_translator(config)
+    if backend == "openai":
+        from pipeline.translate.openai import preflight as openai_preflight
+
+        openai_preflight(config)
+    elif backend == "hf":
+        from transformers import AutoConfig
+
+        try:
+            AutoConfig.from_pretrained(config.model)
+        except (OSError, ValueError) as exc:
+            raise TranslatorConfigError(f"--model={config.model} cannot be loaded: {' '.join(str(exc).split())[:300]}") from None
 
 
 def translator_identity(config: TranslateConfig, backend: str) -> tuple[str, str, str]:
@@ -156,8 +184,9 @@ class _TranslateFn(beam.DoFn):
                 obj.close()
 
 
-class _CacheLookupFn(beam.DoFn):
-    """vLLM path: emit cached results; send misses on (tagged ``misses``)."""
+class _GroupCacheLookupFn(beam.DoFn):
+    """vLLM path: a batch of ``SampleGroup`` -> cached (request, result) out; for each group
+    with attempts still to generate, a group of those (tagged ``misses``)."""
 
     def __init__(self, config: TranslateConfig) -> None:
         self._config = config
@@ -168,15 +197,23 @@ class _CacheLookupFn(beam.DoFn):
         self._hits = beam.metrics.Metrics.counter(NAMESPACE, "cache_hits")
         self._misses = beam.metrics.Metrics.counter(NAMESPACE, "cache_misses")
 
-    def process(self, batch: list[TranslationRequest]):
-        cached = self._cache.get_many(batch, *self._ident) if self._cache is not None else [None] * len(batch)
-        for r, c in zip(batch, cached, strict=True):
-            if c is None:
-                self._misses.inc()
-                yield beam.pvalue.TaggedOutput("misses", r)
-            else:
-                self._hits.inc()
-                yield r, c
+    def process(self, batch):
+        from dataclasses import replace
+
+        requests = [r for group in batch for r in group.requests()]
+        cached = self._cache.get_many(requests, *self._ident) if self._cache is not None else [None] * len(requests)
+        found = {r.key: c for r, c in zip(requests, cached, strict=True) if c is not None}
+        for group in batch:
+            missing = []
+            for request in group.requests():
+                if request.key in found:
+                    self._hits.inc()
+                    yield request, found[request.key]
+                else:
+                    self._misses.inc()
+                    missing.append(request.attempt)
+            if missing:
+                yield beam.pvalue.TaggedOutput("misses", replace(group, attempts=tuple(missing)))
 
     def teardown(self) -> None:
         if getattr(self, "_cache", None) is not None:
@@ -230,33 +267,34 @@ class Translate(beam.PTransform):
 
     Args:
         config: the stage config.
-        vllm_handler: optional keyed ModelHandler for the vllm path (tests pass a stand-in).
-        vllm_message_factory: how chat dicts are given to that handler.
+        vllm_handler: optional keyed ModelHandler for the vllm path, taking
+            ``(SampleGroup, [OpenAIChatMessage])``; default ``vllm.make_vllm_handler(config)``.
     """
 
-    def __init__(self, config: TranslateConfig, vllm_handler: Any = None, vllm_message_factory: Any = None) -> None:
+    def __init__(self, config: TranslateConfig, vllm_handler: Any = None) -> None:
         super().__init__()
         self._config = config
         self._vllm_handler = vllm_handler
-        self._vllm_message_factory = vllm_message_factory
 
     def expand(self, pairs):
         config = self._config
         backend = resolve_translator(config)
-        requests = pairs | "Requests" >> beam.FlatMap(requests_for, config)
-        batches = requests | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=config.batch_size)
         if backend == "vllm":
-            from pipeline.translate.vllm import VLLMTranslate
+            from pipeline.translate.vllm import VLLMTranslate, groups_for
 
-            looked = batches | "CacheLookup" >> beam.ParDo(_CacheLookupFn(config)).with_outputs("misses", main="hits")
+            groups = pairs | "SampleGroups" >> beam.FlatMap(groups_for, config)
+            batches = groups | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=config.batch_size)
+            looked = batches | "CacheLookup" >> beam.ParDo(_GroupCacheLookupFn(config)).with_outputs("misses", main="hits")
             generated = (
                 looked.misses
-                | "VLLM" >> VLLMTranslate(config, self._vllm_handler, self._vllm_message_factory)
+                | "VLLM" >> VLLMTranslate(config, self._vllm_handler)
                 | "BatchStore" >> beam.BatchElements(min_batch_size=1, max_batch_size=config.batch_size * 4)
                 | "Store" >> beam.ParDo(_StoreFn(config))
             )
             results = (looked.hits, generated) | "Merge" >> beam.Flatten()
         else:
+            requests = pairs | "Requests" >> beam.FlatMap(requests_for, config)
+            batches = requests | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=config.batch_size)
             results = batches | "TranslateBatch" >> beam.ParDo(_TranslateFn(config, backend))
         return results | "Route" >> beam.ParDo(_RouteFn()).with_outputs("rejected", main="candidates")
 
@@ -266,7 +304,8 @@ def throughput_from_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
 
     ``metrics`` is ``{"counters": {"ns/name": n}, "distributions": {"ns/name": {...}}}`` as
     ``pipeline.stats.beam_metrics`` returns it. For vLLM, latency comes from RunInference's
-    own ``inference_batch_latency_micro_secs`` distribution when present.
+    own ``inference_batch_latency_micro_secs`` distribution when present; ``requests`` counts
+    HTTP requests (one per (pair, target), each with ``n`` samples).
     """
     counters = metrics.get("counters", {})
     dists = metrics.get("distributions", {})

@@ -5,8 +5,11 @@
 # runner.py) is bound read-only at run time and needs /usr/bin/python3. The backend starts the
 # agent as root with a few capabilities; it runs each program as its own unprivileged uid in
 # /work/jN (/work: a root-owned 0755 tmpfs).
-FROM gcc:12-bookworm
-RUN apt-get update && apt-get install -y --no-install-recommends python3 \
-    && rm -rf /var/lib/apt/lists/*
+# The base is a build argument (--build-arg BASE_IMAGE=...): without a registry the tests build
+# this file on a stand-in made from the host's packages (tests/sandboxes/production_images.py).
+ARG BASE_IMAGE=gcc:12-bookworm
+FROM ${BASE_IMAGE}
+RUN [ -x /usr/bin/python3 ] || { apt-get update \
+    && apt-get install -y --no-install-recommends python3 && rm -rf /var/lib/apt/lists/*; }
 RUN mkdir -p /work /job /opt/sandbox && chmod 0755 /work && chmod 1777 /tmp
 WORKDIR /work

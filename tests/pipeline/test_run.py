@@ -1,5 +1,17 @@
 """End to end: ``python -m pipeline.run`` on real parts (Beam DirectRunner, py2many,
-tree-sitter, the bubblewrap sandbox, parquet) and the guarantees users rely on."""
+tree-sitter, the Docker and bubblewrap sandboxes, parquet) and the guarantees users rely on.
+
+Every end-to-end run is made on both backends (``--sandbox=docker`` and ``--sandbox=bwrap``,
+markers ``docker`` and ``bwrap``), and the default (``--sandbox=auto``, what ``make run``
+uses) is run as users get it, with an assertion on the backend it picked. A backend that cannot
+run here fails these tests (or skips them when a developer opts out with
+``CODETRANS_ALLOW_MISSING``, see ``tests/support.py``); nothing falls back to
+``--sandbox=none``.
+
+Run time: one sample run per backend, module-scoped. The first one to finish lends its
+translation cache (py2many's output does not depend on the sandbox) to the others; the
+verdict caches stay per run, so each backend really compiles and runs every translation.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +25,16 @@ import pytest
 
 from pipeline.run import main
 from schemas import REJECTED_SCHEMA, RELEASE_SCHEMA, SPLITS, SYNTHCONL_COLUMNS, schema_version_of
+from tests.support import BACKENDS, allowed_missing, available, get_sandbox, in_ci, missing
 
-# Few targets and the quick sandbox keep the end-to-end runs to tens of seconds.
+# Few targets keep the end-to-end runs to tens of seconds.
 BASE = ["--runner=DirectRunner", "--target_languages=go,rust", "--decontaminate=humaneval"]
-SANDBOX = "--sandbox=bwrap" if shutil.which("bwrap") else "--sandbox=none"
+BACKEND_PARAMS = [pytest.param(b, marks=[getattr(pytest.mark, b), pytest.mark.slow]) for b in BACKENDS]
+_GOOD = {"repo": "o/r", "path": "a.py", "func_name": "inc", "language": "python",
+         "code": "def inc(x: int) -> int:\n    \"\"\"Add one.\n\n    >>> inc(1)\n    2\n    \"\"\"\n"
+                 "    return x + 1\n",
+         "original_string": "", "docstring": "Add one.", "sha": "0" * 40, "url": "u",
+         "partition": "train"}
 
 
 def _rows(directory: Path) -> list[dict]:
@@ -26,11 +44,45 @@ def _rows(directory: Path) -> list[dict]:
     return rows
 
 
+def _stats(out: Path) -> dict:
+    return json.loads((out / "stats.json").read_text())
+
+
+def _verdicts(rows: list[dict]) -> list[tuple]:
+    return sorted((r["pair_id"], r["language2"], r["func2"], r["exec_status"]) for r in rows)
+
+
+class _Runs:
+    """The module's sample runs, one per backend, made on first use."""
+
+    def __init__(self, tmp_path_factory) -> None:
+        self.tmp = tmp_path_factory
+        self.outputs: dict[str, Path] = {}
+
+    def translations(self, cache_dir: Path) -> None:
+        """Seed ``cache_dir`` with a finished run's translations (never its verdicts)."""
+        for out in self.outputs.values():
+            shutil.copytree(out / "cache" / "translations", cache_dir / "translations")
+            return
+
+    def sample(self, backend: str) -> Path:
+        if backend not in self.outputs:
+            get_sandbox(backend)  # a failure (or an opted-out skip) that says why
+            out = self.tmp.mktemp(f"sample_{backend}")
+            self.translations(out / "cache")
+            assert main([*BASE, f"--sandbox={backend}", f"--output={out}"]) == 0
+            self.outputs[backend] = out
+        return self.outputs[backend]
+
+
 @pytest.fixture(scope="module")
-def sample_run(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("sample_run")
-    assert main([*BASE, SANDBOX, f"--output={out}"]) == 0
-    return out
+def runs(tmp_path_factory) -> _Runs:
+    return _Runs(tmp_path_factory)
+
+
+@pytest.fixture(scope="module", params=BACKEND_PARAMS)
+def sample_run(request, runs) -> Path:
+    return runs.sample(request.param)
 
 
 def test_sample_run_writes_the_documented_layout(sample_run):
@@ -46,8 +98,16 @@ def test_sample_run_writes_the_documented_layout(sample_run):
     assert card.startswith("---\n") and "## Language matrix" in card and "## Rejection reasons" in card
 
 
+def test_the_run_used_the_backend_it_was_asked_for(sample_run):
+    stats = _stats(sample_run)
+    backend = stats["config"]["sandbox"]
+    assert stats["sandbox"] == {"requested": backend, "backend": backend, "warning": None}
+    counters = stats["metrics"]["counters"]
+    assert sum(v for k, v in counters.items() if k.startswith("execute/") and "cache_hits" in k) == 0
+
+
 def test_every_row_is_accounted_for(sample_run):
-    stats = json.loads((sample_run / "stats.json").read_text())
+    stats = _stats(sample_run)
     released, rejected = _rows(sample_run / "data"), _rows(sample_run / "rejected")
     acc = stats["accounting"]
     assert acc["balanced"], acc
@@ -62,9 +122,8 @@ def test_every_row_is_accounted_for(sample_run):
 def test_released_rows_are_validated_and_repository_disjoint(sample_run):
     released = _rows(sample_run / "data")
     assert all(r["parse_ok"] for r in released)
-    if SANDBOX != "--sandbox=none":
-        assert {r["exec_status"] for r in released} <= {"passed", "no_tests"}
-        assert any(r["exec_status"] == "passed" for r in released)
+    assert {r["exec_status"] for r in released} <= {"passed", "no_tests"}
+    assert {r["language2"] for r in released if r["exec_status"] == "passed"} == {"go", "rust"}
     split_of_repo: dict[str, str] = {}
     for r in released:
         assert split_of_repo.setdefault(r["repository_name"], r["split"]) == r["split"]
@@ -72,42 +131,119 @@ def test_released_rows_are_validated_and_repository_disjoint(sample_run):
     assert len(keys) == len(set(keys)), "one row per (pair, target)"
 
 
-def test_rerun_resumes_and_gives_the_same_dataset(sample_run, tmp_path):
+@pytest.mark.slow
+@pytest.mark.docker
+@pytest.mark.bwrap
+def test_both_backends_give_the_same_verdicts(runs):
+    """Same translations, each backend with its own empty verdict cache: the same rows and the
+    same verdicts (both run one agent and one classifier; DESIGN.md section 4)."""
+    for backend in BACKENDS:  # both usable before the first run starts
+        get_sandbox(backend)
+    docker, bwrap = runs.sample("docker"), runs.sample("bwrap")
+    assert _verdicts(_rows(docker / "data")) == _verdicts(_rows(bwrap / "data"))
+
+    def rejections(out: Path) -> list[tuple]:
+        return sorted(((r["stage"], r["reason"], r["pair_id"], r["target_language"], r["attempt"])
+                       for r in _rows(out / "rejected")), key=str)
+
+    assert rejections(docker) == rejections(bwrap)
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_default_sandbox_is_auto_and_takes_docker(runs, tmp_path):
+    """No ``--sandbox`` flag, as ``make run`` does: ``auto`` takes Docker when a daemon answers
+    (bubblewrap only when a developer opted out of Docker and none answers), says so in
+    stats.json, and gives the verdicts of an explicit ``--sandbox=docker`` run."""
+    if available("docker"):
+        expected = "docker"
+    elif "docker" in allowed_missing() and not in_ci():
+        expected = "bwrap"
+    else:
+        missing("docker", "no Docker daemon answers, so --sandbox=auto cannot take it")
+    explicit = runs.sample(expected)
+    out = tmp_path / "auto"
+    runs.translations(out / "cache")
+    argv = ["--runner=DirectRunner", "--target_languages=go", "--decontaminate=humaneval",
+            f"--output={out}"]
+    assert main(argv) == 0
+    stats = _stats(out)
+    assert stats["config"]["sandbox"] == "auto"
+    assert stats["sandbox"] == {"requested": "auto", "backend": expected, "warning": None}
+    go = [r for r in _rows(explicit / "data") if r["language2"] == "go"]
+    assert _verdicts(_rows(out / "data")) == _verdicts(go)
+
+
+def _tiny_source(tmp_path: Path) -> Path:
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps(_GOOD) + "\n")
+    return path
+
+
+@pytest.mark.bwrap
+def test_auto_takes_bubblewrap_when_no_docker_daemon_answers(tmp_path, monkeypatch):
+    get_sandbox("bwrap")
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-daemon.sock")
+    out = tmp_path / "out"
+    assert main(["--runner=DirectRunner", "--target_languages=go", "--decontaminate=",
+                 f"--source=csn:{_tiny_source(tmp_path)}", f"--output={out}"]) == 0
+    stats = _stats(out)
+    assert stats["sandbox"] == {"requested": "auto", "backend": "bwrap", "warning": None}
+    assert [(r["language2"], r["exec_status"]) for r in _rows(out / "data")] == [("go", "passed")]
+
+
+def test_an_unusable_explicit_backend_is_a_clean_error(tmp_path, monkeypatch, capsys):
+    """``--sandbox=docker`` without a daemon stops before any work, saying why; it never
+    falls back to another backend or to no sandbox."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-daemon.sock")
+    out = tmp_path / "out"
+    assert main(["--sandbox=docker", f"--source=csn:{_tiny_source(tmp_path)}",
+                 f"--output={out}"]) == 2
+    err = capsys.readouterr().err
+    assert "--sandbox=docker is not usable here" in err and "no Docker daemon answers" in err
+    assert not (out / "stats.json").exists()
+
+
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
+def test_rerun_resumes_and_gives_the_same_dataset(runs, backend, tmp_path):
+    sample_run = runs.sample(backend)
     out = tmp_path / "again"
     shutil.copytree(sample_run, out)
     before = sorted((r["pair_id"], r["language2"], r["func2"], r["split"]) for r in _rows(out / "data"))
-    assert main([*BASE, SANDBOX, f"--output={out}"]) == 0
+    assert main([*BASE, f"--sandbox={backend}", f"--output={out}"]) == 0
     after = sorted((r["pair_id"], r["language2"], r["func2"], r["split"]) for r in _rows(out / "data"))
     assert after == before
-    stats = json.loads((out / "stats.json").read_text())
-    counters = stats["metrics"]["counters"]
+    counters = _stats(out)["metrics"]["counters"]
     generated = sum(v for k, v in counters.items() if k.startswith("translate/") and k.endswith("cache_misses"))
     assert generated == 0, {k: v for k, v in counters.items() if k.startswith("translate/")}
 
 
-def test_multiprocessing_runner_gives_the_same_rows(sample_run, tmp_path):
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
+def test_multiprocessing_runner_gives_the_same_rows(runs, backend, tmp_path):
+    sample_run = runs.sample(backend)
     out = tmp_path / "mp"
     # Same caches as the in-process run, so this compares graph execution, not py2many again.
     shutil.copytree(sample_run / "cache", out / "cache")
-    assert main([*BASE, SANDBOX, f"--output={out}", "--direct_running_mode=multi_processing",
-                 "--direct_num_workers=2"]) == 0
+    assert main([*BASE, f"--sandbox={backend}", f"--output={out}",
+                 "--direct_running_mode=multi_processing", "--direct_num_workers=2"]) == 0
     key = lambda r: (r["pair_id"], r["language2"], r["func2"], r["split"], r["exec_status"])  # noqa: E731
     assert sorted(map(key, _rows(out / "data"))) == sorted(map(key, _rows(sample_run / "data")))
 
 
 def test_bad_input_is_rejected_with_reasons_not_crashed(tmp_path):
-    good = {"repo": "o/r", "path": "a.py", "func_name": "inc", "language": "python",
-            "code": "def inc(x: int) -> int:\n    \"\"\"Add one.\n\n    >>> inc(1)\n    2\n    \"\"\"\n    return x + 1\n",
-            "original_string": "", "docstring": "Add one.", "sha": "0" * 40, "url": "u", "partition": "train"}
-    lines = [json.dumps(good), "{not json", json.dumps({**good, "code": "", "func_name": "empty"}),
-             json.dumps({**good, "language": "cobol", "func_name": "cob"}),
-             json.dumps({**good, "func_name": "big", "code": "def big():\n" + "    x = 1\n" * 200_000})]
+    """Rejection at the source does not depend on the sandbox: ``--sandbox=none`` on purpose,
+    and the run says loudly that nothing was executed."""
+    lines = [json.dumps(_GOOD), "{not json", json.dumps({**_GOOD, "code": "", "func_name": "empty"}),
+             json.dumps({**_GOOD, "language": "cobol", "func_name": "cob"}),
+             json.dumps({**_GOOD, "func_name": "big", "code": "def big():\n" + "    x = 1\n" * 200_000})]
     path = tmp_path / "csn.jsonl.gz"
     with gzip.open(path, "wb") as f:
         f.write(("\n".join(lines) + "\n").encode() + b"\xff\xfe broken utf8 line\n")
     out = tmp_path / "out"
     assert main([*BASE, "--sandbox=none", "--decontaminate=", f"--source=csn:{path}", f"--output={out}"]) == 0
-    stats = json.loads((out / "stats.json").read_text())
+    stats = _stats(out)
+    assert stats["sandbox"]["backend"] == "none" and "parse-checked only" in stats["sandbox"]["warning"]
+    assert {r["exec_status"] for r in _rows(out / "data")} == {"not_run"}
     assert stats["accounting"]["balanced"]
     assert stats["accounting"]["source_rows"] == 6
     reasons = stats["rejection_reasons"]["source"]

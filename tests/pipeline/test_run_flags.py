@@ -17,7 +17,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.run import main
+from tests.support import get_sandbox
 
+# Every run here executes in bubblewrap (the docker path is test_run.py's): a missing bwrap
+# fails loudly, or skips with the reason when a developer opts out (tests/support.py).
+pytestmark = pytest.mark.bwrap
 BASE = ["--runner=DirectRunner", "--target_languages=go", "--decontaminate=", "--sandbox=bwrap"]
 SAMPLE = Path(__file__).resolve().parents[2] / "pipeline" / "data" / "sample.jsonl"
 
@@ -39,6 +43,7 @@ def _keys(rows: list[dict]) -> set[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
+    get_sandbox("bwrap")
     out = tmp_path_factory.mktemp("flags") / "base"
     assert main([*BASE, f"--output={out}"]) == 0
     return out
@@ -133,3 +138,28 @@ def test_max_code_bytes_rejects_larger_sources(base, tmp_path):
     stats = _stats(out)
     assert stats["accounting"]["balanced"]
     assert stats["rejection_reasons"]["source"] == {"too_large": too_large}
+
+
+def _go_file(name: str, body_lines: int) -> str:
+    body = "".join(f"\ty += {i}\n" for i in range(body_lines))
+    return (f"package p\n\n// {name} returns x plus a constant.\nfunc {name}(x int) int {{\n"
+            f"\ty := x\n{body}\treturn y\n}}\n")
+
+
+def test_repo_corpus_max_file_bytes_keeps_larger_files_out(tmp_path):
+    """Go sources stop at translation under py2many, so no program reaches the sandbox."""
+    get_sandbox("bwrap")
+    root = tmp_path / "goproj"
+    root.mkdir()
+    (root / "small.go").write_text(_go_file("Small", 2))
+    (root / "large.go").write_text(_go_file("Large", 200))
+    limit = 1000
+    assert (root / "small.go").stat().st_size < limit < (root / "large.go").stat().st_size
+    corpora = {}
+    for flag in ([], [f"--repo_corpus_max_file_bytes={limit}"]):
+        out = tmp_path / ("limited" if flag else "default")
+        assert main(["--runner=DirectRunner", f"--source=repo:{root}", "--translator=py2many",
+                     "--sandbox=bwrap", "--decontaminate=", "--emit_repo_corpus",
+                     f"--output={out}", *flag]) == 0
+        corpora[bool(flag)] = sorted(r["path"] for r in pq.read_table(out / "repo_corpus").to_pylist())
+    assert corpora == {False: ["large.go", "small.go"], True: ["small.go"]}

@@ -1,6 +1,10 @@
 """The ``hf`` backend for real: a tiny randomly initialised Llama and a BPE tokenizer trained
-offline, saved to a temporary directory and loaded by path like any local model. Its output
-is noise, so every row must come out rejected by reply handling, with a reason, none lost."""
+offline, saved to a temporary directory and loaded by path like any local model (its output
+is noise, so every row must come out rejected by reply handling, with a reason, none lost),
+and SmolLM2-135M-Instruct, a real instruction model (``local_model``).
+
+A CUDA out-of-memory error cannot happen on this CPU; the test that needs one wraps the real
+model's ``generate`` to raise torch's own ``OutOfMemoryError`` for batches above a size."""
 
 from __future__ import annotations
 
@@ -70,7 +74,7 @@ def test_tiny_model_output_is_rejected_with_reasons(tiny_model, caplog):
     assert len(results) == len(requests)
     assert all(isinstance(r, TranslationFailure) for r in results)
     assert {r.reason for r in results[:-1]} <= {"truncated", "empty_reply"}
-    assert results[-1].reason == "translator_error" and "context of 1024" in results[-1].detail
+    assert results[-1].reason == "prompt_too_long" and "context of 1024" in results[-1].detail
     assert all(r.raw_reply is not None and r.translator == f"hf:{tiny_model}" for r in results[:-1])
     assert all(r.prompt_version == "v1" for r in results)
     stats = t.stats()
@@ -92,7 +96,7 @@ def test_chat_template_and_sampling(tmp_path):
 
 def test_translate_stage_on_the_tiny_model_accounts_for_every_row(tiny_model, tmp_path):
     config = TranslateConfig(translator="hf", model=tiny_model, max_tokens=8, hf_device="cpu",
-                             target_languages=("go", "rust", "python"), num_samples=2,
+                             target_languages=("go", "rust", "python"), num_samples=2, temperature=0.7,
                              cache_dir=str(tmp_path / "cache"))
     pairs = [_pair(i) for i in range(3)]
     out = run_translate(pairs, config, tmp_path / "run")
@@ -106,3 +110,65 @@ def test_translate_stage_on_the_tiny_model_accounts_for_every_row(tiny_model, tm
     assert counters["translate/hf_requests"] == expected and counters["translate/hf_tokens_out"] > 0
     again = run_translate(pairs, config, tmp_path / "rerun")["metrics"]["counters"]
     assert again.get("translate/cache_misses", 0) == 0 and again["translate/cache_hits"] == expected
+
+
+def _fail_batches_above(translator: HFTranslator, size: int, error: BaseException) -> list[int]:
+    """Make the real model's ``generate`` raise ``error`` for batches above ``size``; returns
+    the batch sizes it was called with."""
+    real = translator._model.generate
+    calls: list[int] = []
+
+    def generate(*args, **kwargs):
+        rows = kwargs["input_ids"].shape[0]
+        calls.append(rows)
+        if rows > size:
+            raise error
+        return real(*args, **kwargs)
+
+    translator._model.generate = generate
+    return calls
+
+
+def test_out_of_memory_is_retried_with_smaller_batches(tiny_model):
+    config = TranslateConfig(translator="hf", model=tiny_model, max_tokens=6, hf_batch_size=8, hf_device="cpu")
+    t = HFTranslator(config)
+    oom = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 23.65 GiB total capacity)")
+    calls = _fail_batches_above(t, 2, oom)
+    requests = [TranslationRequest(_pair(i), "go", 0) for i in range(10)]
+    results = t.translate(requests)
+    assert len(results) == 10 and [r.request.key for r in results] == [r.key for r in requests]
+    assert all(r.reason in {"truncated", "empty_reply"} for r in results)  # answered, not failed
+    assert t.batch_size == 2 and t.stats()["device_retries"] >= 2
+    assert calls[0] == 8 and max(calls[calls.index(2):]) == 2  # the smaller size is kept afterwards
+
+
+def test_a_device_error_that_persists_is_transient_and_other_errors_are_not(tiny_model):
+    config = TranslateConfig(translator="hf", model=tiny_model, max_tokens=6, hf_batch_size=4, hf_device="cpu")
+    t = HFTranslator(config)
+    _fail_batches_above(t, 0, RuntimeError("CUDA error: an illegal memory access was encountered"))
+    results = t.translate([TranslationRequest(_pair(i), "go", 0) for i in range(3)])
+    assert [r.reason for r in results] == ["inference_error"] * 3 and all(r.transient for r in results)
+    assert "illegal memory access" in results[0].detail
+    other = HFTranslator(config)
+    _fail_batches_above(other, 0, ValueError("input contains an unsupported token"))
+    (failed,) = other.translate([TranslationRequest(_pair(1), "go", 0)])
+    assert failed.reason == "translator_error" and not failed.transient
+
+
+@pytest.mark.slow
+def test_smollm2_through_the_translate_stage(tmp_path):
+    """A real instruction model: every reply is extracted, truncated or rejected with a reason."""
+    from tests.pipeline.local_model import smollm2_path
+
+    torch.set_num_threads(1)
+    config = TranslateConfig(translator="hf", model=smollm2_path(), max_tokens=48, hf_device="cpu", hf_batch_size=4,
+                             target_languages=("go", "javascript"), num_samples=2, temperature=0.7,
+                             cache_dir=str(tmp_path / "cache"))
+    pairs = [_pair(i) for i in range(2)]
+    out = run_translate(pairs, config, tmp_path / "run")
+    expected = sum(len(requests_for(p, config)) for p in pairs)
+    assert len(out["candidates"]) + len(out["rejected"]) == expected == 8
+    assert all(r["reason"] in {"truncated", "empty_reply"} and r["raw_reply"] for r in out["rejected"])
+    assert all(c["code"].strip() and c["translator"] == f"hf:{config.model}" for c in out["candidates"])
+    counters = out["metrics"]["counters"]
+    assert counters["translate/hf_requests"] == expected and counters["translate/hf_tokens_out"] > 0

@@ -1,123 +1,314 @@
-"""The vllm path up to the GPU boundary: RunInference with a stand-in model handler.
+"""The ``vllm`` backend through Beam's real ``VLLMChatModelHandler`` and ``RunInference``.
 
-vLLM needs a GPU and cannot run here. ``_StandInChatHandler`` is a test double for Beam's
-``VLLMChatModelHandler``: same input (chat messages) and output (``PredictionResult`` whose
-inference is a chat-completion JSON), no server. It fails every batch that holds a request
-for a chosen target, which exercises ``with_exception_handling``'s dead-letter path.
+vLLM needs a GPU and cannot run here. With ``tests/standins`` on ``PYTHONPATH``, the server
+Beam starts (``python -m vllm.entrypoints.openai.api_server ...``) is the stand-in of that
+module: vLLM's argument rules and request checks, OpenAI JSON replies, generation by a real
+model (SmolLM2-135M-Instruct) on the CPU. Everything else is the real thing: Beam's handler
+and its server process management, the ``openai`` client, HTTP on 127.0.0.1.
 """
 
 from __future__ import annotations
 
-import pytest
-from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
 
-from pipeline.translate import TranslateConfig, TranslationFailure, TranslationRequest, requests_for
-from pipeline.translate.vllm import VLLMTranslator, plain_messages, reply_of
-from schemas import SourcePair, Translation
+import apache_beam as beam
+import openai
+import pytest
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline.translate import Reason, TranslateConfig, requests_for
+from pipeline.translate.reaper import matching_descendants
+from pipeline.translate.server_args import parse_server_kwargs
+from pipeline.translate.vllm import (
+    SampleGroup,
+    ServerRejection,
+    VLLMTranslator,
+    _dead_letters,
+    derived_max_model_len,
+    inference_args,
+    live_server_pids,
+    make_vllm_handler,
+    openai_messages,
+    results_for,
+    stop_vllm_servers,
+)
+from schemas import SourcePair
+from tests.pipeline.local_model import ROOT, server_processes, smollm2_path, use_vllm_standin
 from tests.pipeline.test_translate_transform import run_translate
 
-GO = "func Scale(x int) int {\n\treturn x * 2\n}"
+
+def _pair(i: int, body_lines: int = 0) -> SourcePair:
+    body = "".join(f"    x = x + {k}\n" for k in range(body_lines))
+    return SourcePair.create(
+        repository_name="o/r",
+        func_path_in_repository="m.py",
+        func_name=f"scale_{i}",
+        language="python",
+        code=f"def scale_{i}(x: int) -> int:\n{body}    return x * {i}\n",
+        docstring=f"Scale by {i}.",
+    )
 
 
-class _StandInServer:
-    """What the stand-in handler "loads" (Beam keeps a weak reference to loaded models)."""
+def _config(tmp_path, marker: str, **overrides) -> TranslateConfig:
+    """The vLLM config of these tests; ``marker`` (a seed flag) tells this test's servers apart."""
+    flags = overrides.pop("flags", "")
+    fields = {
+        "translator": "vllm",
+        "model": smollm2_path(),
+        "max_tokens": 24,
+        "temperature": 0.8,
+        "num_samples": 2,
+        "target_languages": ("go",),
+        "cache_dir": str(tmp_path / "cache"),
+        "vllm_server_kwargs": parse_server_kwargs(f"seed={marker},{flags}"),
+        **overrides,
+    }
+    return TranslateConfig(**fields)
 
 
-class _StandInChatHandler(ModelHandler):
-    """Stand-in for VLLMChatModelHandler (a test double; no vLLM server)."""
-
-    def __init__(self, fail_target: str | None = None) -> None:
-        super().__init__()
-        self.fail_target = fail_target
-
-    def load_model(self):
-        return _StandInServer()
-
-    def run_inference(self, batch, model, inference_args=None):
-        assert inference_args["max_tokens"] == 64 and "temperature" in inference_args
-        results = []
-        for messages in batch:
-            user = messages[-1]["content"]
-            if self.fail_target and f"into {self.fail_target}." in user:
-                raise RuntimeError("CUDA out of memory (stand-in)")
-            finish = "length" if "into Rust." in user else "stop"
-            reply = {"choices": [{"message": {"role": "assistant", "content": f"```go\n{GO}\n```"},
-                                  "finish_reason": finish}],
-                     "usage": {"prompt_tokens": 100, "completion_tokens": 20}}
-            results.append(PredictionResult(messages, reply))
-        return results
-
-    def batch_elements_kwargs(self):
-        return {"max_batch_size": 1}
+def _marker() -> str:
+    return str(uuid.uuid4().int % 10**9)
 
 
-def _pairs() -> list[SourcePair]:
-    return [SourcePair.create(repository_name="o/r", func_path_in_repository="m.py", func_name=f"scale_{i}",
-                              language="python", code=f"def scale_{i}(x: int) -> int:\n    return x * {i}\n",
-                              docstring="Scale.") for i in range(4)]
+# --- without a server --------------------------------------------------------------------
 
 
-def _config(tmp_path, **kw) -> TranslateConfig:
-    return TranslateConfig(translator="vllm", model="Qwen/Qwen2.5-Coder-7B-Instruct", max_tokens=64,
-                           target_languages=("go", "rust", "java"), cache_dir=str(tmp_path / "cache"), **kw)
+def test_samples_are_one_request_with_n_and_greedy_samples_are_refused():
+    config = TranslateConfig(translator="vllm", model="m", num_samples=3, temperature=0.6, seed=11)
+    assert inference_args(config) == {
+        "max_tokens": 1024,
+        "temperature": 0.6,
+        "top_p": 1.0,
+        "seed": 11,
+        "n": 3,
+    }
+    with pytest.raises(ValueError, match="identical greedy samples"):
+        TranslateConfig(translator="vllm", model="m", num_samples=3, temperature=0.0)
+    with pytest.raises(
+        ValueError, match="must not set api-key"
+    ):  # Beam's client could never authenticate
+        TranslateConfig(translator="vllm", model="m", vllm_server_kwargs={"api-key": "secret"})
 
 
-def test_runinference_results_and_dead_letters_become_rows(tmp_path):
-    config = _config(tmp_path)
-    pairs = _pairs()
-    out = run_translate(pairs, config, tmp_path / "run", vllm_handler=KeyedModelHandler(_StandInChatHandler("Java")),
-                        vllm_message_factory=plain_messages)
+def test_derived_max_model_len_follows_the_model_config():
+    class Config:
+        max_position_embeddings = 4096
+        model_max_length = 8192
+        rope_scaling = {"rope_type": "yarn", "factor": 4.0}
+
+    assert derived_max_model_len(Config()) == 16384
+    Config.rope_scaling = None
+    assert derived_max_model_len(Config()) == 4096
+
+
+def test_failed_batches_as_beam_emits_them_become_transient_rows(tmp_path):
+    """Beam's dead letters are ``(batch, (exc_type, repr, traceback lines))``: read, not printed."""
+    config = TranslateConfig(translator="vllm", model="m", num_samples=2, temperature=0.5)
+    groups = [SampleGroup(_pair(1), "go", (0, 1)), SampleGroup(_pair(2), "rust", (1,))]
+
+    def fail(batch):
+        try:  # the HTTP library of the installed openai client
+            import httpx2 as httpx
+        except ImportError:
+            import httpx
+        request = httpx.Request("POST", "http://localhost:8000/v1/chat/completions")
+        raise openai.APIConnectionError(message="Connection error.", request=request)
+
+    with beam.Pipeline(runner="DirectRunner") as p:
+        _, bad = (
+            p | beam.Create([[(g, []) for g in groups]]) | beam.Map(fail).with_exception_handling()
+        )
+        rows = (
+            bad
+            | beam.FlatMap(_dead_letters(config))
+            | beam.Map(
+                lambda item: (item[0].key, item[1].reason, item[1].transient, item[1].detail)
+            )
+        )
+        assert_that(
+            rows,
+            equal_to(
+                [
+                    (
+                        f"{_pair(1).pair_id}/go/0",
+                        "inference_error",
+                        True,
+                        "RunInference failed: openai.APIConnectionError: Connection error.",
+                    ),
+                    (
+                        f"{_pair(1).pair_id}/go/1",
+                        "inference_error",
+                        True,
+                        "RunInference failed: openai.APIConnectionError: Connection error.",
+                    ),
+                    (
+                        f"{_pair(2).pair_id}/rust/1",
+                        "inference_error",
+                        True,
+                        "RunInference failed: openai.APIConnectionError: Connection error.",
+                    ),
+                ]
+            ),
+        )
+
+
+# --- through the stand-in server -----------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_pipeline_samples_isolates_the_long_pair_and_leaves_no_server(
+    tmp_path, monkeypatch, caplog
+):
+    use_vllm_standin(monkeypatch)
+    caplog.set_level(logging.INFO)
+    marker = _marker()
+    config = _config(
+        tmp_path,
+        marker,
+        flags="max-model-len=1024,enable-prefix-caching,enforce-eager,enable-log-requests",
+    )
+    pairs = [_pair(1), _pair(2), _pair(3, body_lines=150)]  # the last one does not fit 1024 tokens
+    out = run_translate(pairs, config, tmp_path / "run")
+
     expected = sum(len(requests_for(p, config)) for p in pairs)
-    assert len(out["candidates"]) + len(out["rejected"]) == expected == 12
-    assert {c["target_language"] for c in out["candidates"]} == {"go"}
-    assert all(c["translator"] == "vllm:Qwen/Qwen2.5-Coder-7B-Instruct" and c["prompt_version"] == "v1"
-               for c in out["candidates"])
-    reasons = {(r["target_language"], r["reason"]) for r in out["rejected"]}
-    assert reasons == {("rust", "truncated"), ("java", "inference_error")}
-    failed = [r for r in out["rejected"] if r["reason"] == "inference_error"]
-    assert all("CUDA out of memory" in r["detail"] for r in failed)
+    assert len(out["candidates"]) + len(out["rejected"]) == expected == 6
+    too_long = [r for r in out["rejected"] if r["reason"] == Reason.PROMPT_TOO_LONG]
+    assert {r["pair_id"] for r in too_long} == {pairs[2].pair_id} and len(too_long) == 2
+    assert "max-model-len 1024" in too_long[0]["detail"]
+    for row in out["rejected"]:
+        if row["reason"] != Reason.PROMPT_TOO_LONG:
+            assert (
+                row["reason"] in {Reason.TRUNCATED, Reason.EMPTY_REPLY}
+                and row["raw_reply"] is not None
+            ), row
+
+    server_log = [r.getMessage() for r in caplog.records if "vLLM STAND-IN" in r.getMessage()]
+    assert any(
+        "'enable_prefix_caching': True" in m and "'enforce_eager': True" in m for m in server_log
+    )
+    sent = [m for m in server_log if "Received request" in m]
+    assert len(sent) == 2 and all(
+        "n=2," in m and "seed=1234," in m for m in sent
+    )  # the long pair was never sent
+    replies = {}
+    for row in out["candidates"] + [r for r in out["rejected"] if r["raw_reply"] is not None]:
+        replies.setdefault(row["pair_id"], set()).add(row["raw_reply"])
+    assert any(len(samples) == 2 for samples in replies.values())  # the two samples differ
     counters = out["metrics"]["counters"]
-    assert counters["translate/vllm_requests"] == 8 and counters["translate/vllm_tokens_in"] == 800
-    assert counters["translate/cache_misses"] == 12
+    assert counters["translate/vllm_requests"] == 2 and counters["translate/vllm_tokens_out"] > 0
+    assert counters["translate/vllm_prompt_too_long"] == 1
 
-    # Re-run: good replies and truncations are cached; failed inferences are retried.
-    again = run_translate(pairs, config, tmp_path / "rerun", vllm_handler=KeyedModelHandler(_StandInChatHandler()),
-                          vllm_message_factory=plain_messages)
+    assert live_server_pids() == [] and server_processes(marker) == []
+    assert (
+        matching_descendants(os.getpid(), "pipeline.translate.reaper") == []
+    )  # the watchdog ended too
+
+    caplog.clear()
+    again = run_translate(
+        pairs, config, tmp_path / "rerun"
+    )  # everything cached, prompt_too_long included
     c2 = again["metrics"]["counters"]
-    assert c2["translate/cache_hits"] == 8 and c2["translate/cache_misses"] == 4
-    assert {c["target_language"] for c in again["candidates"]} == {"go", "java"}
+    assert c2["translate/cache_hits"] == expected and c2.get("translate/cache_misses", 0) == 0
+    assert not any(
+        "vLLM STAND-IN" in r.getMessage() for r in caplog.records
+    )  # no server was started
 
 
-def test_translator_interface_drives_the_handler_directly(tmp_path):
-    t = VLLMTranslator(_config(tmp_path), handler=KeyedModelHandler(_StandInChatHandler("Java")),
-                       message_factory=plain_messages)
-    pair = _pairs()[0]
-    ok, cut = t.translate([TranslationRequest(pair, "go"), TranslationRequest(pair, "rust")])
-    assert isinstance(ok, Translation) and ok.code == GO + "\n"
-    assert isinstance(cut, TranslationFailure) and cut.reason == "truncated"
-    (bad,) = t.translate([TranslationRequest(pair, "java")])
-    assert bad.reason == "inference_error" and bad.transient
-    assert t.stats()["requests"] == 2
+@pytest.mark.slow
+def test_a_request_the_server_refuses_fails_alone(tmp_path, monkeypatch):
+    """One HTTP 400 in a batch: the batch is split and retried; only that request is rejected."""
+    use_vllm_standin(monkeypatch)
+    marker = _marker()
+    config = _config(tmp_path, marker, flags="max-model-len=1024")
+    handler = make_vllm_handler(config)
+    translator = VLLMTranslator(config, handler)
+    try:
+        groups = [
+            SampleGroup(_pair(i, body_lines=150 if i == 2 else 0), "go", (0, 1))
+            for i in range(1, 4)
+        ]
+        # Through the Translator interface the long prompt is caught before sending ...
+        results = translator.translate([r for g in groups for r in g.requests()])
+        assert [r.reason if hasattr(r, "reason") else "ok" for r in results][2:4] == [
+            "prompt_too_long"
+        ] * 2
+        assert translator.stats()["requests"] == 2
+        # ... sent anyway, the server refuses it (HTTP 400) and only it fails.
+        batch = [(g, openai_messages(g.messages())) for g in groups]
+        predictions = list(handler.run_inference(batch, translator._model, inference_args(config)))
+        assert [type(p.inference).__name__ for _, p in predictions] == [
+            "ChatCompletion",
+            "ServerRejection",
+            "ChatCompletion",
+        ]
+        rejection = predictions[1][1].inference
+        assert isinstance(rejection, ServerRejection) and rejection.status == 400
+        assert "maximum context length is 1024 tokens" in rejection.message
+        (_, first), (_, second) = results_for(groups[1], rejection, config)
+        assert first.reason == second.reason == Reason.PROMPT_TOO_LONG and not first.transient
+        assert len(predictions[0][1].inference.choices) == 2  # n=2 samples in one reply
+    finally:
+        translator.close()
+    assert server_processes(marker) == []
 
 
-def test_reply_of_reads_objects_and_dicts():
-    class Obj:
-        def __init__(self, **kw):
-            self.__dict__.update(kw)
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [("served-model-name=other-name", "HTTP 404"), ("max-num-seqs=many", "did not start")],
+    ids=["server_serves_another_name", "server_does_not_start"],
+)
+def test_configuration_errors_stop_the_run_and_cache_nothing(tmp_path, monkeypatch, flags, message):
+    from pipeline.run import translator_config_error
 
-    completion = Obj(choices=[Obj(message=Obj(content="x"), finish_reason="length")],
-                     usage=Obj(prompt_tokens=3, completion_tokens=4))
-    assert reply_of(completion) == ("x", True, 3, 4)
-    assert reply_of({"choices": [{"message": {"content": None}, "finish_reason": "stop"}]}) == ("", False, 0, 0)
+    use_vllm_standin(monkeypatch)
+    marker = _marker()
+    config = _config(tmp_path, marker, flags=flags)
+    with pytest.raises(Exception) as info:
+        run_translate([_pair(1), _pair(2)], config, tmp_path / "run")
+    line = translator_config_error(info.value)
+    assert line is not None and message in line and "\n" not in line
+    from pipeline.translate import TranslationCache
+
+    cache = TranslationCache(config.cache_dir)
+    assert len(cache) == 0
+    cache.close()
+    assert server_processes(marker) == []
 
 
-def test_real_handler_gets_the_server_kwargs():
-    pytest.importorskip("openai")  # Beam's vLLM module imports the openai client
-    from pipeline.translate.vllm import make_vllm_handler
+@pytest.mark.slow
+def test_a_killed_pipeline_process_leaves_no_server(tmp_path, monkeypatch):
+    """SIGKILL runs no Python code: the watchdog stops the server the dead process started."""
+    use_vllm_standin(monkeypatch)
+    marker = _marker()
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from pipeline.translate import TranslateConfig
+        from pipeline.translate.vllm import make_vllm_handler, live_server_pids
+        config = TranslateConfig(translator="vllm", model={smollm2_path()!r}, vllm_server_kwargs={{"seed": "{marker}"}})
+        server = make_vllm_handler(config).load_model()
+        server.get_server_port()  # starts it
+        print(live_server_pids()[0], flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, env=os.environ
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    server_pid = int(proc.stdout.split()[0])
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and server_processes(marker):
+        time.sleep(0.5)
+    assert server_processes(marker) == [], f"server {server_pid} survived its pipeline process"
 
-    config = TranslateConfig(translator="vllm", model="Qwen/Qwen2.5-Coder-7B-Instruct",
-                             vllm_server_kwargs={"max-num-seqs": "128", "gpu-memory-utilization": "0.9"})
-    keyed = make_vllm_handler(config)
-    inner = keyed._unkeyed
-    assert inner._model_name == "Qwen/Qwen2.5-Coder-7B-Instruct"
-    assert inner._vllm_server_kwargs == {"max-num-seqs": "128", "gpu-memory-utilization": "0.9"}
+
+def test_stop_is_safe_without_servers():
+    assert stop_vllm_servers() == 0 and live_server_pids() == []

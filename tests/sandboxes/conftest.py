@@ -1,9 +1,10 @@
 """Shared fixtures: one sandbox per backend for the whole session, and a leftover-process probe.
 
-Docker tests skip with the reason only when no daemon answers (``make test`` starts one with
-``scripts/ensure_dockerd.sh``); bubblewrap tests skip only when ``bwrap`` is not installed.
-Every test parametrized by ``backend`` (or using the ``sandbox`` fixture) carries that
-backend's marker, so ``pytest -m bwrap`` or ``-m "not docker"`` picks a backend in CI.
+A backend that cannot run here is a failure (CI installs both; ``make test`` starts Docker
+with ``scripts/ensure_dockerd.sh``), or a skip with the reason when a developer opts out with
+``CODETRANS_ALLOW_MISSING=docker`` (or ``bwrap``): see ``tests/support.py``. Every test
+parametrized by ``backend`` (or using the ``sandbox`` fixture) carries that backend's marker
+(``tests/conftest.py``), so ``pytest -m bwrap`` or ``-m "not docker"`` picks a backend.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from sandboxes import Sandbox, SandboxUnavailable, open_sandbox
+from sandboxes import Sandbox
+from tests.support import BACKENDS, get_sandbox
 
 FIXTURES = Path(__file__).parent / "fixtures"
-BACKENDS = ("docker", "bwrap")
+
+__all__ = ["BACKENDS", "FIXTURES", "get_sandbox", "leftover_pids", "sandbox"]
 
 
 def leftover_pids(token: str) -> list[int]:
@@ -37,31 +40,6 @@ def leftover_pids(token: str) -> list[int]:
     return found
 
 
-_SANDBOXES: dict[str, Sandbox] = {}
-
-
-def get_sandbox(backend: str) -> Sandbox:
-    if backend not in _SANDBOXES:
-        try:
-            _SANDBOXES[backend] = open_sandbox(backend)
-        except SandboxUnavailable as exc:
-            pytest.skip(f"{backend} backend unavailable here: {exc}")
-    return _SANDBOXES[backend]
-
-
 @pytest.fixture(scope="session", params=BACKENDS)
 def sandbox(request) -> Sandbox:
     return get_sandbox(request.param)
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        for key in ("backend", "sandbox"):
-            if params.get(key) in BACKENDS:
-                item.add_marker(getattr(pytest.mark, params[key]))
-
-
-def pytest_sessionfinish(session, exitstatus):
-    for sb in _SANDBOXES.values():
-        sb.close()

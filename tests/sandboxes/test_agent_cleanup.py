@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from sandboxes.agent import _charge, _remove_tree
+from tests.support import require_root
 
 NOBODY = 65534
 
@@ -76,9 +77,9 @@ def test_removes_a_5000_level_hostile_tree(base: Path) -> None:
     assert (base / "outside" / "keep").read_text() == "keep"  # no symlink followed
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="switching to another uid needs root")
 def test_removes_it_as_the_owner_without_privileges(base: Path) -> None:
     """Without CAP_DAC_OVERRIDE the cleanup must chmod locked dirs back before entering."""
+    require_root("switching to another uid needs root")
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:

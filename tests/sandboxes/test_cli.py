@@ -16,7 +16,7 @@ def test_cli_prints_one_json_object(tmp_path, capsys, backend):
     src.write_text("import sys\nprint(sys.stdin.read().upper())\n")
     stdin = tmp_path / "in.txt"
     stdin.write_text("hello")
-    assert main(["--language=py", str(src), f"--stdin={stdin}", "--timeout=5",
+    assert main(["--language=py", str(src), f"--stdin={stdin}", "--timeout=30",
                  f"--backend={backend}"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["status"] == "ok" and out["stdout"] == "HELLO\n" and out["exit_code"] == 0
@@ -43,6 +43,21 @@ def test_cli_runs_several_files_as_one_batch_in_order(tmp_path, capsys, backend)
     assert [line["file"] for line in lines] == [str(tmp_path / name) for name in files]
     assert [(line["status"], line["stdout"]) for line in lines] == [
         ("ok", "py input0\n"), ("runtime_error", "c input1\n"), ("ok", "py input2 False\n")]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cli_memory_mb_is_the_programs_memory_limit(tmp_path, capsys, backend):
+    """``--memory_mb``: 300 MiB of touched memory passes under 512 MiB and is
+    ``memory_exceeded`` under 128 MiB, the same program either way."""
+    get_sandbox(backend)
+    src = tmp_path / "hog.py"
+    src.write_text("block = b'x' * (300 << 20)\nprint('held', len(block) >> 20)\n")
+    verdicts = {}
+    for limit in (512, 128):
+        assert main([str(src), f"--memory_mb={limit}", f"--backend={backend}"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        verdicts[limit] = (out["status"], out["stdout"].strip())
+    assert verdicts == {512: ("ok", "held 300"), 128: ("memory_exceeded", "")}
 
 
 @pytest.mark.bwrap

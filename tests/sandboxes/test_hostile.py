@@ -4,6 +4,8 @@ All hostile programs of a backend run as one batch (the production path: one war
 per language on Docker), each followed by a harmless canary program that must still pass, so
 a hostile program cannot affect the next one's verdict. Host-side state is checked afterwards:
 no process left, no file written, the secret never printed, no connection reached the server.
+``test_hostile_controls.py`` runs each program without a sandbox, where it does its harm: the
+statuses here are containment, not programs that crash on their own.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from .conftest import BACKENDS, FIXTURES, get_sandbox, leftover_pids
 
 HOSTILE = FIXTURES / "hostile"
 _EXT = {lang.extension: name for name, lang in LANGUAGES.items()}
-#: expected status and Program options per hostile program kind
+#: expected status and Program options per hostile program kind. Short timeouts only where the
+#: expected status is ``timeout`` (a loaded host cannot make those end sooner); where another
+#: limit must be reached first, a timeout that a busy host's slow JVM start cannot reach.
 EXPECTED: dict[str, tuple[RunStatus, dict]] = {
     "fork_bomb": (RunStatus.TIMEOUT, {"timeout_s": 2}),
-    "memory_bomb": (RunStatus.MEMORY_EXCEEDED, {"memory_mb": 128, "timeout_s": 10}),
+    "memory_bomb": (RunStatus.MEMORY_EXCEEDED, {"memory_mb": 128, "timeout_s": 60}),
     "infinite_loop": (RunStatus.TIMEOUT, {"timeout_s": 1}),
-    "output_flood": (RunStatus.OUTPUT_EXCEEDED, {"timeout_s": 10}),
+    "output_flood": (RunStatus.OUTPUT_EXCEEDED, {"timeout_s": 60}),
     "sleep": (RunStatus.TIMEOUT, {"timeout_s": 1}),
     "write_outside": (RunStatus.RUNTIME_ERROR, {}),
     "read_secret": (RunStatus.RUNTIME_ERROR, {}),
@@ -145,7 +149,7 @@ def test_hostile_program(backend, case):
     if kind == "output_flood":
         assert len(result.stdout) <= 64 * 1024
     if kind in ("sleep", "infinite_loop"):
-        assert result.wall_s < 10
+        assert result.wall_s < 60  # stopped at its 1 s limit, not after the 120 s sleep
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -12,6 +12,7 @@ import pytest
 
 from sandboxes import syscall_filter
 from sandboxes.syscall_filter import DENIED, SYSCALLS
+from tests.support import missing
 
 from .batch_attacks import ATTACKS_DIR
 
@@ -30,13 +31,13 @@ def _header_numbers(path: Path) -> dict[str, int]:
 @pytest.mark.parametrize("machine", sorted(SYSCALLS))
 def test_numbers_match_the_kernel_headers(machine: str) -> None:
     if not HEADERS[machine].is_file():
-        pytest.skip(f"{HEADERS[machine]} not installed (linux-libc-dev)")
+        missing("linux-libc-dev", f"{HEADERS[machine]} is not installed")
     kernel = _header_numbers(HEADERS[machine])
     table = SYSCALLS[machine]
     assert {name: kernel.get(name) for name in table} == table
     # a denied name missing from the table must not exist on that architecture
-    missing = [name for name in DENIED if name not in table and name in kernel]
-    assert missing == []
+    absent = [name for name in DENIED if name not in table and name in kernel]
+    assert absent == []
 
 
 def test_unknown_architecture_is_refused() -> None:
@@ -66,15 +67,15 @@ def test_filter_alone_refuses_keyring_namespaces_and_ptrace() -> None:
     assert probes["clone3_newuser"] == "ENOSYS" and probes["fork"] == "ok", probes
 
 
-@pytest.mark.parametrize("argv", [
-    ["/usr/bin/java", "-version"],
-    ["/usr/bin/node"],
-    ["/usr/bin/go", "version"],
+@pytest.mark.parametrize(("language", "argv"), [
+    ("java", ["/usr/bin/java", "-version"]),
+    ("javascript", ["/usr/bin/node"]),
+    ("go", ["/usr/bin/go", "version"]),
 ], ids=["java", "node", "go"])
-def test_runtimes_start_under_the_filter(argv: list[str]) -> None:
+def test_runtimes_start_under_the_filter(language: str, argv: list[str]) -> None:
     """Threads (clone3 -> ENOSYS -> clone) and runtimes' start-up survive the filter."""
     if not Path(argv[0]).exists():
-        pytest.skip(f"{argv[0]} not installed")
+        missing(language, f"{argv[0]} is not installed")
     if argv[0].endswith("node"):
         argv = [argv[0], "-e", "const { Worker } = require('worker_threads');"
                 "new Worker('process.exit(0)', { eval: true }).on('exit', c => process.exit(c));"]
