@@ -11,8 +11,9 @@ element reaching the second: the stage just before it (its own code, the child p
 waited for, such as the translator's). Every progress step reads the process's CPU time
 (user+sys, plus reaped children) and adds the time since the previous checkpoint of this
 process to the counter ``progress/<stage>_cpu_us``; the rejected-rows step credits the stage
-named in each rejected row. Work between a stage's last output and the next checkpoint (the
-sinks, shuffles) is not credited to any stage: ``pipeline.stats.stage_rates`` reports it as the
+named in each rejected row. Setting up a progress step restarts the count, so work before it
+(another pipeline in the same process, worker start-up) and work between a stage's last output
+and the next checkpoint (the sinks, shuffles) is not credited to any stage: ``pipeline.stats.stage_rates`` reports it as the
 rest of the run's CPU. Attribution is exact when a process runs one bundle at a time (the
 DirectRunner in-process and multi-processing modes, Dataflow's default of one thread per
 core aside); CPU of processes that are no children of a worker (Docker containers) is
@@ -44,6 +45,12 @@ def process_cpu_s() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def reset_checkpoint() -> None:
+    """Start this process's count now (a process may run several pipelines, one after another)."""
+    with _lock:
+        _last_cpu[os.getpid()] = process_cpu_s()
+
+
 def checkpoint() -> float:
     """CPU seconds this process used since its previous checkpoint (0 at the first)."""
     now = process_cpu_s()
@@ -61,6 +68,7 @@ class _ProgressFn(beam.DoFn):
         self._by_rejected_stage = by_rejected_stage
 
     def setup(self) -> None:
+        reset_checkpoint()  # what ran before this run's steps were set up is no stage's
         self._count = 0
         self._start = time.monotonic()
         self._last = self._start

@@ -1,10 +1,7 @@
 """Throughput plumbing: sandbox batches of one target language, per-stage CPU credits, and the
-per-stage rates of ``stats.json`` (a small run end to end)."""
+per-stage rates of ``stats.json`` (end to end: ``tests/pipeline/test_run.py``)."""
 
 from __future__ import annotations
-
-import io
-import json
 
 import apache_beam as beam
 import pytest
@@ -14,7 +11,6 @@ from apache_beam.transforms.window import GlobalWindow
 
 from pipeline import progress
 from pipeline.execute import BatchByTarget
-from pipeline.run import main, print_summary
 from pipeline.stats import RATE_STAGES, stage_rates
 from schemas import Candidate, RejectedRow, SourcePair, Translation, Verdict
 
@@ -105,26 +101,3 @@ def test_without_step_times_busy_and_rates_are_unknown():
     rates = stage_rates(stages, {}, {}, released=0, usage={})
     assert all(r["busy_s"] is None and r["rows_per_s"] is None for r in rates["stages"])
     assert rates["cpu_s_per_released_row"] is None
-
-
-def test_a_small_run_reports_per_stage_rates(tmp_path):
-    out = tmp_path / "out"
-    args = ["--runner=DirectRunner", "--target_languages=go,rust", "--sandbox=none", "--decontaminate=",
-            f"--output={out}"]
-    assert main(args) == 0
-    stats = json.loads((out / "stats.json").read_text())
-    rates = stats["stage_rates"]
-    rows = {r["stage"]: r for r in rates["stages"]}
-    by_stage = {s["stage"]: s for s in stats["stages"]}
-    assert rows["translate"]["in"] == by_stage["translate"]["in"] > 0
-    assert rows["execute"]["in"] == by_stage["execute"]["in"]
-    assert rows["translate"]["busy_s"] > 0 and rows["translate"]["rows_per_s"] > 0
-    assert rows["translate"]["cpu_s"] > 0  # py2many's processes, reaped by the worker
-    assert sum(r["cpu_s"] for r in rates["stages"]) == pytest.approx(rates["cpu_s"], abs=0.05)
-    assert rates["cpu_s"] > 0 and rates["wall_s"] > 0 and rates["sandbox_cpu_s"] == 0
-    assert rates["cpu_s_per_released_row"] == pytest.approx(rates["cpu_s"] / stats["released_rows"], rel=0.01)
-    assert rates["peak_rss_mb"]["launcher"] > 50
-    assert stats["metrics"]["counters"]["progress/translate_rows"] == by_stage["translate"]["in"]
-    summary = io.StringIO()
-    print_summary(stats, out=summary)
-    assert "CPU s/released row" in summary.getvalue() and "translate" in summary.getvalue()

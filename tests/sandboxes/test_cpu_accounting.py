@@ -11,6 +11,7 @@ import pytest
 
 from sandboxes import Program, SandboxUnavailable, open_sandbox
 from sandboxes.docker_backend import CGROUP_ROOT
+from tests.support import missing
 
 BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.4:\n    pass\nprint('ok')\n"
 
@@ -20,7 +21,7 @@ def test_docker_counts_the_cpu_of_its_containers_and_removes_its_cgroup():
     try:
         sandbox = open_sandbox("docker", batch_size=4)
     except SandboxUnavailable as exc:
-        pytest.skip(f"docker backend unavailable here: {exc}")
+        missing("docker", f"the docker sandbox backend cannot run here: {exc}")
     if sandbox.cgroup_parent is None:
         sandbox.close()
         pytest.skip("the daemon is not local or does not use the cgroupfs driver")
@@ -43,7 +44,7 @@ def test_bwrap_reports_none_and_its_time_is_in_rusage_children():
     try:
         sandbox = open_sandbox("bwrap", batch_size=4)
     except SandboxUnavailable as exc:
-        pytest.skip(f"bwrap backend unavailable here: {exc}")
+        missing("bwrap", f"the bwrap sandbox backend cannot run here: {exc}")
     try:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         results = sandbox.run_batch([Program("python", BURN)])

@@ -8,6 +8,7 @@ import pytest
 
 from sandboxes import Program, SandboxUnavailable, open_sandbox
 from sandboxes.agent import pch_plan
+from tests.support import missing
 
 PRELUDE = "#include <iostream>\n#include <map>\n#include <string>\n"
 
@@ -58,7 +59,7 @@ def test_batch_verdicts_equal_alone_verdicts(backend):
         batched = open_sandbox(backend, batch_size=8)
         alone = open_sandbox(backend, batch_size=1)
     except SandboxUnavailable as exc:
-        pytest.skip(f"{backend} backend unavailable here: {exc}")
+        missing(backend, f"the {backend} sandbox backend cannot run here: {exc}")
     try:
         programs = [Program("cpp", src) for src in PROGRAMS]
         got = batched.run_batch(programs)
