@@ -203,6 +203,30 @@ def handmade(replicas: int) -> list:
     return out
 
 
+def from_run(output: str) -> list:
+    """The candidates that reached the execute stage of a finished pipeline run: its rows
+    rejected at execute or later (rebuilt from their records) and its released rows."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from pipeline.sources.spec import read_source
+    from schemas import Candidate, SourcePair, Translation, Verdict
+
+    out = []
+    for path in sorted(glob.glob(os.path.join(output, "rejected", "*.parquet"))):
+        for row in pq.read_table(path, columns=["stage", "record"]).to_pylist():
+            if row["stage"] not in ("execute", "select", "dedup", "decontaminate"):
+                continue
+            record = json.loads(row["record"])
+            p, t = SourcePair.from_row(record["pair"]), Translation.from_row(record["translation"])
+            out.append(Candidate(p, t, Verdict(p.pair_id, t.target_language, t.attempt, parse_ok=True)))
+    for c in read_source(f"synthconl:{os.path.join(output, 'data')}"):
+        t = c.translation
+        out.append(Candidate(c.pair, t, Verdict(t.pair_id, t.target_language, t.attempt, parse_ok=True)))
+    return out
+
+
 def _lang_of(item) -> str:
     if hasattr(item, "translation"):
         return item.translation.target_language
@@ -212,7 +236,8 @@ def _lang_of(item) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--source", default=f"repo:{sysconfig.get_paths()['stdlib']}",
-                    help="a pipeline source spec (translated with --translator), or 'handmade'")
+                    help="a pipeline source spec (translated with --translator), 'handmade', or run:OUTPUT "
+                         "(what reached the execute stage of a finished pipeline run)")
     ap.add_argument("--replicas", type=int, default=4, help="--source=handmade: copies of the hand-made set")
     ap.add_argument("--targets", default="cpp,go,rust", help="translation targets (py2many: cpp,go,rust)")
     ap.add_argument("--translator", default="py2many")
@@ -236,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     cache: str | None = os.path.join(work, f"verdicts-{time.time_ns()}")
     if args.source == "handmade":  # replicas repeat program texts: no verdict cache, all run
         cands, cache = handmade(args.replicas), None
+    elif args.source.startswith("run:"):
+        cands = from_run(args.source[len("run:"):])
     elif saved.exists():
         cands, _ = pickle.loads(saved.read_bytes())
     else:

@@ -29,6 +29,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -117,18 +118,25 @@ class Sampler(threading.Thread):
                 self.peak[key] = max(self.peak[key], value)
 
 
+_PROGRESS = re.compile(r"\[(\w+)\] (\d+) rows.*?pid (\d+)\)")
+
+
 def _last_progress(log: Path) -> str:
-    """The latest ``[stage] N rows`` line per stage from the run's log."""
-    latest: dict[str, str] = {}
+    """Rows per stage so far: the latest ``[stage] N rows (..., pid P)`` count of each worker
+    process in the run's log, summed over the workers."""
+    latest: dict[tuple[str, str], int] = {}
     try:
         with open(log, errors="replace") as fh:
             for line in fh:
-                if "pipeline.progress: [" in line:
-                    body = line.split("pipeline.progress: ", 1)[1].strip()
-                    latest[body.split("]")[0] + "]"] = body
+                match = _PROGRESS.search(line)
+                if match:
+                    latest[(match.group(1), match.group(3))] = int(match.group(2))
     except OSError:
         return ""
-    return "; ".join(latest.values())
+    totals: dict[str, int] = {}
+    for (stage, _), n in latest.items():
+        totals[stage] = totals.get(stage, 0) + n
+    return ", ".join(f"{stage} {n}" for stage, n in totals.items())
 
 
 def pipeline_argv(paths: list[str], output: str) -> list[str]:

@@ -1,8 +1,9 @@
 """Progress lines and per-stage CPU clocks: a pass-through step after each stage.
 
 Inserted after each stage by the graph in ``pipeline.run``, so stage code stays free of
-logging and timing plumbing. Each worker logs its own count at most every ``every_s`` seconds
-and once at teardown; under DirectRunner (one or two workers) that reads as one line per stage.
+logging and timing plumbing. Each worker process logs its own count (``[stage] N rows (R
+rows/s, pid P)``) at most every ``every_s`` seconds and once at teardown; the launcher shows the
+lines of multi-processing workers too (``forward_worker_progress``).
 
 **CPU per stage.** Beam runs a fused chain of steps depth-first in one thread: a stage's
 output element goes through the next steps before the stage resumes. So the CPU time a
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import resource
 import threading
 import time
@@ -101,9 +103,40 @@ class _ProgressFn(beam.DoFn):
     def _log(self, now: float, final: bool = False) -> None:
         elapsed = max(now - self._start, 1e-9)
         LOG.info(
-            "[%s] %d rows%s (%.1f rows/s)",
-            self._stage, self._count, " done" if final else "", self._count / elapsed,
+            "[%s] %d rows%s (%.1f rows/s, pid %d)",
+            self._stage, self._count, " done" if final else "", self._count / elapsed, os.getpid(),
         )
+
+
+class _WorkerProgress(logging.Filter):
+    """Pass the workers' own progress lines (and warnings), drop the rest of their INFO chatter.
+
+    The multi-processing DirectRunner forwards every log line of its worker processes to the
+    launcher through the logger of its job service, as ``Worker: severity: INFO timestamp ...
+    message: "..." log_location: "..."``; the launcher keeps Beam's loggers at WARNING, which
+    hid the workers' progress lines. A progress line is shown as ``worker: [stage] N rows (R
+    rows/s, pid P)``; each worker process counts its own rows.
+    """
+
+    _FIELD = re.compile(r'(\w+): "((?:[^"\\]|\\.)*)"')
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        fields = dict(self._FIELD.findall(record.getMessage()))
+        where = fields.get("log_location", "").replace("\\", "/").split(":")[0]
+        if where.endswith("pipeline/progress.py") and "message" in fields:
+            record.msg, record.args = "worker: %s", (fields["message"],)
+            return True
+        return False
+
+
+def forward_worker_progress() -> None:
+    """Show the progress lines of multi-processing workers in the launcher's log."""
+    logger = logging.getLogger("apache_beam.runners.portability.local_job_service")
+    if not any(isinstance(f, _WorkerProgress) for f in logger.filters):
+        logger.addFilter(_WorkerProgress())
+    logger.setLevel(logging.INFO)
 
 
 class LogProgress(beam.PTransform):

@@ -28,7 +28,7 @@ from apache_beam.options.pipeline_options import (
 )
 
 from pipeline.options import RunConfig, run_config_from_options
-from pipeline.progress import LogProgress, process_cpu_s
+from pipeline.progress import LogProgress, forward_worker_progress, process_cpu_s
 from pipeline.sinks import (
     OutputLayout,
     WriteRejected,
@@ -384,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     for noisy in ("apache_beam", "urllib3", "docker", "httpx", "httpx2", "openai"):  # httpx logs every request
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    forward_worker_progress()
     argv = list(sys.argv[1:] if argv is None else argv)
     if "-h" in argv or "--help" in argv:
         print_help()

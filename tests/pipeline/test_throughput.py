@@ -3,6 +3,8 @@ per-stage rates of ``stats.json`` (end to end: ``tests/pipeline/test_run.py``)."
 
 from __future__ import annotations
 
+import logging
+
 import apache_beam as beam
 import pytest
 from apache_beam.testing import test_pipeline
@@ -101,3 +103,18 @@ def test_without_step_times_busy_and_rates_are_unknown():
     rates = stage_rates(stages, {}, {}, released=0, usage={})
     assert all(r["busy_s"] is None and r["rows_per_s"] is None for r in rates["stages"])
     assert rates["cpu_s_per_released_row"] is None
+
+
+def _worker_record(level: int, message: str, location: str) -> logging.LogRecord:
+    entry = (f'severity: INFO timestamp {{ seconds: 1 }} message: "{message}" instruction_id: "bundle_1" '
+             f'transform_id: "X" log_location: "{location}:99" thread: "Thread-1"')
+    return logging.LogRecord("apache_beam.runners.portability.local_job_service", level, "f", 1, "Worker: %s",
+                             (entry,), None)
+
+
+def test_the_launcher_shows_the_workers_progress_lines_and_nothing_else_of_their_info():
+    flt = progress._WorkerProgress()
+    ours = _worker_record(logging.INFO, "[execute] 64 rows (2.0 rows/s, pid 7)", "/x/pipeline/progress.py")
+    assert flt.filter(ours) and ours.getMessage() == "worker: [execute] 64 rows (2.0 rows/s, pid 7)"
+    assert not flt.filter(_worker_record(logging.INFO, "BatchElements statistics", "/x/apache_beam/util.py"))
+    assert flt.filter(_worker_record(logging.WARNING, "Discarding unparseable args", "/x/apache_beam/o.py"))
