@@ -26,6 +26,7 @@ the sandbox. Status of a translation (``schemas.ExecStatus``):
 from __future__ import annotations
 
 import ast
+import collections
 import dataclasses
 import logging
 import time
@@ -77,6 +78,8 @@ TESTS_UNAVAILABLE = "tests_unavailable"
 TRANSIENT = ("timeout", "sandbox_error")
 #: A harness run that timed out is run once more with this many times its wall limit.
 TIMEOUT_RETRY_FACTOR = 3.0
+#: Pairs whose source tests a worker keeps in memory (far more than one batch's pairs).
+SOURCE_TESTS_KEPT = 4096
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +104,7 @@ class ExecuteConfig:
                            help="what enters the dataset: passed | compiled | parsed (default: passed where tests "
                                 "exist, compiled otherwise)")
     cache_dir: str | None = None
-    batch_size: int = 32
+    batch_size: int = 64
     timeout_s: float | None = None
     testgen: TestGenConfig = dataclasses.field(default_factory=TestGenConfig)
 
@@ -264,6 +267,20 @@ def base_verdict(c: Candidate) -> Verdict:
     return Verdict(pair_id=t.pair_id, target_language=t.target_language, attempt=t.attempt)
 
 
+class _Recent(collections.OrderedDict):
+    """A dict that keeps only its ``capacity`` most recently set keys."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.capacity = capacity
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.capacity:
+            self.popitem(last=False)
+
+
 class Validator:
     """The pure core: source tests, harness programs, verdicts (sandbox passed in).
 
@@ -277,7 +294,9 @@ class Validator:
         self.cache = cache if cache is not None else VerdictCache(None)
         self._toolchains: dict[str, tuple[bool, str]] = {}
         self._versions: dict[str, str] = {}
-        self._source_tests: dict[str, SourceTests] = {}
+        # Source tests of recent pairs (the other targets of a pair usually follow in the next
+        # batches); older ones come back from the verdict cache, so memory stays bounded.
+        self._source_tests: _Recent = _Recent(SOURCE_TESTS_KEPT)
         self.counts: dict[str, int] = {}
 
     def _count(self, name: str, n: int = 1) -> None:
@@ -572,11 +591,20 @@ class ExecuteFn(StageFn):
         self.cache = VerdictCache(self.config.cache_dir)
         self.validator = Validator(self.config, self.sandbox, self.cache)
 
+    def _sandbox_cpu_s(self) -> float | None:
+        return self.sandbox.cpu_seconds() if self.sandbox is not None else None
+
     def process(self, batch: list[Candidate]) -> Iterator:
         started = time.perf_counter()
         before = dict(self.validator.counts)
+        box_before = self._sandbox_cpu_s()
         checked = self.validator.check(list(batch))
         per_item_ms = int(1000 * (time.perf_counter() - started) / max(1, len(checked)))
+        box_after = self._sandbox_cpu_s()
+        if box_before is not None and box_after is not None:  # containers: not our children
+            self.count("sandbox_cpu_us", int(1e6 * max(0.0, box_after - box_before)))
+        self.count("batches")
+        self.distribution("batch_size", len(checked))
         for name, value in self.validator.counts.items():
             self.count(name, value - before.get(name, 0))
         for c in checked:
@@ -597,6 +625,38 @@ class ExecuteFn(StageFn):
             self.sandbox = None
 
 
+class BatchByTarget(beam.DoFn):
+    """Candidates -> lists of up to ``batch_size`` candidates of one target language.
+
+    A sandbox batch runs one language in one warm sandbox, so a batch that mixes languages
+    pays one sandbox start (and one batch compile) per language in it. Buffers are per bundle
+    and per (window, language); a full one is emitted at once, the rest at the end of the
+    bundle. Fixed sizes: Beam's ``BatchElements`` starts at one element and sizes batches to a
+    target *duration*, which on a busy machine keeps sandbox batches at a few programs.
+    """
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+
+    def start_bundle(self) -> None:
+        self._buffers: dict[tuple[Any, str], list[Candidate]] = {}
+
+    def process(self, c: Candidate, window=beam.DoFn.WindowParam) -> Iterator:
+        key = (window, str(c.translation.target_language))
+        buf = self._buffers.setdefault(key, [])
+        buf.append(c)
+        if len(buf) >= self.batch_size:
+            del self._buffers[key]
+            yield buf
+
+    def finish_bundle(self) -> Iterator:
+        from apache_beam.utils.windowed_value import WindowedValue
+
+        for (window, _), buf in sorted(self._buffers.items(), key=lambda kv: kv[0][1]):
+            yield WindowedValue(buf, window.max_timestamp(), (window,))
+        self._buffers = {}
+
+
 class Execute(beam.PTransform):
     """``Candidate`` (parsed) -> outputs ``candidates`` (verdict filled) and ``rejected``."""
 
@@ -607,7 +667,7 @@ class Execute(beam.PTransform):
     def expand(self, pcoll):
         results = (
             pcoll
-            | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.config.batch_size)
+            | "BatchByTarget" >> beam.ParDo(BatchByTarget(self.config.batch_size))
             | "Run" >> beam.ParDo(ExecuteFn(self.config)).with_outputs("rejected", main="candidates")
         )
         return {"candidates": results.candidates, "rejected": results.rejected}

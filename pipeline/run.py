@@ -28,7 +28,7 @@ from apache_beam.options.pipeline_options import (
 )
 
 from pipeline.options import RunConfig, run_config_from_options
-from pipeline.progress import LogProgress
+from pipeline.progress import LogProgress, forward_worker_progress, process_cpu_s
 from pipeline.sinks import (
     OutputLayout,
     WriteRejected,
@@ -41,7 +41,7 @@ from pipeline.sinks import (
     write_json_atomic,
     write_text_atomic,
 )
-from pipeline.stats import LEDGER, RunStats, beam_metrics, compute_stats
+from pipeline.stats import LEDGER, RunStats, beam_metrics, compute_stats, step_busy_ms
 
 LOG = logging.getLogger("pipeline.run")
 
@@ -84,8 +84,8 @@ def build_pipeline(p: beam.Pipeline, cfg: RunConfig, staging: OutputLayout, conf
     from pipeline.translate import Translate
 
     src = p | "ReadSource" >> ReadSource(cfg.source, configs["source"])
-    pairs = src["pairs"] | "CountPairs" >> _count("pairs")
-    ready = src["candidates"] | "CountReady" >> _count("ready_candidates")
+    pairs = src["pairs"] | "CountPairs" >> _count("pairs") | "SourceProgress" >> LogProgress("source")
+    ready = src["candidates"] | "CountReady" >> _count("ready_candidates") | "ReadyProgress" >> LogProgress("source")
 
     translated = (
         pairs
@@ -103,7 +103,11 @@ def build_pipeline(p: beam.Pipeline, cfg: RunConfig, staging: OutputLayout, conf
         | "Execute" >> Execute(configs["execute"])
     )
     best = executed["candidates"] | "ExecuteProgress" >> LogProgress("execute") | "SelectBest" >> SelectBestAttempt()
-    release_rows = best["candidates"] | "ToReleaseRow" >> beam.Map(lambda c: c.to_release_row().to_row())
+    release_rows = (
+        best["candidates"]
+        | "SelectProgress" >> LogProgress("select")
+        | "ToReleaseRow" >> beam.Map(lambda c: c.to_release_row().to_row())
+    )
     final = release_rows | "DedupAndSplit" >> DedupAndSplit(configs["finalize"])
 
     final["rows"] | "DataProgress" >> LogProgress("release") | "WriteRelease" >> WriteRelease(staging, cfg.num_shards)
@@ -117,7 +121,7 @@ def build_pipeline(p: beam.Pipeline, cfg: RunConfig, staging: OutputLayout, conf
             final["rejected"],
         )
         | "FlattenRejected" >> beam.Flatten()
-        | "RejectedProgress" >> LogProgress("rejected")
+        | "RejectedProgress" >> LogProgress("rejected", by_rejected_stage=True)
         | "WriteRejected" >> WriteRejected(staging)
     )
     if cfg.emit_repo_corpus:
@@ -180,10 +184,14 @@ def detect_sandbox(choice: str) -> tuple[str, str | None]:
     return "none", "NO SANDBOX AVAILABLE (" + "; ".join(errors) + "): translations were parse-checked only, not run"
 
 
-def print_summary(stats: RunStats, out=sys.stderr) -> None:
-    """A short end-of-run table: rows per stage, accepted translations per language."""
+def print_summary(stats: RunStats | dict[str, Any], out=sys.stderr) -> None:
+    """A short end-of-run table: rows per stage, accepted translations per language (from the
+    run's ``RunStats`` or a ``stats.json`` read back)."""
     from rich.console import Console
     from rich.table import Table
+
+    if not isinstance(stats, RunStats):
+        stats = RunStats.from_json(stats)
 
     console = Console(file=out, width=110)
     table = Table(title=f"run {stats.run_id} ({stats.wall_s or 0:.1f} s)")
@@ -194,6 +202,9 @@ def print_summary(stats: RunStats, out=sys.stderr) -> None:
         top = ", ".join(f"{r} {n}" for r, n in sorted(reasons.items(), key=lambda x: -x[1])[:3])
         table.add_row(stage.stage, str(stage.rows_in), str(stage.rows_out), str(stage.rejected), top)
     console.print(table)
+    rates = stats.stage_rates
+    if rates:
+        console.print(rate_table(rates))
     langs = Table(title="released rows per target language")
     langs.add_column("target")
     langs.add_column("rows", justify="right")
@@ -228,6 +239,40 @@ def print_summary(stats: RunStats, out=sys.stderr) -> None:
         )
     if stats.sandbox and stats.sandbox.warning:
         console.print(f"[bold red]WARNING: {stats.sandbox.warning}[/]")
+
+
+def rate_table(rates: dict[str, Any]):
+    """The ``stage_rates`` of ``stats.json`` as a table (the run summary's second one)."""
+    from rich.table import Table
+
+    def num(value, fmt):
+        return "" if value is None else format(value, fmt)
+
+    rss = rates.get("peak_rss_mb") or {}
+    table = Table(title=(
+        f"throughput: {rates['cpu_s']:.1f} CPU-s ({rates['process_cpu_s']:.1f} processes + "
+        f"{rates['sandbox_cpu_s']:.1f} containers), {num(rates['cpu_s_per_released_row'], '.3f')} "
+        f"CPU-s per released row; peak RSS {num(rss.get('launcher'), '.0f')} MB launcher, "
+        f"{num(rss.get('largest_child'), '.0f')} MB largest worker"))
+    for col in ("stage", "in", "out", "busy s", "rows/s", "CPU s", "CPU s/released row"):
+        table.add_column(col, justify="left" if col == "stage" else "right")
+    for r in rates["stages"]:
+        table.add_row(r["stage"], num(r["in"], "d"), num(r["out"], "d"), num(r["busy_s"], ".1f"),
+                      num(r["rows_per_s"], ".2f"), num(r["cpu_s"], ".1f"), num(r["cpu_s_per_released_row"], ".4f"))
+    return table
+
+
+def _usage(wall_s: float, cpu_s: float) -> dict[str, Any]:
+    """Wall and CPU time of the run (this process and every process it reaped: the
+    multi-processing DirectRunner's workers and their children) and peak RSS: this process's,
+    and the largest of its reaped children's (RSS of processes that ran at the same time adds
+    up; ``bench/volume_run.py`` samples the sum)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"wall_s": wall_s, "process_cpu_s": cpu_s,
+            "peak_rss_mb": {"launcher": round(own, 1), "largest_child": round(kids, 1)}}
 
 
 def _top(counts: dict[str, int], k: int = 4) -> str:
@@ -300,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     for noisy in ("apache_beam", "urllib3", "docker", "httpx", "httpx2", "openai"):  # httpx logs every request
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    forward_worker_progress()
     argv = list(sys.argv[1:] if argv is None else argv)
     if "-h" in argv or "--help" in argv:
         print_help()
@@ -339,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     clean_stale_staging(final)
     compact_shared_caches(configs)
     started = time.time()
+    cpu_started = process_cpu_s()
     LOG.info("run %s: source=%s targets=%s sandbox=%s output=%s", run_id, cfg.source,
              ",".join(cfg.target_languages), sandbox_backend, final.root)
 
@@ -360,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     publish(staging, final, extra=("repo_corpus",) if cfg.emit_repo_corpus else ())
     finished = time.time()
+    usage = _usage(finished - started, process_cpu_s() - cpu_started)
     metrics = beam_metrics(result)
     metrics["counters"].setdefault(f"{LEDGER}/source_rows", metrics["counters"].get("source/total", 0))
     run_info = {
@@ -376,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.translate import throughput_from_metrics
 
     run_info["translation"] = throughput_from_metrics(metrics)
-    stats = compute_stats(final.data, final.rejected, metrics, run_info)
+    stats = compute_stats(final.data, final.rejected, metrics, run_info, step_busy_ms(result), usage)
     write_json_atomic(final.stats, stats.to_json())
     from pipeline.card import render_card
 

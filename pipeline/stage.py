@@ -59,13 +59,17 @@ class StageFn(beam.DoFn):
             self.count(f"dropped_{reason}")
         return beam.pvalue.TaggedOutput(tag, value)
 
-    def latency(self, ms: float, name: str = "latency_ms") -> None:
-        """One sample of the stage's latency distribution, in whole milliseconds."""
+    def distribution(self, name: str, value: float) -> None:
+        """One sample of the distribution ``<namespace>/<name>`` (whole numbers)."""
         metrics = self.__dict__.setdefault("_stage_metrics", {})
         key = ("distribution", name)
         if key not in metrics:
             metrics[key] = Metrics.distribution(self.NAMESPACE, name)
-        metrics[key].update(int(ms))
+        metrics[key].update(int(value))
+
+    def latency(self, ms: float, name: str = "latency_ms") -> None:
+        """One sample of the stage's latency distribution, in whole milliseconds."""
+        self.distribution(name, ms)
 
     @contextmanager
     def timed(self, name: str = "latency_ms") -> Iterator[None]:

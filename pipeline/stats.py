@@ -11,6 +11,9 @@ accounting check is
       + ready-made candidates = released rows + rejected after the source stage
 
 and ``accounting.balanced`` says whether both hold.
+
+``stage_rates`` adds, per stage, rows per second of the stage's busy time and CPU seconds per
+released row (``pipeline.progress`` explains how CPU time is credited to stages).
 """
 
 from __future__ import annotations
@@ -29,6 +32,20 @@ from schemas import SCHEMA_VERSION, SPLITS
 STAGE_ORDER = ("source", "translate", "parse", "execute", "select", "dedup", "decontaminate")
 
 LEDGER = "ledger"
+
+#: Rows of the rate table: the ``pipeline.progress`` checkpoints whose CPU each one sums, and the
+#: top-level step labels of ``pipeline.run``'s graph whose busy time is its own.
+RATE_STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "source": (("source",), ("ReadSource", "CountPairs", "CountReady", "SourceProgress", "ReadyProgress")),
+    "translate": (("translate",), ("CountRequests", "Translate", "TranslateProgress")),
+    "parse": (("parse",), ("JoinReady", "ParseCheck", "ParseProgress")),
+    "execute": (("execute",), ("Execute", "ExecuteProgress")),
+    "select": (("select",), ("SelectBest", "SelectProgress", "ToReleaseRow")),
+    "finalize": (("dedup", "decontaminate", "release"), ("DedupAndSplit", "DataProgress")),
+}
+#: Beam's per-step execution time (the SDK harness's state sampler: wall time a worker thread
+#: spent inside the step's own code, downstream steps excluded).
+STEP_MSECS = "beam:metric:ptransform_execution_time:total_msecs:v1"
 
 
 
@@ -118,6 +135,8 @@ class RunStats:
     #: ``{target language: {exec_status or rejection reason: rows}}``
     verdicts: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
     dedup: DedupCounts = dataclasses.field(default_factory=DedupCounts)
+    #: per-stage throughput (``stage_rates``): rows/s, busy and CPU seconds, peak memory
+    stage_rates: dict[str, Any] | None = None
     source_files: dict[str, int] = dataclasses.field(default_factory=dict)
     repo_corpus: dict[str, int] = dataclasses.field(default_factory=dict)
     accounting: Accounting | None = None
@@ -144,6 +163,10 @@ class RunStats:
             "language_matrix": self.language_matrix,
             "verdicts": self.verdicts,
             "dedup": dataclasses.asdict(self.dedup),
+        })
+        if self.stage_rates is not None:
+            out["stage_rates"] = self.stage_rates
+        out.update({
             "source_files": self.source_files,
             "repo_corpus": self.repo_corpus,
             "accounting": dataclasses.asdict(self.accounting) if self.accounting else None,
@@ -211,13 +234,98 @@ def beam_metrics(result) -> dict[str, Any]:
     return {"counters": dict(sorted(counters.items())), "distributions": distributions}
 
 
+def step_busy_ms(result) -> dict[str, int]:
+    """Milliseconds each step of a finished pipeline spent in its own code, summed over workers.
+
+    Empty where the runner reports no such monitoring metric.
+    """
+    try:
+        query = result.monitoring_metrics().query()
+    except Exception:  # noqa: BLE001 - not every runner's result has monitoring metrics
+        return {}
+    busy: dict[str, int] = collections.Counter()
+    for c in query.get("counters", []):
+        name = c.key.metric
+        if f"{name.namespace}:{name.name}" != STEP_MSECS or not c.key.step:
+            continue
+        value = c.committed if c.committed is not None else c.attempted
+        busy[c.key.step] += int(value or 0)
+    return dict(busy)
+
+
+def stage_rates(
+    stages: list[dict[str, Any]],
+    counters: dict[str, int],
+    busy_ms: dict[str, int],
+    released: int,
+    usage: dict[str, Any],
+) -> dict[str, Any]:
+    """Per-stage throughput for ``stats.json`` and the summary.
+
+    Per ``RATE_STAGES`` row: rows in and out, ``busy_s`` (Beam's per-step execution time of
+    the stage's steps, summed over workers: with two workers it can exceed the wall time),
+    ``rows_per_s`` (rows in per busy second), ``cpu_s`` (process CPU credited by the progress
+    checkpoints, plus the sandboxes' own for execute) and ``cpu_s_per_released_row``. A last
+    row ``other`` holds what no stage was credited with (start-up, sinks, shuffles).
+
+    ``usage``: ``wall_s`` and ``process_cpu_s`` (the launcher and every process it reaped,
+    workers included) of the run.
+    """
+    by_name = {s["stage"]: s for s in stages}
+    flow = {
+        "source": (by_name["source"]["in"], by_name["source"]["out"]),
+        "translate": (by_name["translate"]["in"], by_name["translate"]["out"]),
+        "parse": (by_name["parse"]["in"], by_name["parse"]["out"]),
+        "execute": (by_name["execute"]["in"], by_name["execute"]["out"]),
+        "select": (by_name["select"]["in"], by_name["select"]["out"]),
+        "finalize": (by_name["dedup"]["in"], by_name["decontaminate"]["out"]),
+    }
+    sandbox_cpu_s = counters.get("execute/sandbox_cpu_us", 0) / 1e6
+    rows = []
+    for stage, (credits, labels) in RATE_STAGES.items():
+        busy = sum(ms for step, ms in busy_ms.items() if step.split("/")[0] in labels) / 1000
+        cpu = sum(counters.get(f"progress/{c}_cpu_us", 0) for c in credits) / 1e6
+        if stage == "execute":
+            cpu += sandbox_cpu_s
+        rows_in, rows_out = flow[stage]
+        rows.append({
+            "stage": stage, "in": rows_in, "out": rows_out,
+            "busy_s": round(busy, 2) if busy_ms else None,
+            "rows_per_s": round(rows_in / busy, 2) if busy_ms and busy > 0 else None,
+            "cpu_s": round(cpu, 2),
+            "cpu_s_per_released_row": round(cpu / released, 4) if released else None,
+        })
+    total_cpu = usage.get("process_cpu_s", 0.0) + sandbox_cpu_s
+    other = max(0.0, total_cpu - sum(r["cpu_s"] for r in rows))
+    rows.append({"stage": "other", "in": None, "out": None, "busy_s": None, "rows_per_s": None,
+                 "cpu_s": round(other, 2),
+                 "cpu_s_per_released_row": round(other / released, 4) if released else None})
+    wall = usage.get("wall_s") or 0.0
+    return {
+        "stages": rows,
+        "wall_s": round(wall, 2),
+        "cpu_s": round(total_cpu, 2),
+        "process_cpu_s": round(usage.get("process_cpu_s", 0.0), 2),
+        "sandbox_cpu_s": round(sandbox_cpu_s, 2),
+        "cpu_s_per_released_row": round(total_cpu / released, 4) if released else None,
+        "released_rows_per_s": round(released / wall, 3) if wall else None,
+        "peak_rss_mb": usage.get("peak_rss_mb"),
+    }
+
+
 def compute_stats(
     data_dir: str,
     rejected_dir: str,
     metrics: dict[str, Any],
     run_info: dict[str, Any],
+    busy_ms: dict[str, int] | None = None,
+    usage: dict[str, Any] | None = None,
 ) -> RunStats:
-    """Build the run's statistics from the published files, the metrics and run info."""
+    """Build the run's statistics from the published files, the metrics and run info.
+
+    ``busy_ms``: ``step_busy_ms`` of the run; ``usage``: its wall and process CPU time (see
+    ``stage_rates``).
+    """
     released = read_table_rows(
         data_dir,
         ["split", "language1_CSN", "language2", "exec_status", "pair_id", "repository_name", "translator", "prompt_version", "license"],
@@ -284,6 +392,7 @@ def compute_stats(
             near_duplicate_rows=reasons.get("dedup", {}).get("near_duplicate", 0),
             contaminated_rows=dict(reasons.get("decontaminate", {})),
         ),
+        stage_rates=stage_rates([s.to_json() for s in stages], counters, busy_ms or {}, len(released), usage or {}),
         source_files=_prefixed(counters, "source/", ("repositories", "files_", "filtered_")),
         repo_corpus=_prefixed(counters, "repo_corpus/", ("",)),
         accounting=Accounting(

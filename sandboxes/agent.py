@@ -474,33 +474,80 @@ def _run_step(ctx: Context, job: dict, step: dict, work: str, env: dict,
 # -- batch compile: before any program runs ---------------------------------------------------
 
 _FIRST_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"\n]+)[>"]', re.MULTILINE)
+_SYSTEM_INCLUDE_LINE = re.compile(r'[ \t]*#[ \t]*include[ \t]*<([^<>"\n]+)>[ \t]*(//[^\n]*)?')
+#: Once the precompiled headers of a batch take this much of the work tmpfs, no more are built
+#: (they count against the batch's memory cgroup while the batch compiles).
+PCH_BUDGET_BYTES = 64 * 1024 * 1024
+
+
+def _opening_includes(source: str) -> list[str]:
+    """The system headers ``source`` opens with: the run of ``#include <...>`` lines from its
+    first line on (a trailing ``//`` comment allowed), up to the first other line. A program
+    that does not open with one gives only its first include, if that is a system header."""
+    run = []
+    for line in source.splitlines():
+        match = _SYSTEM_INCLUDE_LINE.fullmatch(line)
+        if not match:
+            break
+        run.append(match.group(1).strip())
+    if not run:
+        match = _FIRST_INCLUDE.search(source)
+        if match and match.group(1) == "<":
+            run = [match.group(2)]
+    return [header for header in run if ".." not in header]
+
+
+def pch_plan(sources: list[str]) -> list[tuple[str, list[str], int]]:
+    """What to precompile for a batch: ``(first header, headers, programs)``, most used first.
+
+    GCC takes ``<dir>/<first header>.gch`` for a program's first ``#include`` when valid, in
+    place of that header. For each first header that two or more programs open with, the
+    PCH holds the longest run of opening system includes that *every* program opening with
+    that header shares, so what any of them sees is exactly its own opening lines (the later
+    ones of the run are then skipped by their include guards): the same result as compiling
+    it alone, with the shared prelude parsed once per batch instead of once per program.
+    """
+    runs: dict[str, list[list[str]]] = {}
+    for source in sources:
+        run = _opening_includes(source)
+        if run:
+            runs.setdefault(run[0], []).append(run)
+    plan = []
+    for first, group in runs.items():
+        if len(group) < 2:
+            continue
+        common = group[0]
+        for run in group[1:]:
+            n = 0
+            while n < min(len(common), len(run)) and common[n] == run[n]:
+                n += 1
+            common = common[:n]
+        plan.append((first, common, len(group)))
+    plan.sort(key=lambda item: (-item[2], item[0]))
+    return plan
 
 
 def _build_pchs(ctx: Context, jobs: list[dict], batch: dict) -> None:
-    """Precompile the system headers that two or more programs of the batch include first.
+    """Precompile the system headers two or more programs of the batch open with (``pch_plan``).
 
     The PCH dir is the first entry of the batch's include path (e.g. ``CPLUS_INCLUDE_PATH``);
     GCC uses ``<dir>/<header>.gch`` only when it is valid for that compile and otherwise keeps
     searching for the real header, so results match a compile without it.
     """
-    counts: dict[str, int] = {}
-    for job in jobs:
-        match = _FIRST_INCLUDE.search(job["files"][0][1])
-        if match and match.group(1) == "<" and ".." not in match.group(2):
-            counts[match.group(2)] = counts.get(match.group(2), 0) + 1
     pch_dir = next((value.split(":")[0] for value in batch.get("env", {}).values()
                     if value.startswith(ctx.root + "/")), None)
     if pch_dir is None:
         return
-    for header, uses in sorted(counts.items()):
-        if uses < 2:
-            continue
+    built = 0
+    for header, headers, _ in pch_plan([job["files"][0][1] for job in jobs]):
+        if built >= PCH_BUDGET_BYTES:
+            break
         out = os.path.join(pch_dir, header + ".gch")
         source = os.path.join(pch_dir, ".src-" + header.replace("/", "_") + ".h")
         try:
             os.makedirs(os.path.dirname(out), exist_ok=True)
             with open(source, "w") as fh:
-                fh.write(f"#include <{header}>\n")
+                fh.write("".join(f"#include <{h}>\n" for h in headers))
             _own(pch_dir, ctx.compile_uid)
         except OSError:
             continue
@@ -513,6 +560,8 @@ def _build_pchs(ctx: Context, jobs: list[dict], batch: dict) -> None:
             os.unlink(source)
             if outcome.exit_code != 0 and os.path.exists(out):
                 os.unlink(out)
+            elif os.path.exists(out):
+                built += os.path.getsize(out)
         except OSError:
             pass
 

@@ -64,6 +64,12 @@ from sandboxes.program import (
 from sandboxes.sandbox import Sandbox, SandboxUnavailable
 
 OFFLINE_IMAGE = "codetrans-sandbox/offline-base:2"
+#: Containers start under the cgroup ``CGROUP_PARENT/docker-<token>`` of each hierarchy (the
+#: daemon's cgroupfs driver creates it), so their CPU time can be read from one file while
+#: they come and go: ``cpuacct.usage`` (v1) or ``cpu.stat`` (v2) keeps the usage of removed
+#: children. Not used with the systemd driver (another naming scheme) or a remote daemon.
+CGROUP_ROOT = "/sys/fs/cgroup"
+CGROUP_PARENT = "codetrans-sandbox"
 IMAGE_MODES: tuple[str, ...] = ("auto", "offline", "production")
 _ROOTFS_DIRS = ("usr", "etc", "etc/alternatives", "tmp", "work", "opt", "opt/sandbox", "job",
                 "proc", "sys", "dev", "root", "home", "var", "run")
@@ -111,6 +117,56 @@ class DockerSandbox(Sandbox):
         self.image_mode = image_mode
         self._images: dict[str, tuple[str, list[tuple[str, str]]]] = {}
         self.syscall_filter = syscall_filter.supported()
+        self.cgroup_parent = self._cgroup_parent(base_url)
+
+    # -- CPU accounting -------------------------------------------------------------------
+    def _cgroup_parent(self, base_url: str | None) -> str | None:
+        """``/codetrans-sandbox/docker-<token>`` when the daemon is local and uses cgroupfs."""
+        if base_url and not base_url.startswith("unix://"):
+            return None
+        if os.environ.get("DOCKER_HOST", "unix://").split("://")[0] != "unix":
+            return None
+        try:
+            if self.client.info().get("CgroupDriver") != "cgroupfs":
+                return None
+        except Exception:  # noqa: BLE001 - accounting is optional, running is not
+            return None
+        if not os.path.isdir(os.path.join(CGROUP_ROOT, "cpuacct")) and not os.path.isfile(
+                os.path.join(CGROUP_ROOT, "cgroup.controllers")):
+            return None
+        return f"/{CGROUP_PARENT}/docker-{self.token[:16]}"
+
+    def _cgroup_dirs(self) -> list[str]:
+        if self.cgroup_parent is None:
+            return []
+        rel = self.cgroup_parent.lstrip("/")
+        if os.path.isfile(os.path.join(CGROUP_ROOT, "cgroup.controllers")):  # v2: one tree
+            return [os.path.join(CGROUP_ROOT, rel)]
+        try:
+            hierarchies = sorted(os.listdir(CGROUP_ROOT))
+        except OSError:
+            return []
+        return [os.path.join(CGROUP_ROOT, h, rel) for h in hierarchies]
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time of every container this sandbox started (see ``Sandbox.cpu_seconds``)."""
+        if self.cgroup_parent is None:
+            return None
+        rel = self.cgroup_parent.lstrip("/")
+        v1 = os.path.join(CGROUP_ROOT, "cpuacct", rel, "cpuacct.usage")
+        v2 = os.path.join(CGROUP_ROOT, rel, "cpu.stat")
+        try:
+            if os.path.exists(v1):
+                with open(v1) as fh:
+                    return int(fh.read()) / 1e9
+            if os.path.exists(v2):
+                with open(v2) as fh:
+                    for line in fh:
+                        if line.startswith("usage_usec "):
+                            return int(line.split()[1]) / 1e6
+        except (OSError, ValueError):
+            return None
+        return 0.0  # no container has started yet: the daemon creates the cgroup with the first
 
     # -- images ---------------------------------------------------------------------------
     def _has_image(self, ref: str) -> bool:
@@ -190,6 +246,7 @@ class DockerSandbox(Sandbox):
                 working_dir="/work",
                 environment={"PATH": "/usr/bin:/bin"},
                 labels={"codetrans-sandbox": self.token},
+                **({"cgroup_parent": self.cgroup_parent} if self.cgroup_parent else {}),
             )
             try:
                 container.wait(timeout=batch_deadline_s(jobs))
@@ -221,4 +278,9 @@ class DockerSandbox(Sandbox):
                 container.remove(force=True)
         except Exception:  # noqa: BLE001 - best effort at shutdown
             pass
+        for path in self._cgroup_dirs():  # empty once the containers are gone
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
         self.client.close()

@@ -166,6 +166,17 @@ class Sandbox(abc.ABC):
             self._versions[lang.name] = text[0].strip()
         return self._versions[lang.name]
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time used so far by the sandboxes this object started (agent, compilers and
+        programs), or None where the backend does not account for it separately.
+
+        Docker's containers are no children of this process, so their CPU time is read from
+        the cgroup they are started under; bwrap sandboxes are children, so their CPU time is
+        already in this process's ``RUSAGE_CHILDREN`` (None here, so nothing counts twice).
+        The daemons' own work (dockerd, containerd) is in neither.
+        """
+        return None
+
     def close(self) -> None:
         """Release what the backend holds (containers, temp dirs)."""
         self._versions.clear()

@@ -16,6 +16,7 @@ verdict caches stay per run, so each backend really compiles and runs every tran
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import shutil
 from pathlib import Path
@@ -23,7 +24,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.run import main
+from pipeline.run import main, print_summary
 from schemas import REJECTED_SCHEMA, RELEASE_SCHEMA, SPLITS, SYNTHCONL_COLUMNS, schema_version_of
 from tests.support import BACKENDS, allowed_missing, available, get_sandbox, in_ci, missing
 
@@ -117,6 +118,28 @@ def test_every_row_is_accounted_for(sample_run):
     assert stats["released_rows"] == len(released) > 0
     assert all(r["stage"] and r["reason"] for r in rejected)
     assert sum(stats["splits"].values()) == len(released)
+
+
+def test_stats_report_per_stage_rates(sample_run):
+    stats = _stats(sample_run)
+    rates, flow = stats["stage_rates"], {s["stage"]: s for s in stats["stages"]}
+    rows = {r["stage"]: r for r in rates["stages"]}
+    assert [r for r in rows if r != "other"] == ["source", "translate", "parse", "execute", "select", "finalize"]
+    assert rows["execute"]["in"] == flow["execute"]["in"] > 0 and rows["execute"]["out"] == flow["execute"]["out"]
+    assert rows["execute"]["busy_s"] > 0 and rows["execute"]["rows_per_s"] > 0 and rows["execute"]["cpu_s"] > 0
+    assert rows["execute"]["cpu_s_per_released_row"] == pytest.approx(
+        rows["execute"]["cpu_s"] / stats["released_rows"], abs=1e-3)
+    # every second is credited once: the stages and the rest add up to the run's total
+    assert sum(r["cpu_s"] for r in rows.values()) == pytest.approx(rates["cpu_s"], abs=0.1)
+    if stats["sandbox"]["backend"] == "docker":  # containers are no children: read from their cgroup
+        assert 0 < rates["sandbox_cpu_s"] <= rows["execute"]["cpu_s"]
+        assert stats["metrics"]["counters"]["execute/sandbox_cpu_us"] > 0
+    else:  # bwrap sandboxes are children: in the process CPU already
+        assert rates["sandbox_cpu_s"] == 0
+    assert rates["peak_rss_mb"]["launcher"] > 50
+    summary = io.StringIO()
+    print_summary(stats, out=summary)  # the run summary's throughput table
+    assert "CPU s/released row" in summary.getvalue() and "execute" in summary.getvalue()
 
 
 def test_released_rows_are_validated_and_repository_disjoint(sample_run):
