@@ -24,9 +24,9 @@ from pipeline.minhash import MinHashConfig
 from pipeline.settings import (
     DEFAULT_SEED,
     add_flags,
+    build,
     setting,
     unknown_beam_flags,
-    values_from,
 )
 from pipeline.sources import SourceConfig
 from pipeline.sources.corpus import CorpusConfig
@@ -182,22 +182,21 @@ def _decontaminate_sets(sets: tuple[str, ...], source: str) -> tuple[str, ...]:
 def run_config_from_options(options: PipelineOptions) -> RunConfig:
     """Build each stage's config from its flags; a bad value raises ``ValueError`` with a clear message."""
     o = options.view_as(CodeTransOptions)
-    run = RunSettings(**values_from(RunSettings, o))
-    targets, auto = parse_targets(o.target_languages)
-    translate = TranslateConfig(**values_from(TranslateConfig, o), seed=run.seed)
-    sources = SourceConfig(**values_from(SourceConfig, o))
-    finalize_values = values_from(FinalizeConfig, o)
-    finalize = FinalizeConfig(
-        minhash=MinHashConfig(**values_from(MinHashConfig, o), seed=run.seed, column="code", id_column="id"),
-        splits=SplitConfig(**values_from(SplitConfig, o), seed=run.seed, column="repository_name"),
-        eval_sets=_decontaminate_sets(finalize_values["eval_sets"], run.source),
+    run = build(RunSettings, o)
+    _, auto = parse_targets(o.target_languages)
+    sources = build(SourceConfig, o)
+    finalize = build(
+        FinalizeConfig, o,
+        minhash=build(MinHashConfig, o, seed=run.seed, column="code", id_column="id"),
+        splits=build(SplitConfig, o, seed=run.seed, column="repository_name"),
     )
+    finalize = dataclasses.replace(finalize, eval_sets=_decontaminate_sets(finalize.eval_sets, run.source))
     return RunConfig(
         run=run,
         sources=sources,
-        corpus=CorpusConfig(**values_from(CorpusConfig, o), licenses=sources.licenses),
-        translate=translate,
-        execute=ExecuteConfig(**values_from(ExecuteConfig, o)),
+        corpus=build(CorpusConfig, o, licenses=sources.licenses),
+        translate=build(TranslateConfig, o, seed=run.seed),
+        execute=build(ExecuteConfig, o),
         finalize=finalize,
         targets_were_auto=auto,
     )

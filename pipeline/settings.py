@@ -141,6 +141,19 @@ def values_from(cls: type, namespace: Any, *, skip: Iterable[str] = ()) -> dict[
     return values
 
 
+def build(cls: type, namespace: Any, **fixed: Any) -> Any:
+    """``cls`` from its parsed flags (and ``fixed`` fields); a validation error that starts with
+    a field's name names its flag instead (``threshold must be ...`` -> ``--dedup_threshold must be ...``)."""
+    try:
+        return cls(**values_from(cls, namespace), **fixed)
+    except ValueError as exc:
+        text = str(exc)
+        for f, flag in flags_of(cls):
+            if text.startswith(f"{f.name} "):
+                raise ValueError(f"--{flag.name}{text[len(f.name):]}") from None
+        raise
+
+
 def csv(value: str) -> tuple[str, ...]:
     """``"a, b,,c"`` -> ``("a", "b", "c")``."""
     return tuple(v.strip() for v in value.split(",") if v.strip())

@@ -10,7 +10,9 @@ without a test fails here; so does a flag dropped from a parser while still list
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import re
 import subprocess
 import sys
@@ -131,3 +133,17 @@ def test_a_misspelled_dedup_flag_stops_the_dedup_cli(tmp_path):
                           "--thresold=0.5", "--direct_num_workers=1"], cwd=ROOT, capture_output=True, text=True,
                          timeout=120)
     assert (run.returncode, run.stderr.strip()) == (2, "error: unrecognized flag --thresold; did you mean --threshold?")
+
+
+@pytest.mark.parametrize(("flag", "message"), [
+    ("--dedup_threshold=1.5", "error: --dedup_threshold must be in (0, 1), got 1.5"),
+    ("--num_samples=0", "error: --num_samples must be >= 1, got 0"),
+    ("--split_fractions=1,1", "error: --split_fractions must be three non-negative numbers summing to 1, got '1,1'"),
+])
+def test_a_bad_value_is_named_by_its_flag(flag, message, tmp_path):
+    from pipeline.run import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main([flag, "--sandbox=none", f"--output={tmp_path / 'out'}"]) == 2
+    assert err.getvalue().strip() == message
