@@ -108,14 +108,14 @@ class SampleGroup:
         first request (``n = num_samples``); a repair is the only choice of its reply."""
         return 0 if self.repair is not None else request.attempt
 
+    def messages(self) -> list[dict[str, str]]:
+        """The chat all attempts share: ``TranslationRequest.messages()``, the one place prompts are built."""
+        return self.requests()[0].messages()
+
 
 def repair_group(request: TranslationRequest) -> SampleGroup:
     """The group of one repair request (a repair pass runs with ``num_samples=1``: ``n=1``)."""
     return SampleGroup(request.pair, request.target_language, (request.attempt,), repair=request)
-
-    def messages(self) -> list[dict[str, str]]:
-        """The chat all attempts share: ``TranslationRequest.messages()``, the one place prompts are built."""
-        return self.requests()[0].messages()
 
 
 def groups_for(pair: SourcePair, config: TranslateConfig) -> list[SampleGroup]:
