@@ -47,6 +47,7 @@ import functools
 import logging
 import os
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -278,12 +279,30 @@ def _message_of(exc: BaseException) -> str:
     return " ".join(str(getattr(exc, "message", None) or exc).split())[:400]
 
 
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
 class IsolatingVLLMChatModelHandler(VLLMChatModelHandler):
     """Beam's ``VLLMChatModelHandler`` that tracks the servers it starts (``load_model``) and
     fails only the request a server refuses, not its whole batch (``run_inference``)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Beam copies --vllm_chat_template_path to ``template-<uuid>.jinja`` in the current
+        # directory (os.path.join(os.getcwd(), name)) and never removes it: users found stray
+        # templates in their checkout. An absolute name in the temp directory keeps the copy
+        # out of it (os.path.join keeps an absolute second part); the process that writes it
+        # (the worker, in ``load_model``) removes it at exit.
+        self._chat_file = os.path.join(tempfile.gettempdir(), f"codetrans-{self._chat_file}")
+
     def load_model(self) -> LazyVLLMServer:
         """Beam's server, started when the first batch needs it (see ``LazyVLLMServer``)."""
+        if self._chat_template_path is not None:
+            atexit.register(_remove_quietly, self._chat_file)
         return LazyVLLMServer(
             functools.partial(VLLMChatModelHandler.load_model, self), self._model_name
         )

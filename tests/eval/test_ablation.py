@@ -119,7 +119,6 @@ def _residual(model, ids, layer):
 @pytest.mark.slow
 def test_ablation_end_to_end_on_tiny_shards(tmp_path):
     """Three 2-layer models, one training step each, evaluated per exit: table, json, plot."""
-    pytest.importorskip("model.train")
     import json
 
     from eval.ablation import main

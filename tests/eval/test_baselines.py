@@ -39,7 +39,6 @@ def test_last_positions_handle_both_paddings():
 
 
 def test_an_exported_exit_as_a_baseline_uses_its_prompts(checkpoint, tmp_path):
-    pytest.importorskip("sentence_transformers")
     export_exit(checkpoint, 4, tmp_path / "st")
     baseline = load_baseline(tmp_path / "st")
     ours = MoseEncoder.from_pretrained(checkpoint, device="cpu")

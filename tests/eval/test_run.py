@@ -61,7 +61,7 @@ def test_run_needs_a_model_and_tasks(tmp_path, shards):
 
 def test_run_with_a_real_tiny_mose_checkpoint(shards, tmp_path):
     """Train a tiny MoSE model for a couple of steps, then evaluate every exit through the CLI."""
-    train = pytest.importorskip("model.train")
+    from model import train
     ckpt = tmp_path / "ckpt"
     assert train.main([f"--data={shards}", "--config=tiny", f"--output={ckpt}", "--objective=contrastive",
                        "--steps=2", "--batch_size=4", "--max_length=64", "--log_every=1"]) == 0

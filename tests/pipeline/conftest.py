@@ -15,11 +15,9 @@ if TYPE_CHECKING:
 def s3_server() -> Iterator[S3Server]:
     """One real S3-compatible server (moto's) on 127.0.0.1 for the whole session; each test
     makes its own bucket with ``s3_server.new_bucket()``."""
-    pytest.importorskip("boto3", reason="Beam's S3 filesystem needs boto3 (apache-beam[aws])")
-    pytest.importorskip(
-        "moto.server",
-        reason="the test S3 server is moto's (pip install 'moto[s3]' flask flask-cors)",
-    )
+    import boto3  # noqa: F401 - Beam's S3 filesystem needs it (apache-beam[aws], a dependency)
+    import moto.server  # noqa: F401 - the test S3 server (the dev extra: moto[s3] flask flask-cors)
+
     from tests.pipeline.s3_server import start_s3_server
 
     server = start_s3_server()

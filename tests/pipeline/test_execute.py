@@ -26,22 +26,13 @@ from pipeline.execute import (
 )
 from pipeline.verdict_cache import VerdictCache
 from schemas import Candidate, ExecStatus, SourcePair, Translation, Verdict
-
-
-def _sandbox_or_skip():
-    try:
-        from sandboxes import open_sandbox
-
-        return open_sandbox("bwrap")
-    except Exception as exc:  # no bubblewrap on this host
-        pytest.skip(f"bubblewrap sandbox unavailable: {exc}")
+from tests.support import BACKENDS, get_sandbox
 
 
 @pytest.fixture(scope="module")
 def sandbox():
-    sb = _sandbox_or_skip()
-    yield sb
-    sb.close()
+    """The session's bubblewrap sandbox; missing in CI is a failure (``tests/support.py``)."""
+    return get_sandbox("bwrap")
 
 
 def pair(name: str, code: str, docstring: str = "doc") -> SourcePair:
@@ -129,10 +120,14 @@ TRANSLATIONS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def checked(sandbox):
-    """Every translation above checked once (one batch, as the pipeline does)."""
-    validator = Validator(ExecuteConfig(sandbox="bwrap"), sandbox)
+@pytest.fixture(
+    scope="module",
+    params=[pytest.param(b, marks=getattr(pytest.mark, b)) for b in BACKENDS],
+)
+def checked(request):
+    """Every translation above checked once on each backend (one batch, as the pipeline does)."""
+    backend = request.param
+    validator = Validator(ExecuteConfig(sandbox=backend), get_sandbox(backend))
     cands = []
     for lang, p, good, bad in TRANSLATIONS:
         cands += [cand(p, lang, good, 0), cand(p, lang, bad, 1)]
@@ -308,7 +303,7 @@ def test_select_best_prefers_the_first_passing_attempt():
 
 
 def test_execute_and_select_best_attempt_transforms(tmp_path):
-    _sandbox_or_skip().close()
+    get_sandbox("bwrap")  # the transform opens its own; this one says why when bwrap is missing
     attempts = [
         cand(COUNT, "python", TRANSLATIONS[15][3], 0),  # wrong: rejected by Execute (failed)
         cand(COUNT, "python", TRANSLATIONS[15][2], 1),  # first passing attempt: kept

@@ -21,6 +21,7 @@ import pytest
 
 from pipeline.execute import ExecuteConfig, Validator
 from schemas import Candidate, ExecStatus, SourcePair, Translation, Verdict
+from tests.support import get_sandbox
 
 COUNT = SourcePair.create(
     repository_name="t/forgery",
@@ -190,14 +191,7 @@ def cand(p: SourcePair, language: str, code: str, attempt: int) -> Candidate:
 
 @pytest.fixture(scope="module")
 def sandbox():
-    try:
-        from sandboxes import open_sandbox
-
-        sb = open_sandbox("bwrap")
-    except Exception as exc:  # no bubblewrap on this host
-        pytest.skip(f"bubblewrap sandbox unavailable: {exc}")
-    yield sb
-    sb.close()
+    return get_sandbox("bwrap")  # missing in CI is a failure (tests/support.py)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from pipeline.execute import ExecuteConfig, Validator, keep, rejection_reason
 from pipeline.testgen import TestGenConfig
 from pipeline.verdict_cache import VerdictCache
 from schemas import Candidate, ExecStatus, SourcePair, Translation, Verdict
+from tests.support import get_sandbox
 
 
 def pair(name: str, code: str) -> SourcePair:
@@ -81,14 +82,7 @@ PLAIN_WRONG_C = "int scale(int *xs, int n, int k) { return k }"
 
 @pytest.fixture(scope="module")
 def sandbox():
-    try:
-        from sandboxes import open_sandbox
-
-        sb = open_sandbox("bwrap")
-    except Exception as exc:  # no bubblewrap on this host
-        pytest.skip(f"bubblewrap sandbox unavailable: {exc}")
-    yield sb
-    sb.close()
+    return get_sandbox("bwrap")  # missing in CI is a failure (tests/support.py)
 
 
 def _verdicts(sandbox) -> list[tuple]:

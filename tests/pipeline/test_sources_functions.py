@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.sources.functions import extract_functions, filter_reason
+from tests.support import missing
 
 
 def functions(language: str, text: str) -> dict[str, dict]:
@@ -598,7 +599,7 @@ def rust_std_collections() -> dict[str, str]:
 def test_rust_standard_library_collections():
     sources = rust_std_collections()
     if "linked_list.rs" not in sources:
-        pytest.skip("no Rust standard library sources (rust-src or rustdoc source pages)")
+        missing("rust-src", "no Rust standard library sources (rust-src or rustdoc source pages)")
     names = {}
     for file_name, text in sources.items():
         for fn in extract_functions("rust", text):

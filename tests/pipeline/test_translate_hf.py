@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
+import torch
+import transformers  # noqa: F401 - a dependency of the project: an import error must fail, not skip
 
 from pipeline.translate import (  # noqa: E402
     TranslateConfig,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import os
 import secrets
+import shutil
 import socket
 import tempfile
 import threading
@@ -93,6 +94,7 @@ class HostileWorld:
         self.server.close()
         for path in self.secret_paths:
             path.unlink(missing_ok=True)
+        shutil.rmtree(self.write_dir, ignore_errors=True)
 
 
 @functools.cache

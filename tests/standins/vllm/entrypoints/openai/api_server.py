@@ -15,7 +15,8 @@ What it mirrors of vLLM, strictly (what vLLM rejects, it rejects the same way):
   flags parse JSON, ``--max-model-len`` takes ``4096``/``32k``/``32K``/``auto``. An unknown
   flag, a stray value (``--enforce-eager ''``) or a value of the wrong type exits with status
   2 and argparse's message, as vLLM does. Flags vLLM has but this subset lacks are refused
-  too (stricter than vLLM, never looser). Startup logs ``non-default args: {...}``.
+  too (stricter than vLLM, never looser). Startup logs ``non-default args: {...}`` (and
+  appends them as a JSON line to ``$VLLM_STANDIN_RECORD`` when a test sets it).
 * **Startup checks**: ``--max-model-len`` above what the model's config allows is refused
   (vLLM's message); the model must load from ``--model`` (a local transformers folder here).
 * **HTTP**: ``GET /health``, ``GET /v1/models``, ``POST /v1/chat/completions``.
@@ -498,6 +499,11 @@ def main(argv: list[str] | None = None) -> int:
     defaults = vars(parser.parse_args([]))
     changed = {k: v for k, v in vars(args).items() if v != defaults.get(k)}
     log(f"non-default args: {changed}")
+    record = os.environ.get("VLLM_STANDIN_RECORD")  # tests: where the arguments can be read back
+    if record:
+        with open(record, "a") as f:
+            f.write(json.dumps({k: v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
+                                for k, v in changed.items()}) + "\n")
     if args.enable_log_outputs and not args.enable_log_requests:
         raise TypeError("Error: --enable-log-outputs requires --enable-log-requests")
     engine = Engine(args)
