@@ -427,9 +427,13 @@ def main(argv: list[str] | None = None) -> int:
 
     run_info["translation"] = throughput_from_metrics(metrics)
     if cfg.repair_rounds:
-        from pipeline.repair import repair_stats
+        from pipeline.repair import CONVERSATIONAL, repair_stats
 
-        run_info["repair"] = repair_stats(metrics, cfg.repair_rounds)
+        if configs["translate"].translator in CONVERSATIONAL:
+            run_info["repair"] = repair_stats(metrics, cfg.repair_rounds)
+        else:  # the rounds were skipped (logged once when the graph was built)
+            run_info["repair"] = {"rounds": 0, "requested_rounds": cfg.repair_rounds,
+                                  "skipped": f"the {configs['translate'].translator} translator holds no conversation"}
     stats = compute_stats(final.data, final.rejected, metrics, run_info)
     write_json_atomic(final.stats, stats)
     from pipeline.card import render_card

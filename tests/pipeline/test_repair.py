@@ -479,6 +479,37 @@ def test_resume_after_a_kill_in_round_one_regenerates_nothing_from_round_zero(tm
     assert stats["repair"]["pass_rate"]["go"]["accepted"] == [0, 4]
 
 
+def test_py2many_holds_no_conversation_so_the_rounds_are_skipped_and_said_once(tmp_path, capfd):
+    """No chat to continue: the run goes on as without repair, one log line says why."""
+    source = write_source(tmp_path / "src.jsonl")
+    out = tmp_path / "out"
+    argv = [
+        "--runner=DirectRunner",
+        f"--source=csn:{source}",
+        "--target_languages=go",
+        "--translator=py2many",
+        "--repair_rounds=2",
+        "--sandbox=none",
+        "--decontaminate=",
+        f"--output={out}",
+    ]
+    assert main(argv) == 0  # it sets up logging itself (to stderr), as the command line does
+    said = [line for line in capfd.readouterr().err.splitlines() if "pipeline.repair" in line]
+    assert len(said) == 1 and said[0].endswith(
+        "WARNING pipeline.repair: --repair_rounds=2: the py2many translator holds no "
+        "conversation, so repair rounds are skipped"
+    )
+    stats = _stats(out)
+    assert stats["accounting"]["balanced"]
+    assert stats["repair"] == {
+        "rounds": 0,
+        "requested_rounds": 2,
+        "skipped": "the py2many translator holds no conversation",
+    }
+    assert all(r["repair_round"] == 0 for r in _rows(out / "data"))
+    assert "## Repair rounds" not in (out / "README.md").read_text()
+
+
 # -- a real model ----------------------------------------------------------------------------------
 
 SMOLLM2_PAIRS = ("gcd", "is_power_of_two", "clamp")
