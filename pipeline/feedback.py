@@ -201,11 +201,18 @@ def _trim(text: str, limit: int = MESSAGE_CHARS, keep_tail: bool = False) -> str
     return f"{text[:limit]}\n[... {len(text) - limit} more characters]"
 
 
+#: A diagnostic that is an error: ``error:`` (g++, javac), ``error[E0425]:`` (rustc). Go's
+#: compiler says no such word (``./main.go:5:2: undefined: x``) but ends a long list with
+#: ``too many errors``, which must not be taken for the first error.
+_ERROR_LINE = re.compile(r"\berror(?:\[\w+\])?:", re.IGNORECASE)
+
+
 def _first_error(text: str) -> str:
-    """From the first line that says ``error`` on (rustc and g++ print warnings first)."""
+    """From the first error diagnostic on (rustc and g++ print warnings first); all of it
+    when no line is marked as an error (Go)."""
     lines = text.strip().splitlines()
     for i, line in enumerate(lines):
-        if "error" in line.lower():
+        if _ERROR_LINE.search(line):
             return "\n".join(lines[i:])
     return text.strip()
 

@@ -19,6 +19,7 @@ from pipeline.feedback import (
     call_text,
     code_lines,
     held_out_lines,
+    message_text,
     redact,
     relabel,
     render_feedback,
@@ -62,6 +63,25 @@ def test_sandbox_paths_go_and_line_numbers_move_into_the_models_code():
         "your_code.cpp:2:14: error: bad",
         "    2 |     return a + b;",
         "test_harness.cpp:6:3: note: here",
+    ]
+
+
+def test_a_compile_message_starts_at_its_first_error_and_keeps_go_s_whole_list():
+    def message(stderr: str) -> str:
+        return message_text(stderr, HARNESS, CODE, frozenset(), compile_phase=True)
+
+    gcc = "main.cpp: In function 'int f()':\nmain.cpp:3:1: warning: w\nmain.cpp:4:2: error: e"
+    assert message(gcc) == "your_code.cpp:3:2: error: e"
+    assert message("warning: unused\nerror[E0425]: cannot find value `x`").startswith(
+        "error[E0425]"
+    )
+    # Go marks no line as an error and closes a long list with "too many errors" (the lines
+    # are the C++ harness's here, outside the code: test_harness).
+    go = "# command-line-arguments\n./main.go:5:2: undefined: List\n./main.go:9:3: too many errors"
+    assert message(go).splitlines() == [
+        "# command-line-arguments",
+        "test_harness.go:5:2: undefined: List",
+        "test_harness.go:9:3: too many errors",
     ]
 
 
