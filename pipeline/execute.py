@@ -68,7 +68,8 @@ REQUIREMENTS = ("default", "passed", "compiled", "parsed")
 #: Bumped whenever harness or verdict logic changes meaning, so old cache entries are not reused;
 #: every key also carries the harness protocol's version (``PROTOCOL``). v5: verdicts keep the
 #: repair loop's facts (``Verdict.feedback``). v6: a Go compile error's facts keep its
-#: messages (v5 kept only the closing ``too many errors``).
+#: messages (v5 kept only the closing ``too many errors``), and no message keeps an absolute
+#: directory path of the sandbox (v5 kept those of Go's ``cannot find package``).
 CACHE_VERSION = "execute/v6"
 PROTOCOL = f"harness-protocol/{PROTOCOL_VERSION}"
 STDERR_TAIL = 1000

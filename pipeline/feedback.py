@@ -94,9 +94,15 @@ def held_out_lines(source: str, given_source: str | None) -> frozenset[int]:
     return frozenset(held)
 
 
+#: Any other absolute path of two or more parts (Go's ``cannot find package "x" in any of:``
+#: lists ``/usr/lib/go-1.19/src/x`` and ``/work/j0/.gopath/src/x``): only its last part stays.
+_DIR_PATH = re.compile(r"(?<![\w.:/])/(?:[\w.+-]+/)+(?=[\w.+-])")
+
+
 def scrub_paths(text: str) -> str:
-    """Remove the sandbox's directories from file paths (``/work/j0/main.py`` -> ``main.py``)."""
-    return _PATH.sub("", text)
+    """Remove the sandbox's directories from paths (``/work/j0/main.py`` -> ``main.py``,
+    ``/work/j0/.gopath/src/x`` -> ``x``)."""
+    return _DIR_PATH.sub("", _PATH.sub("", text))
 
 
 def code_lines(source: str, code: str) -> dict[int, int]:

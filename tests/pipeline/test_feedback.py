@@ -57,6 +57,14 @@ def test_sandbox_paths_go_and_line_numbers_move_into_the_models_code():
         scrub_paths('File "/work/j0/main.py", line 4\n./main.go:2:14: x')
         == 'File "main.py", line 4\nmain.go:2:14: x'
     )
+    go = (
+        'main.go:2:2: cannot find package "github.com/a/b" in any of:\n'
+        "\t/usr/lib/go-1.19/src/github.com/a/b (from $GOROOT)\n"
+        "\t/work/j0/.gopath/src/github.com/a/b (from $GOPATH)"
+    )
+    assert scrub_paths(go).splitlines()[1:] == ["\tb (from $GOROOT)", "\tb (from $GOPATH)"]
+    kept = "x = a / b; y = c/d; see https://go.dev/doc"
+    assert scrub_paths(kept) == kept
     assert code_lines(HARNESS, CODE) == {2: 1, 3: 2, 4: 3}
     text = "main.cpp:3:14: error: bad\n    3 |     return a + b;\nmain.cpp:6:3: note: here"
     assert relabel(text, code_lines(HARNESS, CODE)).splitlines() == [
