@@ -54,6 +54,9 @@ class CodeTransOptions(PipelineOptions):
         add("--vllm_chat_template_path", default=None, help="chat template file for the vLLM server")
         add("--hf_device", default="auto", help="hf translator device: auto | cpu | cuda[:N]")
         add("--hf_batch_size", type=int, default=8)
+        add("--repair_rounds", type=int, default=0,
+            help="send translations rejected at the parse check or execution back to the model with the "
+                 "parser's, compiler's or failing examples' feedback, up to N times (0: no repair)")
         add("--sandbox", default="auto", choices=SANDBOXES)
         add("--require", default="default", choices=REQUIREMENTS,
             help="what enters the dataset: passed | compiled | parsed (default: passed where tests exist, compiled otherwise)")
@@ -101,6 +104,7 @@ class RunConfig:
     vllm_chat_template_path: str | None
     hf_device: str
     hf_batch_size: int
+    repair_rounds: int
     sandbox: str
     require: str
     output: str
@@ -162,6 +166,8 @@ def run_config_from_options(options: PipelineOptions) -> RunConfig:
         raise ValueError(f"--split_fractions must be three non-negative numbers summing to 1, got {o.split_fractions!r}")
     if o.num_samples < 1:
         raise ValueError("--num_samples must be >= 1")
+    if o.repair_rounds < 0:
+        raise ValueError(f"--repair_rounds must be >= 0, got {o.repair_rounds}")
     if o.num_shards < 1:
         raise ValueError("--num_shards must be >= 1")
     if not 0 < o.dedup_threshold <= 1:
@@ -190,6 +196,7 @@ def run_config_from_options(options: PipelineOptions) -> RunConfig:
         vllm_chat_template_path=o.vllm_chat_template_path,
         hf_device=o.hf_device,
         hf_batch_size=o.hf_batch_size,
+        repair_rounds=o.repair_rounds,
         sandbox=o.sandbox,
         require=o.require,
         output=o.output if "://" in o.output else str(Path(o.output).resolve()),

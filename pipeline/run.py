@@ -102,7 +102,15 @@ def build_pipeline(p: beam.Pipeline, cfg: RunConfig, staging: OutputLayout, conf
         | "ParseProgress" >> LogProgress("parse")
         | "Execute" >> Execute(configs["execute"])
     )
-    best = executed["candidates"] | "ExecuteProgress" >> LogProgress("execute") | "SelectBest" >> SelectBestAttempt()
+    accepted = executed["candidates"]
+    rejected = (translated["rejected"], parsed["rejected"], executed["rejected"])
+    if configs["repair"].rounds:  # rejected translations go back to the model (pipeline/repair.py)
+        from pipeline.repair import RepairLoop
+
+        first = {"accepted": accepted, "rejected": rejected | "JoinFirstRejected" >> beam.Flatten()}
+        repaired = first | "Repair" >> RepairLoop(configs["repair"], configs["translate"], configs["execute"])
+        accepted, rejected = repaired["candidates"], (repaired["rejected"],)
+    best = accepted | "ExecuteProgress" >> LogProgress("execute") | "SelectBest" >> SelectBestAttempt()
     release_rows = (
         best["candidates"]
         | "SelectProgress" >> LogProgress("select")
@@ -114,9 +122,7 @@ def build_pipeline(p: beam.Pipeline, cfg: RunConfig, staging: OutputLayout, conf
     (
         (
             src["rejected"],
-            translated["rejected"],
-            parsed["rejected"],
-            executed["rejected"],
+            *rejected,
             best["rejected"],
             final["rejected"],
         )
@@ -141,6 +147,7 @@ def stage_configs(cfg: RunConfig, sandbox_backend: str) -> dict[str, Any]:
     from pipeline.execute import ExecuteConfig
     from pipeline.finalize import FinalizeConfig
     from pipeline.minhash import MinHashConfig
+    from pipeline.repair import RepairConfig
     from pipeline.sources import SourceConfig
     from pipeline.sources.corpus import CorpusConfig
     from pipeline.splits import SplitConfig
@@ -178,6 +185,7 @@ def stage_configs(cfg: RunConfig, sandbox_backend: str) -> dict[str, Any]:
         "source": SourceConfig(max_code_bytes=cfg.max_code_bytes, licenses=cfg.licenses),
         "corpus": CorpusConfig(max_file_bytes=cfg.repo_corpus_max_file_bytes, licenses=cfg.licenses),
         "translate": translate,
+        "repair": RepairConfig(rounds=cfg.repair_rounds),
         "execute": ExecuteConfig(
             sandbox=sandbox_backend,
             require=cfg.require,
@@ -267,6 +275,10 @@ def print_summary(stats: dict[str, Any], out=sys.stderr) -> None:
             f"repo corpus: {corpus.get('files_written', 0)} files, {corpus.get('bytes_written', 0) / 1e6:.1f} MB "
             f"from {corpus.get('repositories', 0)} repositories"
         )
+    from pipeline.repair import summary_line
+
+    if summary_line(stats):
+        console.print(summary_line(stats))
     if stats.get("sandbox", {}).get("warning"):
         console.print(f"[bold red]WARNING: {stats['sandbox']['warning']}[/]")
 
@@ -458,6 +470,14 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.translate import throughput_from_metrics
 
     run_info["translation"] = throughput_from_metrics(metrics)
+    if cfg.repair_rounds:
+        from pipeline.repair import CONVERSATIONAL, repair_stats
+
+        if configs["translate"].translator in CONVERSATIONAL:
+            run_info["repair"] = repair_stats(metrics, cfg.repair_rounds)
+        else:  # the rounds were skipped (logged once when the graph was built)
+            run_info["repair"] = {"rounds": 0, "requested_rounds": cfg.repair_rounds,
+                                  "skipped": f"the {configs['translate'].translator} translator holds no conversation"}
     stats = compute_stats(final.data, final.rejected, metrics, run_info, step_busy_ms(result), usage)
     write_json_atomic(final.stats, stats)
     from pipeline.card import render_card
