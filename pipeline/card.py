@@ -118,6 +118,12 @@ def plot_verdicts(stats: RunStats, path: str) -> bool:
     return True
 
 
+def _repair_section(stats: RunStats) -> str:
+    from pipeline.repair import render_card_section
+
+    return render_card_section(stats.to_json())
+
+
 def render_card(layout: OutputLayout, stats: RunStats) -> str:
     """The whole card as markdown; also writes the plots beside it."""
     cfg = stats.config or {}
@@ -172,7 +178,8 @@ def render_card(layout: OutputLayout, stats: RunStats) -> str:
         "The first eight columns are SynthCoNL's, same names and order: "
         + ", ".join(f"`{c}`" for c in SYNTHCONL_COLUMNS)
         + ". Then `pair_id` (stable id of the source pair), `license`, `translator` "
-        "(backend:model), `prompt_version`, `attempt` (which sample won), `parse_ok`, "
+        "(backend:model), `prompt_version`, `attempt` (which sample won), `repair_round` (0, or the "
+        "repair round whose reply this is), `parse_ok`, "
         "`exec_status` (`passed`, `no_tests`, `not_run`, ...), `tests_passed`, `tests_total`, "
         "`dedup_cluster` and `split`.\n",
         "```python\nfrom datasets import load_dataset\nds = load_dataset(\"parquet\", data_dir=\"data\")  # or the Hub repo id\n```\n",
@@ -211,6 +218,7 @@ def render_card(layout: OutputLayout, stats: RunStats) -> str:
         verdict_table,
         "",
         *(f"![{p}]({p})\n" for p in plots[1:]),
+        _repair_section(stats),
         "## Rejection reasons\n",
         _md_table(["stage", "reason", "rows"], reason_rows) if reason_rows else "None.",
         "",

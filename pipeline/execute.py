@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 
 import apache_beam as beam
 
+from pipeline.feedback import FACT_STATUSES, run_facts
 from pipeline.harness import (
     PROTOCOL_VERSION,
     Case,
@@ -67,8 +68,11 @@ STAGE = "execute"
 SANDBOXES = ("auto", "docker", "bwrap", "none")
 REQUIREMENTS = ("default", "passed", "compiled", "parsed")
 #: Bumped whenever harness or verdict logic changes meaning, so old cache entries are not reused;
-#: every key also carries the harness protocol's version (``PROTOCOL``).
-CACHE_VERSION = "execute/v4"
+#: every key also carries the harness protocol's version (``PROTOCOL``). v5: verdicts keep the
+#: repair loop's facts (``Verdict.feedback``). v6: a Go compile error's facts keep its
+#: messages (v5 kept only the closing ``too many errors``), and no message keeps an absolute
+#: directory path of the sandbox (v5 kept those of Go's ``cannot find package``).
+CACHE_VERSION = "execute/v6"
 PROTOCOL = f"harness-protocol/{PROTOCOL_VERSION}"
 STDERR_TAIL = 1000
 TOOLCHAIN_UNAVAILABLE = "toolchain_unavailable"
@@ -153,6 +157,11 @@ class Planned:
     expected: tuple[Any, ...] | None
     note: str | None
     key: str | None
+    #: The cases the harness runs (in order, with their origin), and the harness rendered with
+    #: the given cases alone when some are held out (generated): the repair loop's feedback
+    #: must not show the lines that call the function on held-out inputs.
+    cases: tuple[TestCase, ...] = ()
+    given_source: str | None = None
 
     @property
     def n_cases(self) -> int:
@@ -190,6 +199,19 @@ def _is_literal(text: str) -> bool:
 
 def _cases(tests: Iterable[TestCase]) -> list[Case]:
     return [Case(tuple(ast.literal_eval(t.args)), ast.literal_eval(t.expected)) for t in tests]
+
+
+def _given_only(module: Any, req: HarnessRequest, tests: tuple[TestCase, ...]) -> str | None:
+    """The harness of ``req`` with its given cases alone (None when none is held out)."""
+    given = tuple(case for case, t in zip(req.cases, tests, strict=True) if t.origin != "generated")
+    if len(given) == len(req.cases):
+        return None
+    if given:
+        try:
+            return module.render(dataclasses.replace(req, cases=given))
+        except Unrenderable:
+            pass
+    return module.library_unit(req.code)  # every case line counts as held out
 
 
 def keep(verdict: Verdict, require: str) -> bool:
@@ -450,6 +472,7 @@ class Validator:
         note = tests.note
         expected = None
         source = None
+        given_source = None
         if tests.cases:
             sig: Signature | None = signature_of(c.pair.code, c.pair.func_name)
             cases = _cases(tests.cases)
@@ -460,12 +483,14 @@ class Validator:
                     [(k.args, k.expected) for k in cases]), cases=tuple(cases))
                 source = module.render(req)
                 expected = tuple(k.expected for k in cases)
+                given_source = _given_only(module, req, tests.cases)
             except Unrenderable as exc:
                 note = f"unrenderable: {exc}" + (f"; {note}" if note else "")
                 self._count("unrenderable")
         if source is None:
             source = module.library_unit(t.code)
-        return Planned(c, module.LANGUAGE, source, expected, note, None)
+        return Planned(c, module.LANGUAGE, source, expected, note, None,
+                       tests.cases if expected is not None else (), given_source)
 
     def verdict_key(self, p: Planned, tests: SourceTests, protocol: str = PROTOCOL) -> str:
         """The verdict cache key of a planned program: cache and protocol versions, program
@@ -527,9 +552,14 @@ class Validator:
         for (i, p), nonce, res in zip(to_run, nonces, results, strict=True):
             v = verdict_from_run(base_verdict(p.candidate), res.status.value, res.stdout, res.stderr,
                                  res.wall_s, nonce, p.expected, p.note)
+            if str(v.exec_status) in FACT_STATUSES:  # what a repair round may tell the model
+                v = dataclasses.replace(v, feedback=run_facts(
+                    str(v.exec_status), stdout=res.stdout, stderr=res.stderr, nonce=nonce, cases=p.cases,
+                    func_name=p.candidate.pair.func_name, source=p.source, code=p.candidate.translation.code,
+                    given_source=p.given_source))
             if res.status.value not in TRANSIENT:  # a lost or timed-out run is redone next time
-                fresh[p.key] = {k: getattr(v, k) for k in ("tests_passed", "tests_total", "stderr_tail", "wall_s")} | {
-                    "exec_status": str(v.exec_status)}
+                fresh[p.key] = {k: getattr(v, k) for k in ("tests_passed", "tests_total", "stderr_tail", "wall_s",
+                                                           "feedback")} | {"exec_status": str(v.exec_status)}
             out[i] = dataclasses.replace(p.candidate, verdict=v)
         for i, p in plans:
             if p.key in cached:
@@ -537,7 +567,7 @@ class Validator:
                 out[i] = dataclasses.replace(p.candidate, verdict=dataclasses.replace(
                     base_verdict(p.candidate), exec_status=ExecStatus(value["exec_status"]),
                     tests_passed=value["tests_passed"], tests_total=value["tests_total"],
-                    stderr_tail=value["stderr_tail"], wall_s=value["wall_s"]))
+                    stderr_tail=value["stderr_tail"], wall_s=value["wall_s"], feedback=value.get("feedback")))
         self.cache.put_many(fresh)
         return [out[i] for i in range(len(candidates))]
 
@@ -552,14 +582,17 @@ def select_best(candidates: Iterable[Candidate]) -> tuple[Candidate, list[Candid
 
     The first attempt (lowest index) that passes; if none passes, the best status in the
     order passed > no_tests/ok/not_run > failed > anything else, ties to the lowest attempt.
+    Between repair rounds (``pipeline/repair.py``): an unrepaired pass first, then the pass of
+    the earliest round; the round counts before the attempt index.
     """
     items = list(candidates)
     if not items:
         raise ValueError("select_best needs at least one candidate")
 
-    def rank(c: Candidate) -> tuple[int, int]:
+    def rank(c: Candidate) -> tuple[int, int, int]:
         status = ExecStatus(c.verdict.exec_status) if c.verdict else ExecStatus.NOT_RUN
-        return _RANK.get(status, 3), c.translation.attempt if c.translation else 0
+        t = c.translation
+        return _RANK.get(status, 3), t.repair_round if t else 0, t.attempt if t else 0
 
     items.sort(key=rank)
     return items[0], items[1:]
@@ -679,7 +712,8 @@ def _select_group(item: tuple[Any, Iterable[Candidate]]) -> Iterator:
     yield best
     for c in others:
         yield beam.pvalue.TaggedOutput(
-            "rejected", c.reject("select", "not_best_attempt", f"attempt {best.translation.attempt} kept"))
+            "rejected", c.reject("select", "not_best_attempt", f"attempt {best.translation.attempt} kept"
+                                 + (f" (repair round {best.translation.repair_round})" if best.translation.repair_round else "")))
 
 
 class SelectBestAttempt(beam.PTransform):

@@ -21,6 +21,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.execute import ExecuteConfig
 from pipeline.finalize import FinalizeConfig
 from pipeline.minhash import MinHashConfig
+from pipeline.repair import RepairConfig
 from pipeline.settings import (
     DEFAULT_SEED,
     add_flags,
@@ -70,6 +71,7 @@ GROUPS: tuple[tuple[str, type], ...] = (
     ("source (pipeline/sources/)", SourceConfig),
     ("repository corpus (pipeline/sources/corpus.py)", CorpusConfig),
     ("translate (pipeline/translate/)", TranslateConfig),
+    ("repair (pipeline/repair.py)", RepairConfig),
     ("execute (pipeline/execute.py)", ExecuteConfig),
     ("near-dedup (pipeline/dedup.py, pipeline/minhash.py)", MinHashConfig),
     ("decontamination (pipeline/decontaminate.py)", FinalizeConfig),
@@ -117,6 +119,7 @@ class RunConfig:
     sources: SourceConfig
     corpus: CorpusConfig
     translate: TranslateConfig
+    repair: RepairConfig
     execute: ExecuteConfig
     finalize: FinalizeConfig
     targets_were_auto: bool
@@ -132,6 +135,7 @@ class RunConfig:
     sandbox = property(lambda self: self.execute.sandbox)
     require = property(lambda self: self.execute.require)
     licenses = property(lambda self: self.sources.licenses)
+    repair_rounds = property(lambda self: self.repair.rounds)
     vllm_server_kwargs = property(lambda self: tuple(self.translate.vllm_server_kwargs.items()))
 
     @property
@@ -160,7 +164,8 @@ class RunConfig:
             "openai_api_key_env": t.openai_api_key_env, "openai_concurrency": t.openai_concurrency,
             "openai_timeout_s": t.openai_timeout_s, "openai_retries": t.openai_retries,
             "vllm_server_kwargs": self.vllm_server_kwargs, "vllm_chat_template_path": t.vllm_chat_template_path,
-            "hf_device": t.hf_device, "hf_batch_size": t.hf_batch_size, "sandbox": self.sandbox,
+            "hf_device": t.hf_device, "hf_batch_size": t.hf_batch_size, "repair_rounds": self.repair_rounds,
+            "sandbox": self.sandbox,
             "require": self.require, "output": self.output, "cache_root": self.cache_root,
             "num_shards": self.num_shards, "dedup_threshold": m.threshold, "num_perm": m.num_perm,
             "ngram": m.ngram, "decontaminate": self.finalize.eval_sets,
@@ -196,6 +201,7 @@ def run_config_from_options(options: PipelineOptions) -> RunConfig:
         sources=sources,
         corpus=build(CorpusConfig, o, licenses=sources.licenses),
         translate=build(TranslateConfig, o, seed=run.seed),
+        repair=build(RepairConfig, o),
         execute=build(ExecuteConfig, o),
         finalize=finalize,
         targets_were_auto=auto,

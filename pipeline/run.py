@@ -102,7 +102,15 @@ def build_pipeline(p: beam.Pipeline, cfg: RunConfig, staging: OutputLayout, conf
         | "ParseProgress" >> LogProgress("parse")
         | "Execute" >> Execute(configs["execute"])
     )
-    best = executed["candidates"] | "ExecuteProgress" >> LogProgress("execute") | "SelectBest" >> SelectBestAttempt()
+    accepted = executed["candidates"]
+    rejected = (translated["rejected"], parsed["rejected"], executed["rejected"])
+    if configs["repair"].rounds:  # rejected translations go back to the model (pipeline/repair.py)
+        from pipeline.repair import RepairLoop
+
+        first = {"accepted": accepted, "rejected": rejected | "JoinFirstRejected" >> beam.Flatten()}
+        repaired = first | "Repair" >> RepairLoop(configs["repair"], configs["translate"], configs["execute"])
+        accepted, rejected = repaired["candidates"], (repaired["rejected"],)
+    best = accepted | "ExecuteProgress" >> LogProgress("execute") | "SelectBest" >> SelectBestAttempt()
     release_rows = (
         best["candidates"]
         | "SelectProgress" >> LogProgress("select")
@@ -114,9 +122,7 @@ def build_pipeline(p: beam.Pipeline, cfg: RunConfig, staging: OutputLayout, conf
     (
         (
             src["rejected"],
-            translated["rejected"],
-            parsed["rejected"],
-            executed["rejected"],
+            *rejected,
             best["rejected"],
             final["rejected"],
         )
@@ -153,6 +159,7 @@ def stage_configs(cfg: RunConfig, sandbox_backend: str) -> dict[str, Any]:
         "source": cfg.sources,
         "corpus": cfg.corpus,
         "translate": translate,
+        "repair": cfg.repair,
         "execute": dataclasses.replace(
             cfg.execute, sandbox=sandbox_backend, cache_dir=os.path.join(cfg.cache_dir, "verdicts")
         ),
@@ -237,6 +244,11 @@ def print_summary(stats: RunStats | dict[str, Any], out=sys.stderr) -> None:
             f"repo corpus: {corpus.get('files_written', 0)} files, {corpus.get('bytes_written', 0) / 1e6:.1f} MB "
             f"from {corpus.get('repositories', 0)} repositories"
         )
+    from pipeline.repair import summary_line
+
+    line = summary_line(stats.to_json())
+    if line:
+        console.print(line)
     if stats.sandbox and stats.sandbox.warning:
         console.print(f"[bold red]WARNING: {stats.sandbox.warning}[/]")
 
@@ -424,6 +436,14 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.translate import throughput_from_metrics
 
     run_info["translation"] = throughput_from_metrics(metrics)
+    if cfg.repair_rounds:
+        from pipeline.repair import CONVERSATIONAL, repair_stats
+
+        if configs["translate"].translator in CONVERSATIONAL:
+            run_info["repair"] = repair_stats(metrics, cfg.repair_rounds)
+        else:  # the rounds were skipped (logged once when the graph was built)
+            run_info["repair"] = {"rounds": 0, "requested_rounds": cfg.repair_rounds,
+                                  "skipped": f"the {configs['translate'].translator} translator holds no conversation"}
     stats = compute_stats(final.data, final.rejected, metrics, run_info, step_busy_ms(result), usage)
     write_json_atomic(final.stats, stats.to_json())
     from pipeline.card import render_card

@@ -99,7 +99,7 @@ class SandboxInfo:
 
 #: Run facts written by ``pipeline.run`` (absent, not null, in stats.json when not given).
 _RUN_FIELDS = ("started_at", "finished_at", "wall_s", "runner", "translator", "target_languages", "config",
-               "sandbox", "translation")
+               "sandbox", "translation", "repair")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +121,8 @@ class RunStats:
     sandbox: SandboxInfo | None = None
     #: translation throughput (``pipeline.translate.throughput_from_metrics``)
     translation: dict[str, Any] | None = None
+    #: the repair loop's figures (``pipeline.repair.repair_stats``), with ``--repair_rounds``
+    repair: dict[str, Any] | None = None
     released_rows: int | None = None
     rejected_rows: int | None = None
     splits: dict[str, int] = dataclasses.field(default_factory=dict)

@@ -9,7 +9,9 @@ from typing import Any, TypeVar
 import pyarrow as pa
 
 #: Bump on any change to a schema's columns or their meaning; written into every file.
-SCHEMA_VERSION = "1.0"
+#: 1.1: ``repair_round`` (release and rejected rows, translations), ``repair_of``
+#: (translations) and ``feedback`` (verdicts), for the repair loop (``--repair_rounds``).
+SCHEMA_VERSION = "1.1"
 SCHEMA_VERSION_KEY = b"schema_version"
 RECORD_KIND_KEY = b"record_kind"
 

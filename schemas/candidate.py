@@ -7,6 +7,7 @@ verdict (none before the parse check). It turns into a release row or a rejected
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 from schemas._base import dumps
@@ -49,6 +50,7 @@ class Candidate:
             translator=t.translator,
             prompt_version=t.prompt_version,
             attempt=t.attempt,
+            repair_round=t.repair_round,
             parse_ok=v.parse_ok if v else False,
             exec_status=str(v.exec_status) if v else "not_run",
             tests_passed=v.tests_passed if v else 0,
@@ -74,8 +76,22 @@ class Candidate:
             language=p.language,
             target_language=t.target_language if t else None,
             attempt=t.attempt if t else None,
+            repair_round=t.repair_round if t else None,
             source_code=p.code,
             translated_code=t.code if t else None,
             raw_reply=t.raw_reply if t else None,
             record=dumps(record),
+        )
+
+    @classmethod
+    def from_rejected(cls, row: RejectedRow) -> Candidate:
+        """The candidate a rejected row was made from (``reject`` keeps the whole record in
+        ``record``): pair, translation and verdict as far as they got."""
+        if not row.record:
+            raise ValueError(f"rejected row of {row.pair_id} ({row.stage}: {row.reason}) keeps no record")
+        record = json.loads(row.record)
+        return cls(
+            SourcePair.from_row(record["pair"]),
+            Translation.from_row(record["translation"]) if "translation" in record else None,
+            Verdict.from_row(record["verdict"]) if "verdict" in record else None,
         )

@@ -26,6 +26,7 @@ REJECTED_SCHEMA = versioned(
             pa.field("language", pa.string()),
             pa.field("target_language", pa.string()),
             pa.field("attempt", pa.int32()),
+            pa.field("repair_round", pa.int32()),
             pa.field("source_code", pa.string()),
             pa.field("translated_code", pa.string()),
             pa.field("raw_reply", pa.string()),
@@ -46,6 +47,8 @@ class RejectedRow:
         reason: a short machine-readable reason (``empty_code``, ``compile_error``,
             ``near_duplicate``, ``contaminated:humaneval`` ...). Counted in ``stats.json``.
         detail: human-readable detail (the parser's first error location, stderr tail ...).
+        repair_round: the repair round whose attempt this row is (0: the first translation;
+            None: no translation was asked for, e.g. rejected at the source).
         record: JSON of the whole record as far as it got.
     """
 
@@ -59,6 +62,7 @@ class RejectedRow:
     language: str | None = None
     target_language: str | None = None
     attempt: int | None = None
+    repair_round: int | None = None
     source_code: str | None = None
     translated_code: str | None = None
     raw_reply: str | None = None

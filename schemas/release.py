@@ -34,6 +34,7 @@ RELEASE_SCHEMA = versioned(
             pa.field("translator", pa.string()),
             pa.field("prompt_version", pa.string()),
             pa.field("attempt", pa.int32()),
+            pa.field("repair_round", pa.int32()),
             pa.field("parse_ok", pa.bool_()),
             pa.field("exec_status", pa.string()),
             pa.field("tests_passed", pa.int32()),
@@ -65,6 +66,7 @@ class ReleaseRow:
     translator: str | None = None
     prompt_version: str | None = None
     attempt: int = 0
+    repair_round: int = 0
     parse_ok: bool = True
     exec_status: str = "not_run"
     tests_passed: int = 0

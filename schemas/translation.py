@@ -21,6 +21,8 @@ TRANSLATION_SCHEMA = versioned(
             pa.field("attempt", pa.int32(), nullable=False),
             pa.field("latency_s", pa.float64(), nullable=False),
             pa.field("raw_reply", pa.string()),
+            pa.field("repair_round", pa.int32(), nullable=False),
+            pa.field("repair_of", pa.string()),
         ]
     ),
     "translation",
@@ -37,6 +39,10 @@ class Translation:
         sampling: canonical JSON of the sampling parameters (temperature, max tokens, seed).
         attempt: 0-based sample index when several samples are drawn per target.
         raw_reply: the model's whole reply, kept so rejected rows can show it.
+        repair_round: 0 for a first translation; r for the reply to the r-th feedback turn
+            of the repair loop (``--repair_rounds``).
+        repair_of: for a repair, the reason the first attempt was rejected (``parse_error``,
+            ``compile_error``, ``failed`` ...); None for a first translation.
     """
 
     pair_id: str
@@ -48,6 +54,8 @@ class Translation:
     attempt: int = 0
     latency_s: float = 0.0
     raw_reply: str | None = None
+    repair_round: int = 0
+    repair_of: str | None = None
 
     def to_row(self) -> dict[str, Any]:
         return row_from_dataclass(self, TRANSLATION_SCHEMA)

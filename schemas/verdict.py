@@ -23,6 +23,7 @@ VERDICT_SCHEMA = versioned(
             pa.field("tests_total", pa.int32(), nullable=False),
             pa.field("stderr_tail", pa.string()),
             pa.field("wall_s", pa.float64(), nullable=False),
+            pa.field("feedback", pa.string()),
         ]
     ),
     "verdict",
@@ -31,7 +32,13 @@ VERDICT_SCHEMA = versioned(
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Verdict:
-    """Parse and execution outcome of a translation (status vocabulary in ``schemas.status``)."""
+    """Parse and execution outcome of a translation (status vocabulary in ``schemas.status``).
+
+    ``feedback`` is canonical JSON of what the repair loop may show the model about a
+    rejected run (``pipeline.feedback.run_facts``): the compiler's or the program's own
+    messages with every line about a held-out test case removed, and the given cases that
+    failed with what came back. None where there is nothing to tell (or nothing ran).
+    """
 
     pair_id: str
     target_language: str
@@ -43,6 +50,7 @@ class Verdict:
     tests_total: int = 0
     stderr_tail: str | None = None
     wall_s: float = 0.0
+    feedback: str | None = None
 
     def to_row(self) -> dict[str, Any]:
         return row_from_dataclass(self, VERDICT_SCHEMA)

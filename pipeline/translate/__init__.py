@@ -25,6 +25,7 @@ from pipeline.translate.extract import Extraction, build_result, extract_code
 from pipeline.translate.prompts import PROMPT_VERSION, render_messages, render_plain, render_prompt
 from pipeline.translate.transform import (
     Translate,
+    TranslateRequests,
     make_translator,
     preflight,
     resolve_translator,
@@ -41,6 +42,7 @@ __all__ = [
     "Reason",
     "Translate",
     "TranslateConfig",
+    "TranslateRequests",
     "TranslationCache",
     "TranslationFailure",
     "TranslationRequest",

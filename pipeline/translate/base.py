@@ -195,15 +195,44 @@ def _rebuild_config(fields: dict[str, Any]) -> TranslateConfig:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class TranslationRequest:
-    """Translate ``pair`` into ``target_language``; ``attempt`` is the sample index."""
+    """Translate ``pair`` into ``target_language``; ``attempt`` is the sample index.
+
+    A repair request (``repair_round`` r > 0, ``pipeline/repair.py``) continues the
+    conversation of attempt ``attempt``: the first request's messages, the model's previous
+    ``reply`` and a ``feedback`` turn saying why that reply was rejected, written with the
+    feedback template of version ``feedback_version``. ``repair_of`` is the first attempt's
+    rejection reason (for the statistics; it does not change the question).
+    """
 
     pair: SourcePair
     target_language: str
     attempt: int = 0
+    repair_round: int = 0
+    reply: str | None = None
+    feedback: str | None = None
+    feedback_version: str | None = None
+    repair_of: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.repair_round and not (self.reply is not None and self.feedback and self.feedback_version):
+            raise ValueError("a repair request needs the previous reply, a feedback turn and its template version")
 
     @property
     def key(self) -> str:
-        return f"{self.pair.pair_id}/{self.target_language}/{self.attempt}"
+        base = f"{self.pair.pair_id}/{self.target_language}/{self.attempt}"
+        return f"{base}/repair{self.repair_round}" if self.repair_round else base
+
+    def prompt_version(self, base: str) -> str:
+        """The prompt version of this request's conversation: a repair's also names the
+        feedback template (``v1+f1``), so a changed template never reuses a cached repair."""
+        return f"{base}+{self.feedback_version}" if self.repair_round else base
+
+    def conversation_digest(self) -> str | None:
+        """A digest of what a repair adds to the first request (the reply and the feedback):
+        part of its cache key, since both come from earlier stages, not from the pair."""
+        if not self.repair_round:
+            return None
+        return hashlib.sha256(dumps([self.reply, self.feedback]).encode()).hexdigest()[:24]
 
     def sample_seed(self, seed: int) -> int:
         """A per-request seed: the same request gets the same seed on every worker and re-run."""
@@ -213,7 +242,10 @@ class TranslationRequest:
     def messages(self) -> list[dict[str, str]]:
         """The chat messages every model backend sends for this request (the one place they
         are built, so all backends ask the same question)."""
-        return render_messages(self.pair, self.target_language)
+        messages = render_messages(self.pair, self.target_language)
+        if self.repair_round:
+            messages += [{"role": "assistant", "content": self.reply or ""}, {"role": "user", "content": self.feedback or ""}]
+        return messages
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -247,11 +279,13 @@ class TranslationFailure:
             target_language=self.request.target_language,
             code="",
             translator=self.translator,
-            prompt_version=self.prompt_version,
+            prompt_version=self.request.prompt_version(self.prompt_version),
             sampling=self.sampling,
             attempt=self.request.attempt,
             latency_s=self.latency_s,
             raw_reply=self.raw_reply,
+            repair_round=self.request.repair_round,
+            repair_of=self.request.repair_of,
         )
         return Candidate(self.request.pair, translation).reject(STAGE, self.reason, self.detail)
 
@@ -259,7 +293,9 @@ class TranslationFailure:
 def reject_request(request: TranslationRequest, reason: str, detail: str | None = None) -> RejectedRow:
     """A translate-stage rejected row for a request that got no translation at all."""
     row = Candidate(request.pair).reject(STAGE, reason, detail)
-    return dataclasses.replace(row, target_language=request.target_language, attempt=request.attempt)
+    return dataclasses.replace(
+        row, target_language=request.target_language, attempt=request.attempt, repair_round=request.repair_round
+    )
 
 
 class Translator(abc.ABC):

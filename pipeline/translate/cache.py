@@ -60,8 +60,17 @@ CREATE TABLE IF NOT EXISTS translations (
 
 
 def cache_key(request: TranslationRequest, translator: str, prompt_version: str, sampling: str) -> str:
-    """The cache key of one request under one translator/prompt/sampling setting."""
-    return dumps([request.pair.pair_id, request.target_language, translator, prompt_version, sampling, request.attempt])
+    """The cache key of one request under one translator/prompt/sampling setting.
+
+    A repair request's key adds its round and a digest of the reply and feedback it carries
+    (they come from earlier stages, not from the pair), and its prompt version names the
+    feedback template (``TranslationRequest.prompt_version``).
+    """
+    parts = [request.pair.pair_id, request.target_language, translator, request.prompt_version(prompt_version),
+             sampling, request.attempt]
+    if request.repair_round:
+        parts += [request.repair_round, request.conversation_digest()]
+    return dumps(parts)
 
 
 class TranslationCache:
@@ -126,11 +135,13 @@ class TranslationCache:
                         target_language=request.target_language,
                         code=code,
                         translator=translator,
-                        prompt_version=prompt_version,
+                        prompt_version=request.prompt_version(prompt_version),
                         sampling=sampling,
                         attempt=request.attempt,
                         latency_s=latency_s,
                         raw_reply=raw_reply,
+                        repair_round=request.repair_round,
+                        repair_of=request.repair_of,
                     )
                 )
             else:
@@ -153,7 +164,8 @@ class TranslationCache:
         now = time.time()
         for request, result in pairs:
             key = cache_key(request, translator, prompt_version, sampling)
-            base = (key, request.pair.pair_id, request.target_language, request.attempt, translator, prompt_version, sampling)
+            base = (key, request.pair.pair_id, request.target_language, request.attempt, translator,
+                    request.prompt_version(prompt_version), sampling)
             if isinstance(result, Translation):
                 rows.append((*base, 1, result.code, result.raw_reply, None, None, result.latency_s, now))
             elif not result.transient:

@@ -499,9 +499,11 @@ def build_result(
         target_language=request.target_language,
         code=got.code,
         translator=translator,
-        prompt_version=prompt_version,
+        prompt_version=request.prompt_version(prompt_version),
         sampling=sampling,
         attempt=request.attempt,
         latency_s=round(latency_s, 4),
         raw_reply=reply,
+        repair_round=request.repair_round,
+        repair_of=request.repair_of,
     )

@@ -46,6 +46,23 @@ from schemas import Candidate, Translation
 LOG = logging.getLogger(__name__)
 NAMESPACE = "translate"
 BACKENDS = ("py2many", "hf", "openai", "vllm")
+#: Namespace of the repair loop's counters (``pipeline/repair.py`` reads them back).
+REPAIR_NAMESPACE = "repair"
+
+
+def count_repair_tokens(repair_round: int, tokens_in: int, tokens_out: int) -> None:
+    """Tokens a repair round spent (``repair/round<r>_tokens_in``, ``..._tokens_out``)."""
+    for name, n in (("tokens_in", tokens_in), ("tokens_out", tokens_out)):
+        if n:
+            beam.metrics.Metrics.counter(REPAIR_NAMESPACE, f"round{repair_round}_{name}").inc(n)
+
+
+def count_repair_cache(repair_round: int, hits: int, misses: int) -> None:
+    """Repair requests of a round answered by the cache and generated
+    (``repair/round<r>_cache_hits``, ``..._generated``)."""
+    for name, n in (("cache_hits", hits), ("generated", misses)):
+        if n:
+            beam.metrics.Metrics.counter(REPAIR_NAMESPACE, f"round{repair_round}_{name}").inc(n)
 
 
 def resolve_translator(config: TranslateConfig) -> str:
@@ -155,6 +172,9 @@ class _TranslateFn(StageFn):
         cached = self._cache.get_many(batch, *ident) if self._cache is not None else [None] * len(batch)
         todo = [r for r, c in zip(batch, cached, strict=True) if c is None]
         self.count("cache_hits", len(batch) - len(todo))
+        repair_round = batch[0].repair_round if batch else 0  # a repair pass sends one round
+        if repair_round:
+            count_repair_cache(repair_round, len(batch) - len(todo), len(todo))
         fresh: dict[str, Translation | TranslationFailure] = {}
         if todo:
             self.count("cache_misses", len(todo))
@@ -163,8 +183,11 @@ class _TranslateFn(StageFn):
             if len(results) != len(todo):
                 raise RuntimeError(f"{t.name} returned {len(results)} results for {len(todo)} requests")
             after = t.stats()
-            for k in ("requests", "tokens_in", "tokens_out"):
-                self.count(f"{self._backend}_{k}", int(after.get(k, 0) - before.get(k, 0)))
+            deltas = {k: int(after.get(k, 0) - before.get(k, 0)) for k in ("requests", "tokens_in", "tokens_out")}
+            for k, n in deltas.items():
+                self.count(f"{self._backend}_{k}", n)
+            if repair_round:
+                count_repair_tokens(repair_round, deltas["tokens_in"], deltas["tokens_out"])
             for r, res in zip(todo, results, strict=True):
                 fresh[r.key] = res
                 self.latency(res.latency_s * 1000, f"{self._backend}_latency_ms")
@@ -198,6 +221,8 @@ class _GroupCacheLookupFn(StageFn):
         requests = [r for group in batch for r in group.requests()]
         cached = self._cache.get_many(requests, *self._ident) if self._cache is not None else [None] * len(requests)
         found = {r.key: c for r, c in zip(requests, cached, strict=True) if c is not None}
+        if requests and requests[0].repair_round:  # a repair pass sends one round
+            count_repair_cache(requests[0].repair_round, len(found), len(requests) - len(found))
         for group in batch:
             missing = []
             for request in group.requests():
@@ -268,23 +293,64 @@ class Translate(beam.PTransform):
         config = self._config
         backend = resolve_translator(config)
         if backend == "vllm":
-            from pipeline.translate.vllm import VLLMTranslate, groups_for
+            from pipeline.translate.vllm import groups_for
 
             groups = pairs | "SampleGroups" >> beam.FlatMap(groups_for, config)
-            batches = groups | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=config.batch_size)
-            looked = batches | "CacheLookup" >> beam.ParDo(_GroupCacheLookupFn(config)).with_outputs("misses", main="hits")
-            generated = (
-                looked.misses
-                | "VLLM" >> VLLMTranslate(config, self._vllm_handler)
-                | "BatchStore" >> beam.BatchElements(min_batch_size=1, max_batch_size=config.batch_size * 4)
-                | "Store" >> beam.ParDo(_StoreFn(config))
-            )
-            results = (looked.hits, generated) | "Merge" >> beam.Flatten()
+            results = _vllm_results(groups, config, self._vllm_handler)
         else:
             requests = pairs | "Requests" >> beam.FlatMap(requests_for, config)
-            batches = requests | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=config.batch_size)
-            results = batches | "TranslateBatch" >> beam.ParDo(_TranslateFn(config, backend))
+            results = _backend_results(requests, config, backend)
         return results | "Route" >> beam.ParDo(_RouteFn()).with_outputs("rejected", main="candidates")
+
+
+class TranslateRequests(beam.PTransform):
+    """``TranslationRequest`` -> outputs ``candidates`` and ``rejected``, like ``Translate``, for
+    requests made elsewhere: the repair loop's continued conversations (``pipeline/repair.py``).
+
+    On vLLM each request is one group sent with ``n=1`` (``vllm.repair_group``): Beam's handler
+    takes one ``n`` and one seed per RunInference, so a repair pass is a ``TranslateRequests``
+    of its own with ``config.num_samples == 1``.
+    """
+
+    def __init__(self, config: TranslateConfig, vllm_handler: Any = None) -> None:
+        super().__init__()
+        if resolve_translator(config) == "vllm" and config.num_samples != 1:
+            raise ValueError("TranslateRequests on vLLM sends each request alone: use num_samples=1")
+        self._config = config
+        self._vllm_handler = vllm_handler
+
+    def expand(self, requests):
+        config = self._config
+        backend = resolve_translator(config)
+        if backend == "vllm":
+            from pipeline.translate.vllm import repair_group
+
+            groups = requests | "Groups" >> beam.Map(repair_group)
+            results = _vllm_results(groups, config, self._vllm_handler)
+        else:
+            results = _backend_results(requests, config, backend)
+        return results | "Route" >> beam.ParDo(_RouteFn()).with_outputs("rejected", main="candidates")
+
+
+def _backend_results(requests, config: TranslateConfig, backend: str):
+    """py2many, hf, openai: batches of requests through the cache and the backend."""
+    batches = requests | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=config.batch_size)
+    return batches | "TranslateBatch" >> beam.ParDo(_TranslateFn(config, backend))
+
+
+def _vllm_results(groups, config: TranslateConfig, handler: Any):
+    """vLLM: batches of sample groups through the cache lookup, RunInference and the cache store."""
+    from pipeline.translate.vllm import VLLMTranslate
+
+    batches = groups | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=config.batch_size)
+    looked = batches | "CacheLookup" >> beam.ParDo(_GroupCacheLookupFn(config)).with_outputs("misses", main="hits")
+    generated = (
+        looked.misses
+        | "VLLM" >> VLLMTranslate(config, handler)
+        | "BatchStore" >> beam.BatchElements(min_batch_size=1, max_batch_size=config.batch_size * 4)
+        | "Store" >> beam.ParDo(_StoreFn(config))
+    )
+    return (looked.hits, generated) | "Merge" >> beam.Flatten()
 
 
 def throughput_from_metrics(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -70,6 +70,7 @@ from pipeline.translate.base import (
 from pipeline.translate.extract import build_result
 from pipeline.translate.prompts import PROMPT_VERSION
 from pipeline.translate.server_args import flag_value, max_model_len
+from pipeline.translate.transform import count_repair_tokens
 from schemas import SourcePair, Translation
 
 LOG = logging.getLogger(__name__)
@@ -96,13 +97,27 @@ class SampleGroup:
     pair: SourcePair
     target_language: str
     attempts: tuple[int, ...]
+    #: A repair request (``pipeline/repair.py``): its own conversation, sent alone with ``n=1``.
+    repair: TranslationRequest | None = None
 
     def requests(self) -> list[TranslationRequest]:
+        if self.repair is not None:
+            return [self.repair]
         return [TranslationRequest(self.pair, self.target_language, a) for a in self.attempts]
+
+    def choice_index(self, request: TranslationRequest) -> int:
+        """Which choice of the reply answers ``request``: choice ``k`` is attempt ``k`` of a
+        first request (``n = num_samples``); a repair is the only choice of its reply."""
+        return 0 if self.repair is not None else request.attempt
 
     def messages(self) -> list[dict[str, str]]:
         """The chat all attempts share: ``TranslationRequest.messages()``, the one place prompts are built."""
         return self.requests()[0].messages()
+
+
+def repair_group(request: TranslationRequest) -> SampleGroup:
+    """The group of one repair request (a repair pass runs with ``num_samples=1``: ``n=1``)."""
+    return SampleGroup(request.pair, request.target_language, (request.attempt,), repair=request)
 
 
 def groups_for(pair: SourcePair, config: TranslateConfig) -> list[SampleGroup]:
@@ -484,7 +499,7 @@ def results_for(
         )
     out = []
     for request in group.requests():
-        if request.attempt not in choices:
+        if group.choice_index(request) not in choices:
             failure = TranslationFailure(
                 request,
                 Reason.TRANSLATOR_ERROR,
@@ -496,7 +511,7 @@ def results_for(
             )
             out.append((request, failure))
             continue
-        text, truncated = choices[request.attempt]
+        text, truncated = choices[group.choice_index(request)]
         out.append(
             (
                 request,
@@ -534,6 +549,8 @@ class _PostprocessFn(StageFn):
                 self.count("vllm_requests")
                 self.count("vllm_tokens_in", tokens_in)
                 self.count("vllm_tokens_out", tokens_out)
+                if group.repair is not None:  # what the repair loop spends, per round
+                    count_repair_tokens(group.repair.repair_round, tokens_in, tokens_out)
             except (AttributeError, TypeError, ValueError):
                 pass  # results_for rejects the reply with the reason
         yield from results_for(group, inference, self._config)
@@ -640,15 +657,20 @@ class VLLMTranslator(Translator):
         """Requests of one (pair, target) share a vLLM request (``n`` samples); see the module docstring."""
         groups: dict[tuple[str, str], list[int]] = {}
         pairs: dict[tuple[str, str], SourcePair] = {}
+        repairs = [r for r in requests if r.repair_round]
+        if repairs and self._config.num_samples != 1:
+            raise ValueError("repair requests go through a vLLM translator of their own with num_samples=1 (n=1)")
         for r in requests:
+            if r.repair_round:
+                continue
             key = (r.pair.pair_id, r.target_language)
             groups.setdefault(key, []).append(r.attempt)
             pairs[key] = r.pair
         results: dict[str, Translation | TranslationFailure] = {}
         batch = []
         limit = self._length.max_model_len
-        for key, attempts in groups.items():
-            group = SampleGroup(pairs[key], key[1], tuple(sorted(set(attempts))))
+        all_groups = [SampleGroup(pairs[key], key[1], tuple(sorted(set(attempts)))) for key, attempts in groups.items()]
+        for group in all_groups + [repair_group(r) for r in repairs]:
             messages = group.messages()
             tokens = self._length.count(messages) if limit is not None else 0
             if limit is not None and tokens + self._config.max_tokens > limit:
@@ -687,6 +709,8 @@ class VLLMTranslator(Translator):
                 inference = prediction.inference
                 if not isinstance(inference, ServerRejection):
                     _, tokens_in, tokens_out = reply_choices(inference)
+                    if group.repair is not None:
+                        count_repair_tokens(group.repair.repair_round, tokens_in, tokens_out)
                     self._stats["requests"] += 1
                     self._stats["tokens_in"] += tokens_in
                     self._stats["tokens_out"] += tokens_out
@@ -707,5 +731,6 @@ __all__ = [
     "live_server_pids",
     "make_vllm_handler",
     "openai_messages",
+    "repair_group",
     "stop_vllm_servers",
 ]

@@ -84,7 +84,7 @@ def make_output_dir(
     pq.write_table(pa.Table.from_pylist(rejected, schema=REJECTED_SCHEMA), root / "rejected" / "rejected-00000-of-00001.parquet")
     stats = {
         "run_id": "run0123abcd",
-        "schema_version": "1.0",
+        "schema_version": "1.1",
         "splits": {s: len(by_split.get(s, [])) for s in ("train", "validation", "test")},
         "released_rows": len(rows),
     }

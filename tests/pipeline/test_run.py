@@ -93,7 +93,7 @@ def test_sample_run_writes_the_documented_layout(sample_run):
         schema = pq.read_schema(path)
         assert tuple(schema.names[:8]) == SYNTHCONL_COLUMNS
         assert schema.names == RELEASE_SCHEMA.names
-        assert schema_version_of(schema) == "1.0"
+        assert schema_version_of(schema) == "1.1"
     assert pq.read_schema(next((sample_run / "rejected").glob("*.parquet"))).names == REJECTED_SCHEMA.names
     card = (sample_run / "README.md").read_text()
     assert card.startswith("---\n") and "## Language matrix" in card and "## Rejection reasons" in card

@@ -77,3 +77,25 @@ def test_status_vocabulary_is_one_enum():
     assert parse_status("passed") is ExecStatus.PASSED
     with pytest.raises(ValueError, match="valid: ok"):
         parse_status("crashed")
+
+
+def test_repair_columns_and_a_rejected_row_turns_back_into_its_candidate():
+    """Schema 1.1: which repair round produced a row; a rejected row keeps its whole candidate,
+    which the repair loop reads back to continue the conversation."""
+    assert schemas.SCHEMA_VERSION == "1.1"
+    assert "repair_round" in RELEASE_SCHEMA.names and "repair_round" in REJECTED_SCHEMA.names
+    assert {"repair_round", "repair_of"} <= set(schemas.TRANSLATION_SCHEMA.names)
+    assert "feedback" in schemas.VERDICT_SCHEMA.names
+    pair = _pair()
+    tr = Translation(pair_id=pair.pair_id, target_language="go", code="func Add() {}", translator="openai:m",
+                     raw_reply="```go\nfunc Add() {}\n```", repair_round=2, repair_of="compile_error")
+    verdict = Verdict(pair.pair_id, "go", parse_ok=True, exec_status=ExecStatus.FAILED,
+                      feedback='{"cases":[],"given_failed":0,"held_out_failed":true}')
+    cand = Candidate(pair, tr, verdict)
+    assert cand.to_release_row().repair_round == 2
+    row = cand.reject("execute", "failed")
+    assert row.repair_round == 2
+    assert Candidate.from_rejected(row) == cand
+    assert Candidate(pair).reject("source", "empty_code").repair_round is None
+    with pytest.raises(ValueError, match="keeps no record"):
+        Candidate.from_rejected(schemas.RejectedRow(stage="source", reason="x"))
