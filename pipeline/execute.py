@@ -71,8 +71,10 @@ REQUIREMENTS = ("default", "passed", "compiled", "parsed")
 #: every key also carries the harness protocol's version (``PROTOCOL``). v5: verdicts keep the
 #: repair loop's facts (``Verdict.feedback``). v6: a Go compile error's facts keep its
 #: messages (v5 kept only the closing ``too many errors``), and no message keeps an absolute
-#: directory path of the sandbox (v5 kept those of Go's ``cannot find package``).
-CACHE_VERSION = "execute/v6"
+#: directory path of the sandbox (v5 kept those of Go's ``cannot find package``). v7: a C++
+#: program that included its first header again was a compile error in a batch with a PCH of
+#: that header (``sandboxes/agent.py``, ``_build_pchs``), though right alone.
+CACHE_VERSION = "execute/v7"
 PROTOCOL = f"harness-protocol/{PROTOCOL_VERSION}"
 STDERR_TAIL = 1000
 TOOLCHAIN_UNAVAILABLE = "toolchain_unavailable"

@@ -551,6 +551,17 @@ def _build_pchs(ctx: Context, jobs: list[dict], batch: dict) -> None:
             _own(pch_dir, ctx.compile_uid)
         except OSError:
             continue
+        # GCC, finding <dir>/<header>.gch that it cannot use (the header included a second
+        # time, after the PCH was used), looks for <dir>/<header> itself and stops with "No
+        # such file" when it is absent: a program that was right alone was a compile error in
+        # a batch. A forwarding header beside the PCH goes on to the real one, as a compile
+        # without the PCH dir would.
+        forward = os.path.join(pch_dir, header)
+        try:
+            with open(forward, "w") as fh:
+                fh.write(f"#include_next <{header}>\n")
+        except OSError:
+            continue
         argv = [arg.replace("{out}", out).replace("{header}", source) for arg in batch["pch_argv"]]
         step = {"phase": "compile", "timeout_s": 60.0}
         outcome = _spawn(ctx, argv, limits=_limits(jobs[0], step), cwd=pch_dir,
@@ -560,6 +571,7 @@ def _build_pchs(ctx: Context, jobs: list[dict], batch: dict) -> None:
             os.unlink(source)
             if outcome.exit_code != 0 and os.path.exists(out):
                 os.unlink(out)
+                os.unlink(forward)
             elif os.path.exists(out):
                 built += os.path.getsize(out)
         except OSError:
