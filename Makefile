@@ -34,7 +34,8 @@ test: setup system
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests $(ARGS)
 
 lint: setup
-	$(PY) -m ruff check schemas languages pipeline sandboxes model eval tests bench
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 # The self-distillation ablation (docs/eval.md) on the pipeline's output (run `make run` first).
 ablation: setup

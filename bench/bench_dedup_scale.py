@@ -28,13 +28,31 @@ import apache_beam
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-KEYWORDS = ("def", "return", "if", "else", "for", "in", "while", "import", "self", "None", "(", ")", ":", "=", ",")
+KEYWORDS = (
+    "def",
+    "return",
+    "if",
+    "else",
+    "for",
+    "in",
+    "while",
+    "import",
+    "self",
+    "None",
+    "(",
+    ")",
+    ":",
+    "=",
+    ",",
+)
 
 
 def make_corpus(n: int, seed: int = 0) -> list[dict]:
     rng = np.random.default_rng(seed)
     letters = np.array(list("abcdefghijklmnopqrstuvwxyz_"))
-    vocab = ["".join(rng.choice(letters, size=rng.integers(3, 10))) for _ in range(20_000)] + list(KEYWORDS)
+    vocab = ["".join(rng.choice(letters, size=rng.integers(3, 10))) for _ in range(20_000)] + list(
+        KEYWORDS
+    )
     vocab_arr = np.array(vocab, dtype=object)
     weights = 1.0 / np.arange(1, len(vocab) + 1) ** 1.05
     rng.shuffle(weights)
@@ -46,16 +64,34 @@ def make_corpus(n: int, seed: int = 0) -> list[dict]:
 
     def render(tok_ids) -> str:
         words = vocab_arr[tok_ids]
-        return "def f():\n" + "\n".join("    " + " ".join(words[i : i + 8]) for i in range(0, len(words), 8)) + "\n"
+        return (
+            "def f():\n"
+            + "\n".join("    " + " ".join(words[i : i + 8]) for i in range(0, len(words), 8))
+            + "\n"
+        )
 
     for i in range(n_base):
-        rows.append({"id": f"f{i}", "code": render(tokens[i]), "repository_name": f"repo{i % 997}", "license": "mit"})
+        rows.append(
+            {
+                "id": f"f{i}",
+                "code": render(tokens[i]),
+                "repository_name": f"repo{i % 997}",
+                "license": "mit",
+            }
+        )
     for j in range(n_near):
         src = rng.integers(n_base)
         toks = tokens[src].copy()
         k = rng.integers(8, 17)
         toks[rng.choice(160, size=k, replace=False)] = rng.choice(len(vocab), size=k, p=weights)
-        rows.append({"id": f"n{j}", "code": render(toks), "repository_name": f"repo{j % 991}", "license": None})
+        rows.append(
+            {
+                "id": f"n{j}",
+                "code": render(toks),
+                "repository_name": f"repo{j % 991}",
+                "license": None,
+            }
+        )
     for j in range(n_exact):
         src = rows[int(rng.integers(n_base))]
         rows.append({**src, "id": f"x{j}", "code": src["code"].replace("\n", "\n\n")})
@@ -63,10 +99,23 @@ def make_corpus(n: int, seed: int = 0) -> list[dict]:
 
 
 def run_cli(corpus: Path, out: Path, beam_args: list[str]) -> tuple[float, dict]:
-    cmd = [sys.executable, "-m", "pipeline.dedup", f"--input={corpus}", f"--output={out}", *beam_args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipeline.dedup",
+        f"--input={corpus}",
+        f"--output={out}",
+        *beam_args,
+    ]
     t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    subprocess.run(
+        cmd,
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     return time.perf_counter() - t0, json.loads((out / "stats.json").read_text())
 
 

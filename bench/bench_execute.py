@@ -34,11 +34,22 @@ from pipeline.execute import ExecuteConfig, Validator  # noqa: E402
 from pipeline.verdict_cache import VerdictCache  # noqa: E402
 from schemas import Candidate, SourcePair, Translation, Verdict  # noqa: E402
 
-STATUSES = ("passed", "failed", "no_tests", "compile_error", "runtime_error", "timeout",
-            "memory_exceeded", "output_exceeded", "sandbox_error")
+STATUSES = (
+    "passed",
+    "failed",
+    "no_tests",
+    "compile_error",
+    "runtime_error",
+    "timeout",
+    "memory_exceeded",
+    "output_exceeded",
+    "sandbox_error",
+)
 
 
-def candidates(source: str, targets: tuple[str, ...], translator: str, limit: int, cache_dir: str) -> tuple[list[Candidate], collections.Counter]:
+def candidates(
+    source: str, targets: tuple[str, ...], translator: str, limit: int, cache_dir: str
+) -> tuple[list[Candidate], collections.Counter]:
     """Parsed candidates from the source; the counter says what fell out before execution."""
     from pipeline.parse_check import ParseChecker
     from pipeline.sources.spec import read_source
@@ -55,7 +66,9 @@ def candidates(source: str, targets: tuple[str, ...], translator: str, limit: in
     lost: collections.Counter = collections.Counter()
     out: list[Candidate] = list(ready)
     if pairs:
-        config = TranslateConfig(translator=translator, target_languages=targets, cache_dir=cache_dir)
+        config = TranslateConfig(
+            translator=translator, target_languages=targets, cache_dir=cache_dir
+        )
         engine = make_translator(config)
         by_id = {p.pair_id: p for p in pairs}
         requests = [r for p in pairs for r in requests_for(p, config)]
@@ -71,7 +84,11 @@ def candidates(source: str, targets: tuple[str, ...], translator: str, limit: in
         ok, err = checker.check(c.translation.target_language, c.translation.code)
         t = c.translation
         if ok:
-            parsed.append(Candidate(c.pair, t, Verdict(t.pair_id, t.target_language, t.attempt, parse_ok=True)))
+            parsed.append(
+                Candidate(
+                    c.pair, t, Verdict(t.pair_id, t.target_language, t.attempt, parse_ok=True)
+                )
+            )
         else:
             lost[f"{t.target_language}:parse_error"] += 1
     return parsed, lost
@@ -94,19 +111,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=10_000, help="at most this many source pairs")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--work", default=None, help="keep translation and verdict caches here (default: a new temp dir)")
+    ap.add_argument(
+        "--work",
+        default=None,
+        help="keep translation and verdict caches here (default: a new temp dir)",
+    )
     args = ap.parse_args(argv)
 
     from sandboxes import open_sandbox
 
     work = args.work or tempfile.mkdtemp(prefix="bench_execute_")
     verdict_dir = os.path.join(work, f"verdicts-{time.time_ns()}")  # always a cold start
-    saved = Path(work) / f"candidates-{args.source.replace(':', '_').replace('/', '_')}-{args.limit}.pkl"
+    saved = (
+        Path(work)
+        / f"candidates-{args.source.replace(':', '_').replace('/', '_')}-{args.limit}.pkl"
+    )
     if saved.exists():  # translation is not what this bench measures: reuse it across runs
         cands, lost = pickle.loads(saved.read_bytes())
     else:
-        cands, lost = candidates(args.source, tuple(args.targets.split(",")), args.translator, args.limit,
-                                 os.path.join(work, "translations"))
+        cands, lost = candidates(
+            args.source,
+            tuple(args.targets.split(",")),
+            args.translator,
+            args.limit,
+            os.path.join(work, "translations"),
+        )
         saved.write_bytes(pickle.dumps((cands, lost)))
     sandbox = open_sandbox(args.sandbox)
     config = ExecuteConfig(sandbox=sandbox.name, cache_dir=verdict_dir)
@@ -124,18 +153,27 @@ def main(argv: list[str] | None = None) -> int:
         lang = c.translation.target_language
         table[lang][str(c.verdict.exec_status)] += 1
         wall[lang].append(c.verdict.wall_s)
-    print(f"# verdicts: source={args.source} translator={args.translator} sandbox={sandbox.name} "
-          f"pairs->candidates={len(cands)} cold wall {cold_s:.1f} s ({cold_s / max(1, len(cands)):.2f} s/verdict)")
-    print(f"# invalid_test (source cases the source fails): {cold.counts.get('invalid_test', 0)}; "
-          f"unrenderable: {cold.counts.get('unrenderable', 0)}; "
-          f"tests_unavailable (pairs): {cold.counts.get('tests_unavailable', 0)}; retried runs: "
-          f"{cold.counts.get('source_retries', 0)} source validations, {cold.counts.get('timeout_retries', 0)} timeouts")
+    print(
+        f"# verdicts: source={args.source} translator={args.translator} sandbox={sandbox.name} "
+        f"pairs->candidates={len(cands)} cold wall {cold_s:.1f} s ({cold_s / max(1, len(cands)):.2f} s/verdict)"
+    )
+    print(
+        f"# invalid_test (source cases the source fails): {cold.counts.get('invalid_test', 0)}; "
+        f"unrenderable: {cold.counts.get('unrenderable', 0)}; "
+        f"tests_unavailable (pairs): {cold.counts.get('tests_unavailable', 0)}; retried runs: "
+        f"{cold.counts.get('source_retries', 0)} source validations, {cold.counts.get('timeout_retries', 0)} timeouts"
+    )
     cols = [s for s in STATUSES if any(table[lang][s] for lang in table)]
     print("target | " + " | ".join(cols) + " | total | with cases | mean sandbox wall_s")
     for lang in languages:
-        with_tests = sum(1 for c in checked if c.translation.target_language == lang and c.verdict.tests_total)
-        print(f"{lang} | " + " | ".join(str(table[lang][s]) for s in cols)
-              + f" | {sum(table[lang].values())} | {with_tests} | {statistics.mean(wall[lang]):.3f}")
+        with_tests = sum(
+            1 for c in checked if c.translation.target_language == lang and c.verdict.tests_total
+        )
+        print(
+            f"{lang} | "
+            + " | ".join(str(table[lang][s]) for s in cols)
+            + f" | {sum(table[lang].values())} | {with_tests} | {statistics.mean(wall[lang]):.3f}"
+        )
     if lost:
         print("# lost before execution: " + ", ".join(f"{k} {v}" for k, v in sorted(lost.items())))
 
@@ -144,17 +182,24 @@ def main(argv: list[str] | None = None) -> int:
         again = Validator(config, sandbox, VerdictCache(config.cache_dir))
         again._toolchains, again._versions = warm._toolchains, warm._versions
         again_out, again_s = run(again, cands, args.batch)
-        assert [c.verdict for c in again_out] == [c.verdict for c in checked], "cached verdicts differ"
+        assert [c.verdict for c in again_out] == [c.verdict for c in checked], (
+            "cached verdicts differ"
+        )
         times.append(again_s)
     sandbox.close()
     cached_s = statistics.median(times)
     import apache_beam
+
     print()
-    print(f"# >1 = faster. device: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus shared; "
-          f"python {platform.python_version()}, apache-beam {apache_beam.__version__}; sandbox {sandbox.name}")
+    print(
+        f"# >1 = faster. device: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus shared; "
+        f"python {platform.python_version()}, apache-beam {apache_beam.__version__}; sandbox {sandbox.name}"
+    )
     print("case | baseline | candidate | ratio | n")
     n = max(1, len(cands))
-    print(f"verdicts/s: cold run vs cached re-run | {n / cold_s:.2f} | {n / cached_s:.1f} | {cold_s / cached_s:.1f} | {len(cands)}")
+    print(
+        f"verdicts/s: cold run vs cached re-run | {n / cold_s:.2f} | {n / cached_s:.1f} | {cold_s / cached_s:.1f} | {len(cands)}"
+    )
     return 0
 
 

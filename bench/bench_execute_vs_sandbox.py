@@ -84,9 +84,14 @@ def _split_sandbox_cpu():
         out = run_batch(self, programs)
         used = (cpu(self) - before) / max(1, len(programs))
         for program in programs:
-            kind = ("self-test" if state["self_test"] else  # testgen's validation programs define __guarded
-                    "source validation" if program.language == "python" and "def __guarded(" in program.source
-                    else "harness")
+            kind = (
+                "self-test"
+                if state["self_test"]
+                # testgen's validation programs define __guarded
+                else "source validation"
+                if program.language == "python" and "def __guarded(" in program.source
+                else "harness"
+            )
             SPLIT[(kind, program.language)][0] += 1
             SPLIT[(kind, program.language)][1] += used
         return out
@@ -147,7 +152,9 @@ def sandbox_batched(backend: str, counts: dict[str, int], batch: int) -> dict[st
     try:
         for lang, n in sorted(counts.items()):
             table = LANGUAGES[lang]
-            programs = [Program(lang, table.smoke_ok if i % 2 == 0 else table.smoke_fail) for i in range(n)]
+            programs = [
+                Program(lang, table.smoke_ok if i % 2 == 0 else table.smoke_fail) for i in range(n)
+            ]
             sandbox.run_batch(programs[:2])  # warm-up: page cache, image, compiler files
             with measured({"n": n}) as row:
                 results = sandbox.run_batch(programs)
@@ -158,7 +165,9 @@ def sandbox_batched(backend: str, counts: dict[str, int], batch: int) -> dict[st
     return rows
 
 
-def execute_stage(cands: list, backend: str, batch: int, cache_dir: str | None, out_dir: str) -> tuple[dict, list]:
+def execute_stage(
+    cands: list, backend: str, batch: int, cache_dir: str | None, out_dir: str
+) -> tuple[dict, list]:
     """The candidate: the pipeline's Execute transform on the in-process DirectRunner."""
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
@@ -177,7 +186,7 @@ def execute_stage(cands: list, backend: str, batch: int, cache_dir: str | None, 
         with beam.Pipeline(options=PipelineOptions(["--runner=DirectRunner"])) as p:
             done = p | beam.Create(cands, reshuffle=False) | Execute(config)
             both = (done["candidates"], done["rejected"]) | beam.Flatten()
-            _ = (both | beam.combiners.ToList() | beam.Map(dump))
+            _ = both | beam.combiners.ToList() | beam.Map(dump)
     with open(out_path, "rb") as fh:
         return row, pickle.load(fh)
 
@@ -195,8 +204,14 @@ def handmade(replicas: int) -> list:
     for k in range(replicas):
         for language, p, good, bad in TRANSLATIONS:
             p = dataclasses.replace(p, docstring=f"{p.docstring} (replica {k})")
-            p = type(p).create(repository_name=p.repository_name, func_path_in_repository=p.func_path_in_repository,
-                               func_name=p.func_name, language=p.language, code=p.code, docstring=p.docstring)
+            p = type(p).create(
+                repository_name=p.repository_name,
+                func_path_in_repository=p.func_path_in_repository,
+                func_name=p.func_name,
+                language=p.language,
+                code=p.code,
+                docstring=p.docstring,
+            )
             for attempt, code in enumerate((good, bad)):
                 t = Translation(p.pair_id, language, code, "test:hand", attempt=attempt)
                 out.append(Candidate(p, t, Verdict(p.pair_id, language, attempt, parse_ok=True)))
@@ -220,10 +235,14 @@ def from_run(output: str) -> list:
                 continue
             record = json.loads(row["record"])
             p, t = SourcePair.from_row(record["pair"]), Translation.from_row(record["translation"])
-            out.append(Candidate(p, t, Verdict(p.pair_id, t.target_language, t.attempt, parse_ok=True)))
+            out.append(
+                Candidate(p, t, Verdict(p.pair_id, t.target_language, t.attempt, parse_ok=True))
+            )
     for c in read_source(f"synthconl:{os.path.join(output, 'data')}"):
         t = c.translation
-        out.append(Candidate(c.pair, t, Verdict(t.pair_id, t.target_language, t.attempt, parse_ok=True)))
+        out.append(
+            Candidate(c.pair, t, Verdict(t.pair_id, t.target_language, t.attempt, parse_ok=True))
+        )
     return out
 
 
@@ -235,18 +254,33 @@ def _lang_of(item) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--source", default=f"repo:{sysconfig.get_paths()['stdlib']}",
-                    help="a pipeline source spec (translated with --translator), 'handmade', or run:OUTPUT "
-                         "(what reached the execute stage of a finished pipeline run)")
-    ap.add_argument("--replicas", type=int, default=4, help="--source=handmade: copies of the hand-made set")
-    ap.add_argument("--targets", default="cpp,go,rust", help="translation targets (py2many: cpp,go,rust)")
+    ap.add_argument(
+        "--source",
+        default=f"repo:{sysconfig.get_paths()['stdlib']}",
+        help="a pipeline source spec (translated with --translator), 'handmade', or run:OUTPUT "
+        "(what reached the execute stage of a finished pipeline run)",
+    )
+    ap.add_argument(
+        "--replicas", type=int, default=4, help="--source=handmade: copies of the hand-made set"
+    )
+    ap.add_argument(
+        "--targets", default="cpp,go,rust", help="translation targets (py2many: cpp,go,rust)"
+    )
     ap.add_argument("--translator", default="py2many")
     ap.add_argument("--limit", type=int, default=400, help="at most this many source pairs")
-    ap.add_argument("--max_candidates", type=int, default=0, help="use at most this many candidates (0: all)")
+    ap.add_argument(
+        "--max_candidates", type=int, default=0, help="use at most this many candidates (0: all)"
+    )
     ap.add_argument("--sandbox", default="docker", choices=("docker", "bwrap"))
-    ap.add_argument("--batch", type=int, default=0,
-                    help="programs per sandbox batch, both cases (0: the stage's default, ExecuteConfig.batch_size)")
-    ap.add_argument("--work", default=None, help="keeps the translated candidates (default: a temp dir)")
+    ap.add_argument(
+        "--batch",
+        type=int,
+        default=0,
+        help="programs per sandbox batch, both cases (0: the stage's default, ExecuteConfig.batch_size)",
+    )
+    ap.add_argument(
+        "--work", default=None, help="keeps the translated candidates (default: a temp dir)"
+    )
     args = ap.parse_args(argv)
 
     from bench_execute import candidates
@@ -257,17 +291,25 @@ def main(argv: list[str] | None = None) -> int:
     _pin_cgroup()
     work = args.work or tempfile.mkdtemp(prefix="bench_exec_vs_box_")
     os.makedirs(work, exist_ok=True)
-    saved = Path(work) / f"candidates-{args.source.replace(':', '_').replace('/', '_')}-{args.targets}-{args.limit}.pkl"
+    saved = (
+        Path(work)
+        / f"candidates-{args.source.replace(':', '_').replace('/', '_')}-{args.targets}-{args.limit}.pkl"
+    )
     cache: str | None = os.path.join(work, f"verdicts-{time.time_ns()}")
     if args.source == "handmade":  # replicas repeat program texts: no verdict cache, all run
         cands, cache = handmade(args.replicas), None
     elif args.source.startswith("run:"):
-        cands = from_run(args.source[len("run:"):])
+        cands = from_run(args.source[len("run:") :])
     elif saved.exists():
         cands, _ = pickle.loads(saved.read_bytes())
     else:
-        cands, lost = candidates(args.source, tuple(args.targets.split(",")), args.translator, args.limit,
-                                 os.path.join(work, "translations"))
+        cands, lost = candidates(
+            args.source,
+            tuple(args.targets.split(",")),
+            args.translator,
+            args.limit,
+            os.path.join(work, "translations"),
+        )
         saved.write_bytes(pickle.dumps((cands, lost)))
     if args.max_candidates:
         cands = cands[: args.max_candidates]
@@ -275,27 +317,40 @@ def main(argv: list[str] | None = None) -> int:
     try:
         first = sandbox_batched(args.sandbox, dict(counts), args.batch)
         stop_split = _split_sandbox_cpu()
-        stage, checked = execute_stage(cands, args.sandbox, args.batch, cache, os.path.join(work, "stage-out"))
+        stage, checked = execute_stage(
+            cands, args.sandbox, args.batch, cache, os.path.join(work, "stage-out")
+        )
         stop_split()
         # the baseline before and after the stage, averaged: the load of a shared machine moves
         # CPU time too (busy sibling hyperthreads), so the stage is bracketed in time
         second = sandbox_batched(args.sandbox, dict(counts), args.batch)
-        base = {lang: {k: (first[lang][k] + second[lang][k]) / 2 for k in ("n", "wall_s", "own_cpu_s", "sandbox_cpu_s", "cpu_s")}
-                for lang in first}
+        base = {
+            lang: {
+                k: (first[lang][k] + second[lang][k]) / 2
+                for k in ("n", "wall_s", "own_cpu_s", "sandbox_cpu_s", "cpu_s")
+            }
+            for lang in first
+        }
     finally:
         _cleanup_cgroup()
 
     import apache_beam
 
     statuses = collections.Counter(
-        (_lang_of(c), str(c.verdict.exec_status) if hasattr(c, "verdict") else c.reason) for c in checked)
+        (_lang_of(c), str(c.verdict.exec_status) if hasattr(c, "verdict") else c.reason)
+        for c in checked
+    )
     load = os.getloadavg()[0]
-    print("# execute stage vs sandbox batched: verdicts per CPU-second (CPU = process + children + "
-          "containers); ratio = baseline CPU-s/verdict / candidate CPU-s/verdict, >1 = faster; "
-          "goal >= 0.67 (within 1.5x)")
-    print(f"# device: {platform.machine()}, {os.cpu_count()} cpus shared, load {load:.1f}; python "
-          f"{platform.python_version()}, apache-beam {apache_beam.__version__}; sandbox {args.sandbox}, "
-          f"batch {args.batch}; source {args.source} ({len(cands)} parsed candidates)")
+    print(
+        "# execute stage vs sandbox batched: verdicts per CPU-second (CPU = process + children + "
+        "containers); ratio = baseline CPU-s/verdict / candidate CPU-s/verdict, >1 = faster; "
+        "goal >= 0.67 (within 1.5x)"
+    )
+    print(
+        f"# device: {platform.machine()}, {os.cpu_count()} cpus shared, load {load:.1f}; python "
+        f"{platform.python_version()}, apache-beam {apache_beam.__version__}; sandbox {args.sandbox}, "
+        f"batch {args.batch}; source {args.source} ({len(cands)} parsed candidates)"
+    )
     print("case | baseline | candidate | ratio | n")
     stage_rate = len(cands) / stage["cpu_s"]
     base_n = sum(r["n"] for r in base.values())
@@ -305,21 +360,40 @@ def main(argv: list[str] | None = None) -> int:
         r = base[lang]
         n, cpu = SPLIT.get(("harness", lang), [0, 0.0])
         if n and cpu:
-            print(f"{lang}: sandbox CPU per verdict, self-test programs vs the stage's harness programs | "
-                  f"{r['n'] / r['cpu_s']:.2f}/CPU-s | {n / cpu:.2f}/CPU-s | {(n / cpu) / (r['n'] / r['cpu_s']):.2f}x | {n}")
-    print(f"verdicts/CPU-s, whole stage vs sandbox batched, {'+'.join(sorted(counts))} | {base_rate:.2f} | "
-          f"{stage_rate:.2f} | {stage_rate / base_rate:.2f}x | {len(cands)}")
+            print(
+                f"{lang}: sandbox CPU per verdict, self-test programs vs the stage's harness programs | "
+                f"{r['n'] / r['cpu_s']:.2f}/CPU-s | {n / cpu:.2f}/CPU-s | {(n / cpu) / (r['n'] / r['cpu_s']):.2f}x | {n}"
+            )
+    print(
+        f"verdicts/CPU-s, whole stage vs sandbox batched, {'+'.join(sorted(counts))} | {base_rate:.2f} | "
+        f"{stage_rate:.2f} | {stage_rate / base_rate:.2f}x | {len(cands)}"
+    )
     base_wall = sum(r["wall_s"] for r in base.values())
-    print(f"verdicts/wall-s (loaded machine) | {base_n / base_wall:.2f} | {len(cands) / stage['wall_s']:.2f} | "
-          f"{(len(cands) / stage['wall_s']) / (base_n / base_wall):.2f}x | {len(cands)}")
-    parts = [f"{kind} {lang} {cpu:.1f} s ({int(n)} programs)" for (kind, lang), (n, cpu) in sorted(SPLIT.items())]
-    parts.append(f"other (toolchain version queries) {stage['sandbox_cpu_s'] - sum(c for _, c in SPLIT.values()):.1f} s")
-    print(f"# the stage's {stage['cpu_s']:.1f} CPU-s: this process (Beam, Validator, Docker client) "
-          f"{stage['own_cpu_s']:.1f} s; sandboxes {stage['sandbox_cpu_s']:.1f} s = " + "; ".join(parts))
-    print(f"# sandbox batched (mean of the runs before and after the stage: {sum(r['cpu_s'] for r in first.values()):.1f} and "
-          f"{sum(r['cpu_s'] for r in second.values()):.1f} CPU-s): {sum(r['own_cpu_s'] for r in base.values()):.1f} s in this "
-          f"process + {sum(r['sandbox_cpu_s'] for r in base.values()):.1f} s in sandboxes")
-    print("# stage verdicts: " + ", ".join(f"{lang}:{s} {n}" for (lang, s), n in sorted(statuses.items())))
+    print(
+        f"verdicts/wall-s (loaded machine) | {base_n / base_wall:.2f} | {len(cands) / stage['wall_s']:.2f} | "
+        f"{(len(cands) / stage['wall_s']) / (base_n / base_wall):.2f}x | {len(cands)}"
+    )
+    parts = [
+        f"{kind} {lang} {cpu:.1f} s ({int(n)} programs)"
+        for (kind, lang), (n, cpu) in sorted(SPLIT.items())
+    ]
+    parts.append(
+        f"other (toolchain version queries) {stage['sandbox_cpu_s'] - sum(c for _, c in SPLIT.values()):.1f} s"
+    )
+    print(
+        f"# the stage's {stage['cpu_s']:.1f} CPU-s: this process (Beam, Validator, Docker client) "
+        f"{stage['own_cpu_s']:.1f} s; sandboxes {stage['sandbox_cpu_s']:.1f} s = "
+        + "; ".join(parts)
+    )
+    print(
+        f"# sandbox batched (mean of the runs before and after the stage: {sum(r['cpu_s'] for r in first.values()):.1f} and "
+        f"{sum(r['cpu_s'] for r in second.values()):.1f} CPU-s): {sum(r['own_cpu_s'] for r in base.values()):.1f} s in this "
+        f"process + {sum(r['sandbox_cpu_s'] for r in base.values()):.1f} s in sandboxes"
+    )
+    print(
+        "# stage verdicts: "
+        + ", ".join(f"{lang}:{s} {n}" for (lang, s), n in sorted(statuses.items()))
+    )
     return 0
 
 

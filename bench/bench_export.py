@@ -59,25 +59,42 @@ def main(argv: list[str] | None = None) -> int:
         export_exit(args.model, args.exit, tmp)
         st = SentenceTransformer(tmp, device="cpu")
         ours = encoder.encode_code(codes, langs, exits=[args.exit])[args.exit]
-        theirs = np.concatenate([
-            st.encode([c for c, lg in zip(codes, langs, strict=True) if lg == lang],
-                      prompt_name=f"code_{lang}", convert_to_numpy=True)
-            for lang in sorted(set(langs))
-        ])
-        order = np.concatenate([[i for i, lg in enumerate(langs) if lg == lang] for lang in sorted(set(langs))])
+        theirs = np.concatenate(
+            [
+                st.encode(
+                    [c for c, lg in zip(codes, langs, strict=True) if lg == lang],
+                    prompt_name=f"code_{lang}",
+                    convert_to_numpy=True,
+                )
+                for lang in sorted(set(langs))
+            ]
+        )
+        order = np.concatenate(
+            [[i for i, lg in enumerate(langs) if lg == lang] for lang in sorted(set(langs))]
+        )
         ours = ours[order]
         ours_text = encoder.encode_text(docs, exits=[args.exit])[args.exit]
         theirs_text = st.encode(docs, prompt_name="query", convert_to_numpy=True)
         cos_code = (ours * theirs).sum(1)
         cos_text = (ours_text * theirs_text).sum(1)
-        print(f"torch {torch.__version__}, cpu threads {torch.get_num_threads()}, exit {args.exit}, {len(codes)} items")
-        print(f"cosine(ours, sentence-transformers): code min {cos_code.min():.7f} mean {cos_code.mean():.7f}; "
-              f"text min {cos_text.min():.7f} mean {cos_text.mean():.7f}; "
-              f"max |diff| {max(np.abs(ours - theirs).max(), np.abs(ours_text - theirs_text).max()):.2e}")
+        print(
+            f"torch {torch.__version__}, cpu threads {torch.get_num_threads()}, exit {args.exit}, {len(codes)} items"
+        )
+        print(
+            f"cosine(ours, sentence-transformers): code min {cos_code.min():.7f} mean {cos_code.mean():.7f}; "
+            f"text min {cos_text.min():.7f} mean {cos_text.mean():.7f}; "
+            f"max |diff| {max(np.abs(ours - theirs).max(), np.abs(ours_text - theirs_text).max()):.2e}"
+        )
         base = _cpu_median(lambda: encoder.encode_code(codes, langs, exits=[args.exit]), args.k)
-        cand = _cpu_median(lambda: st.encode(codes, prompt_name="code_python", convert_to_numpy=True), args.k)
-        print("case | baseline (MoseEncoder, CPU s) | candidate (SentenceTransformer, CPU s) | ratio (>1 = candidate faster) | n")
-        print(f"encode code at exit {args.exit} | {base:.2f} | {cand:.2f} | {base / cand:.2f}x | {len(codes)}")
+        cand = _cpu_median(
+            lambda: st.encode(codes, prompt_name="code_python", convert_to_numpy=True), args.k
+        )
+        print(
+            "case | baseline (MoseEncoder, CPU s) | candidate (SentenceTransformer, CPU s) | ratio (>1 = candidate faster) | n"
+        )
+        print(
+            f"encode code at exit {args.exit} | {base:.2f} | {cand:.2f} | {base / cand:.2f}x | {len(codes)}"
+        )
     return 0
 
 

@@ -64,20 +64,32 @@ def cpp_tree(limit: int) -> list[str]:
 
 def rust_tree(limit: int) -> list[str]:
     try:
-        sysroot = subprocess.run([str(Path.home() / ".cargo/bin/rustc"), "--print", "sysroot"],
-                                 capture_output=True, text=True, timeout=30).stdout.strip()
+        sysroot = subprocess.run(
+            [str(Path.home() / ".cargo/bin/rustc"), "--print", "sysroot"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return []
     if not sysroot:
         return []
     library = Path(sysroot) / "lib/rustlib/src/rust/library"
     if library.is_dir():
-        paths = [p for crate in ("alloc", "core", "std") for p in sorted((library / crate / "src").rglob("*.rs"))]
+        paths = [
+            p
+            for crate in ("alloc", "core", "std")
+            for p in sorted((library / crate / "src").rglob("*.rs"))
+        ]
         return _read(paths[:limit])
     pages = Path(sysroot) / "share/doc/rust/html/src"
     out = []
-    for page in [p for crate in ("alloc", "core", "std") for p in sorted((pages / crate).rglob("*.rs.html"))][:limit]:
-        match = re.search(r'<pre class="rust"><code>(.*?)</code></pre>', page.read_text(encoding="utf-8"), re.S)
+    for page in [
+        p for crate in ("alloc", "core", "std") for p in sorted((pages / crate).rglob("*.rs.html"))
+    ][:limit]:
+        match = re.search(
+            r'<pre class="rust"><code>(.*?)</code></pre>', page.read_text(encoding="utf-8"), re.S
+        )
         if match:
             code = re.sub(r"<a href=#\d+ id=\d+ data-nosnippet>\d+</a>", "", match.group(1))
             out.append(html.unescape(re.sub(r"<[^>]+>", "", code)))
@@ -133,35 +145,47 @@ def main(argv: list[str] | None = None) -> int:
             seconds = timed(lambda lang=lang, texts=texts: extract_all(lang, texts), args.repeats)
             results[lang] = (reasons, seconds)
 
-    print("function extraction (extract_functions + filter_reason over whole files), functions per CPU-second "
-          "on one core; baseline = python on its standard library, ratio = candidate/baseline (>1 = faster)")
-    print(f"device: {platform.processor() or platform.machine()}, {os.cpu_count()} cores visible (shared), pinned "
-          f"to 1; python {platform.python_version()}, tree-sitter {importlib.metadata.version('tree-sitter')}, "
-          f"tree-sitter-language-pack {importlib.metadata.version('tree-sitter-language-pack')}; "
-          f"median of {args.repeats} after a warm-up")
+    print(
+        "function extraction (extract_functions + filter_reason over whole files), functions per CPU-second "
+        "on one core; baseline = python on its standard library, ratio = candidate/baseline (>1 = faster)"
+    )
+    print(
+        f"device: {platform.processor() or platform.machine()}, {os.cpu_count()} cores visible (shared), pinned "
+        f"to 1; python {platform.python_version()}, tree-sitter {importlib.metadata.version('tree-sitter')}, "
+        f"tree-sitter-language-pack {importlib.metadata.version('tree-sitter-language-pack')}; "
+        f"median of {args.repeats} after a warm-up"
+    )
     base = None
     if "python" in results:
         reasons, seconds = results["python"]
         base = sum(reasons.values()) / seconds
-    print(f"{'case':<22} | {'baseline':>9} | {'candidate':>9} | {'ratio':>6} | {'n':>6} | {'files':>5} | {'MB/s':>5}")
+    print(
+        f"{'case':<22} | {'baseline':>9} | {'candidate':>9} | {'ratio':>6} | {'n':>6} | {'files':>5} | {'MB/s':>5}"
+    )
     for lang, (reasons, seconds) in results.items():
         n = sum(reasons.values())
         rate = n / seconds
         mb = sum(len(t.encode("utf-8", "surrogatepass")) for t in corpora[lang]) / 1e6
         b = f"{base:>9,.0f}" if base else f"{'-':>9}"
         ratio = f"{rate / base:>6.2f}" if base else f"{'-':>6}"
-        print(f"{lang + ': functions/s':<22} | {b} | {rate:>9,.0f} | {ratio} | {n:>6} | {len(corpora[lang]):>5} | "
-              f"{mb / seconds:>5.2f}")
+        print(
+            f"{lang + ': functions/s':<22} | {b} | {rate:>9,.0f} | {ratio} | {n:>6} | {len(corpora[lang]):>5} | "
+            f"{mb / seconds:>5.2f}"
+        )
     for lang in trees:
         if lang not in results:
-            print(f"{lang + ': no tree found':<22} | {'-':>9} | {'-':>9} | {'-':>6} | {0:>6} | {0:>5} | {'-':>5}")
+            print(
+                f"{lang + ': no tree found':<22} | {'-':>9} | {'-':>9} | {'-':>6} | {0:>6} | {0:>5} | {'-':>5}"
+            )
 
     print()
     names = sorted({r for reasons, _ in results.values() for r in reasons if r is not None})
     print(f"{'language':<8} | {'files':>5} | {'functions':>9} | {'kept':>6} | " + " | ".join(names))
     for lang, (reasons, _) in results.items():
-        print(f"{lang:<8} | {len(corpora[lang]):>5} | {sum(reasons.values()):>9} | {reasons[None]:>6} | "
-              + " | ".join(f"{reasons[r]:>{len(r)}}" for r in names))
+        print(
+            f"{lang:<8} | {len(corpora[lang]):>5} | {sum(reasons.values()):>9} | {reasons[None]:>6} | "
+            + " | ".join(f"{reasons[r]:>{len(r)}}" for r in names)
+        )
     return 0
 
 

@@ -51,9 +51,20 @@ from pipeline.sources.licenses import (  # noqa: E402
 )
 
 COMMON = {
-    "Apache-2.0": "apache-2.0", "Artistic": "artistic-1.0-perl", "BSD": "bsd-3-clause", "CC0-1.0": "cc0-1.0",
-    "GFDL-1.2": "gfdl-1.2", "GFDL-1.3": "gfdl-1.3", "GPL-1": "gpl-1.0", "GPL-2": "gpl-2.0", "GPL-3": "gpl-3.0",
-    "LGPL-2": "lgpl-2.0", "LGPL-2.1": "lgpl-2.1", "LGPL-3": "lgpl-3.0", "MPL-1.1": "mpl-1.1", "MPL-2.0": "mpl-2.0",
+    "Apache-2.0": "apache-2.0",
+    "Artistic": "artistic-1.0-perl",
+    "BSD": "bsd-3-clause",
+    "CC0-1.0": "cc0-1.0",
+    "GFDL-1.2": "gfdl-1.2",
+    "GFDL-1.3": "gfdl-1.3",
+    "GPL-1": "gpl-1.0",
+    "GPL-2": "gpl-2.0",
+    "GPL-3": "gpl-3.0",
+    "LGPL-2": "lgpl-2.0",
+    "LGPL-2.1": "lgpl-2.1",
+    "LGPL-3": "lgpl-3.0",
+    "MPL-1.1": "mpl-1.1",
+    "MPL-2.0": "mpl-2.0",
 }
 _NAMES = ("licen", "copying", "unlicen")
 
@@ -82,7 +93,9 @@ def corpus() -> list[tuple[str, str | None]]:
             declared = json.loads(Path(pkg_json).read_text(encoding="utf-8")).get("license")
         except (OSError, ValueError):
             continue
-        files = [p for p in sorted(root.iterdir()) if p.is_file() and p.name.lower().startswith(_NAMES)]
+        files = [
+            p for p in sorted(root.iterdir()) if p.is_file() and p.name.lower().startswith(_NAMES)
+        ]
         expected = normalize_expression(declared) if isinstance(declared, str) else None
         out.extend((str(p), expected) for p in files)
     return out
@@ -90,7 +103,9 @@ def corpus() -> list[tuple[str, str | None]]:
 
 def _declared(metadata: Path) -> str | None:
     try:
-        message = email.parser.HeaderParser().parsestr(metadata.read_text(encoding="utf-8", errors="replace"))
+        message = email.parser.HeaderParser().parsestr(
+            metadata.read_text(encoding="utf-8", errors="replace")
+        )
     except OSError:
         return None
     if message.get("License-Expression"):
@@ -113,17 +128,24 @@ def spdx_lookup_detect(path: str) -> str | None:
 
 
 def accuracy(files: list[tuple[str, str | None]], baseline: bool) -> None:
-    print("\n## accuracy: file | expected | detected | method | confidence | ok" + (" | spdx-lookup | ok" if baseline
-                                                                                   else ""))
+    print(
+        "\n## accuracy: file | expected | detected | method | confidence | ok"
+        + (" | spdx-lookup | ok" if baseline else "")
+    )
     tally = {"ours": [0, 0, 0], "spdx-lookup": [0, 0, 0]}  # right, wrong, none
     short = Path(sysconfig.get_paths()["purelib"])
     for path, expected in files:
         found = match_file(Path(path))
         detected = normalize_expression(found.license_id) if found else None
         ok = is_right(expected, detected)
-        cells = [str(Path(path).relative_to(short)) if path.startswith(str(short)) else path,
-                 expected or "(not declared)", detected or "-", found.method if found else "-",
-                 f"{found.confidence:.2f}" if found else "-", {True: "yes", False: "NO", None: "n/a"}[ok]]
+        cells = [
+            str(Path(path).relative_to(short)) if path.startswith(str(short)) else path,
+            expected or "(not declared)",
+            detected or "-",
+            found.method if found else "-",
+            f"{found.confidence:.2f}" if found else "-",
+            {True: "yes", False: "NO", None: "n/a"}[ok],
+        ]
         _count(tally["ours"], ok, detected)
         if baseline:
             theirs = spdx_lookup_detect(path)
@@ -135,7 +157,9 @@ def accuracy(files: list[tuple[str, str | None]], baseline: bool) -> None:
     print(f"\nscored files: {scored} of {len(files)} (the rest declare no usable license)")
     for who, (right, wrong, none) in tally.items():
         if who == "ours" or baseline:
-            print(f"{who}: right {right}, wrong {wrong}, no answer {none}  ({100 * right / max(scored, 1):.1f}% right)")
+            print(
+                f"{who}: right {right}, wrong {wrong}, no answer {none}  ({100 * right / max(scored, 1):.1f}% right)"
+            )
 
 
 def _count(cell: list[int], ok: bool | None, detected: str | None) -> None:
@@ -178,11 +202,17 @@ def timing(files: list[tuple[str, str | None]], repeats: int) -> None:
 
         base = timed(lambda text=text: spdx_lookup.match(text), repeats)
         cand = timed(lambda text=text: match_text(text), repeats)
-        print(f"{case} ({len(text):,} chars) | {1000 * base:.2f} | {1000 * cand:.3f} | {base / cand:.0f} | {repeats}")
+        print(
+            f"{case} ({len(text):,} chars) | {1000 * base:.2f} | {1000 * cand:.3f} | {base / cand:.0f} | {repeats}"
+        )
     roots = sorted({str(Path(p).parent) for p, _ in files})
-    per_repo = timed(lambda: [identify_license(Path(r)) for r in roots], max(1, repeats // 2)) / len(roots)
-    print(f"identify_license per directory ({len(roots)} directories of the corpus) | - | {1000 * per_repo:.3f} | - | "
-          f"{max(1, repeats // 2)}")
+    per_repo = timed(
+        lambda: [identify_license(Path(r)) for r in roots], max(1, repeats // 2)
+    ) / len(roots)
+    print(
+        f"identify_license per directory ({len(roots)} directories of the corpus) | - | {1000 * per_repo:.3f} | - | "
+        f"{max(1, repeats // 2)}"
+    )
 
 
 def _find(files: list[tuple[str, str | None]], word: str) -> str | None:
@@ -192,14 +222,21 @@ def _find(files: list[tuple[str, str | None]], word: str) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accuracy", action="store_true", help="print the per-file accuracy table")
-    parser.add_argument("--baseline", action="store_true", help="also score spdx-lookup's match (slow)")
+    parser.add_argument(
+        "--baseline", action="store_true", help="also score spdx-lookup's match (slow)"
+    )
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
     if args.repeats < 1:
         raise ValueError("--repeats must be >= 1")
-    versions = {name: importlib.metadata.version(name) for name in ("spdx", "spdx-lookup", "license-expression", "numpy")}
-    print(f"# license detection; device: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}; " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    versions = {
+        name: importlib.metadata.version(name)
+        for name in ("spdx", "spdx-lookup", "license-expression", "numpy")
+    }
+    print(
+        f"# license detection; device: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; " + ", ".join(f"{k} {v}" for k, v in versions.items())
+    )
     files = corpus()
     if args.accuracy or args.baseline:
         accuracy(files, args.baseline)

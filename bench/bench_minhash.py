@@ -76,11 +76,19 @@ def datasketch_update_batch(docs: list[str]) -> list[np.ndarray]:
 
 
 def datasketch_bulk(docs: list[str]) -> list[np.ndarray]:
-    return [m.hashvalues for m in datasketch.MinHash.bulk([_shingles(d) for d in docs], num_perm=NUM_PERM, seed=1)]
+    return [
+        m.hashvalues
+        for m in datasketch.MinHash.bulk([_shingles(d) for d in docs], num_perm=NUM_PERM, seed=1)
+    ]
 
 
 def ours(docs: list[str], batch: int = 256) -> np.ndarray:
-    return np.concatenate([signatures(docs[i : i + batch], NUM_PERM, NGRAM, seed=1) for i in range(0, len(docs), batch)])
+    return np.concatenate(
+        [
+            signatures(docs[i : i + batch], NUM_PERM, NGRAM, seed=1)
+            for i in range(0, len(docs), batch)
+        ]
+    )
 
 
 def _median_seconds(fn, repeats: int) -> float:
@@ -125,21 +133,31 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("case | baseline | candidate | ratio | n")
     t_ours = _median_seconds(lambda: ours(docs, args.batch), args.repeats)
-    for name, fn in (("vs MinHash.update_batch", datasketch_update_batch), ("vs MinHash.bulk", datasketch_bulk)):
+    for name, fn in (
+        ("vs MinHash.update_batch", datasketch_update_batch),
+        ("vs MinHash.bulk", datasketch_bulk),
+    ):
         t_base = _median_seconds(lambda fn=fn: fn(docs), args.repeats)
         base, cand = len(docs) / t_base, len(docs) / t_ours
-        print(f"{name} | {base:,.0f} docs/s | {cand:,.0f} docs/s | {cand / base:.1f} | {len(docs)} docs")
+        print(
+            f"{name} | {base:,.0f} docs/s | {cand:,.0f} docs/s | {cand / base:.1f} | {len(docs)} docs"
+        )
 
     rng = random.Random(0)
     pairs = [(d, _edited(d, rng)) for d in docs[:300]]
     true_j = np.array([jaccard(a, b) for a, b in pairs])
     sig_a, sig_b = ours([a for a, _ in pairs]), ours([b for _, b in pairs])
     est_ours = np.array([estimated_jaccard(x, y) for x, y in zip(sig_a, sig_b, strict=True)])
-    ds_a, ds_b = datasketch_update_batch([a for a, _ in pairs]), datasketch_update_batch([b for _, b in pairs])
+    ds_a, ds_b = (
+        datasketch_update_batch([a for a, _ in pairs]),
+        datasketch_update_batch([b for _, b in pairs]),
+    )
     est_ds = np.array([float(np.mean(x == y)) for x, y in zip(ds_a, ds_b, strict=True)])
     expected = float(np.sqrt(np.mean(true_j * (1 - true_j) / NUM_PERM)))
-    print(f"# quality on {len(pairs)} (function, edited function) pairs, true Jaccard "
-          f"{true_j.min():.2f}-{true_j.max():.2f} (mean {true_j.mean():.2f}); binomial sampling RMSE {expected:.4f}")
+    print(
+        f"# quality on {len(pairs)} (function, edited function) pairs, true Jaccard "
+        f"{true_j.min():.2f}-{true_j.max():.2f} (mean {true_j.mean():.2f}); binomial sampling RMSE {expected:.4f}"
+    )
     print("estimator | bias (est - true) | RMSE")
     for name, est in (("datasketch update_batch", est_ds), ("pipeline.minhash", est_ours)):
         err = est - true_j

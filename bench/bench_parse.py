@@ -99,9 +99,18 @@ def _read(paths: Iterator[Path]) -> Iterator[bytes]:
 
 
 def python_functions(want: int) -> list[str]:
-    site = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    site = (
+        Path(sys.prefix)
+        / "lib"
+        / f"python{sys.version_info.major}.{sys.version_info.minor}"
+        / "site-packages"
+    )
     out: list[str] = []
-    for path in _files([site / "apache_beam", site / "transformers", site / "pyarrow", site / "numpy", site], (".py",), 5000):
+    for path in _files(
+        [site / "apache_beam", site / "transformers", site / "pyarrow", site / "numpy", site],
+        (".py",),
+        5000,
+    ):
         try:
             text = path.read_text(encoding="utf-8")
             tree = ast.parse(text)
@@ -142,7 +151,11 @@ def rust_functions(python: list[str], want: int) -> list[str]:
 
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "f.py").write_text(code)
-            subprocess.run([exe, "--rust", "--outdir", f"{tmp}/o", f"{tmp}/f.py"], capture_output=True, timeout=60)
+            subprocess.run(
+                [exe, "--rust", "--outdir", f"{tmp}/o", f"{tmp}/f.py"],
+                capture_output=True,
+                timeout=60,
+            )
             out = Path(tmp) / "o" / "f.rs"
             if not out.exists() or not out.read_text().strip():
                 return None
@@ -159,18 +172,49 @@ def rust_functions(python: list[str], want: int) -> list[str]:
 
 def corpus(per_language: int) -> dict[str, list[str]]:
     py = python_functions(per_language)
-    go_root = Path("/usr/lib/go-1.19/src") if Path("/usr/lib/go-1.19/src").exists() else Path("/usr/share/go-1.19/src")
+    go_root = (
+        Path("/usr/lib/go-1.19/src")
+        if Path("/usr/lib/go-1.19/src").exists()
+        else Path("/usr/share/go-1.19/src")
+    )
     pyenv = Path.home() / ".pyenv"
-    c_roots = [pyenv / "versions", pyenv / "src", Path("/usr/share/go-1.19/misc"), go_root / "runtime"]
+    c_roots = [
+        pyenv / "versions",
+        pyenv / "src",
+        Path("/usr/share/go-1.19/misc"),
+        go_root / "runtime",
+    ]
     return {
         "python": py,
         "go": _cut("go", _read(_files([go_root], (".go",), 3000)), per_language),
         "java": java_functions(per_language),
-        "javascript": _cut("javascript", _read(_files([Path("/usr/lib/node_modules")], (".js",), 3000)), per_language),
+        "javascript": _cut(
+            "javascript",
+            _read(_files([Path("/usr/lib/node_modules")], (".js",), 3000)),
+            per_language,
+        ),
         "c": _cut("c", _read(_files(c_roots, (".c",), 2000)), per_language),
-        "cpp": _cut("cpp", _read(_files([Path("/usr/include/c++/12")], ("", ".h", ".tcc"), 3000)), per_language),
-        "ruby": _cut("ruby", _read(_files([Path("/usr/lib/ruby"), Path("/usr/share/rubygems-integration")], (".rb",), 3000)), per_language),
-        "php": _cut("php", _read(_files([Path("/usr/lib/google-cloud-sdk"), Path("/usr/share/php")], (".php",), 3000)), per_language),
+        "cpp": _cut(
+            "cpp",
+            _read(_files([Path("/usr/include/c++/12")], ("", ".h", ".tcc"), 3000)),
+            per_language,
+        ),
+        "ruby": _cut(
+            "ruby",
+            _read(
+                _files(
+                    [Path("/usr/lib/ruby"), Path("/usr/share/rubygems-integration")], (".rb",), 3000
+                )
+            ),
+            per_language,
+        ),
+        "php": _cut(
+            "php",
+            _read(
+                _files([Path("/usr/lib/google-cloud-sdk"), Path("/usr/share/php")], (".php",), 3000)
+            ),
+            per_language,
+        ),
         "rust": rust_functions(py, min(per_language, 200)),
     }
 
@@ -208,11 +252,17 @@ def main(argv: list[str] | None = None) -> int:
 
     funcs = corpus(args.per_language)
     checker = ParseChecker()
-    print("parse check throughput, functions per CPU-second on one core; ratio = candidate/baseline (>1 = faster)")
-    print(f"device: {platform.processor() or platform.machine()}, {os.cpu_count()} cores visible (shared), pinned to 1; "
-          f"python {platform.python_version()}, tree-sitter {importlib.metadata.version('tree-sitter')}, "
-          f"tree-sitter-language-pack {importlib.metadata.version('tree-sitter-language-pack')}")
-    print(f"{'case':<30} | {'baseline':>9} | {'candidate':>9} | {'ratio':>6} | {'n':>5} | parse_ok | cand wall/s")
+    print(
+        "parse check throughput, functions per CPU-second on one core; ratio = candidate/baseline (>1 = faster)"
+    )
+    print(
+        f"device: {platform.processor() or platform.machine()}, {os.cpu_count()} cores visible (shared), pinned to 1; "
+        f"python {platform.python_version()}, tree-sitter {importlib.metadata.version('tree-sitter')}, "
+        f"tree-sitter-language-pack {importlib.metadata.version('tree-sitter-language-pack')}"
+    )
+    print(
+        f"{'case':<30} | {'baseline':>9} | {'candidate':>9} | {'ratio':>6} | {'n':>5} | parse_ok | cand wall/s"
+    )
     total_n, total_cpu = 0, 0.0
     for lang, codes in funcs.items():
         if not codes:
@@ -232,13 +282,19 @@ def main(argv: list[str] | None = None) -> int:
         n = len(codes)
         total_n += n
         total_cpu += cand
-        print(f"{lang + ': per-call parser':<30} | {n / base:>9,.0f} | {n / cand:>9,.0f} | {base / cand:>6.2f} | {n:>5} | "
-              f"{ok / n:>8.0%} | {n / cand_wall:>11,.0f}")
+        print(
+            f"{lang + ': per-call parser':<30} | {n / base:>9,.0f} | {n / cand:>9,.0f} | {base / cand:>6.2f} | {n:>5} | "
+            f"{ok / n:>8.0%} | {n / cand_wall:>11,.0f}"
+        )
         if lang == "python":
             base_ast, _ = timed(lambda codes=codes: [ast.parse(c) for c in codes], args.repeats)
-            print(f"{'python: ast.parse':<30} | {n / base_ast:>9,.0f} | {n / cand:>9,.0f} | {base_ast / cand:>6.2f} | {n:>5} |")
-    print(f"{'all languages (candidate)':<30} | {'':>9} | {total_n / total_cpu:>9,.0f} | {'':>6} | {total_n:>5} | "
-          f"budget >= 5,000 functions/s per core")
+            print(
+                f"{'python: ast.parse':<30} | {n / base_ast:>9,.0f} | {n / cand:>9,.0f} | {base_ast / cand:>6.2f} | {n:>5} |"
+            )
+    print(
+        f"{'all languages (candidate)':<30} | {'':>9} | {total_n / total_cpu:>9,.0f} | {'':>6} | {total_n:>5} | "
+        f"budget >= 5,000 functions/s per core"
+    )
     return 0
 
 

@@ -45,7 +45,9 @@ def _timed(sandbox, programs: list[Program], repeats: int) -> tuple[float, list[
         times.append(time.perf_counter() - start)
         got = [r.status for r in results]
         if statuses is not None and got != statuses:
-            raise SystemExit(f"{sandbox.name}: verdicts changed between repeats: {got} vs {statuses}")
+            raise SystemExit(
+                f"{sandbox.name}: verdicts changed between repeats: {got} vs {statuses}"
+            )
         statuses = got
     return statuses, statistics.median(times)
 
@@ -68,8 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=8, help="programs per language and run")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="n=4, repeats=1")
-    parser.add_argument("--cpus", type=float, default=1.0,
-                        help="CPU quota of each sandbox (Sandbox(cpus=...)), both rows")
+    parser.add_argument(
+        "--cpus",
+        type=float,
+        default=1.0,
+        help="CPU quota of each sandbox (Sandbox(cpus=...)), both rows",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.repeats = 4, 1
@@ -77,10 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     for name in languages:
         if name not in LANGUAGES:
             parser.error(f"unknown language {name!r}")
-    print(f"# sandbox verdicts/s, {args.n} programs per language, median of {args.repeats}, "
-          f"cpus={args.cpus} per sandbox (ratio = baseline time / candidate time, >1 = faster)")
-    print(f"# device: {platform.machine()} {platform.node()}, cpus={len(os.sched_getaffinity(0))};"
-          f" {_versions()}")
+    print(
+        f"# sandbox verdicts/s, {args.n} programs per language, median of {args.repeats}, "
+        f"cpus={args.cpus} per sandbox (ratio = baseline time / candidate time, >1 = faster)"
+    )
+    print(
+        f"# device: {platform.machine()} {platform.node()}, cpus={len(os.sched_getaffinity(0))};"
+        f" {_versions()}"
+    )
     print("case | baseline | candidate | ratio | n")
     failed = False
     for backend in args.backends.split(","):
@@ -106,13 +116,17 @@ def main(argv: list[str] | None = None) -> int:
             if base_status != cand_status:
                 print(f"# {backend} {name}: VERDICTS DIFFER: {base_status} vs {cand_status}")
                 failed = True
-            expected = [RunStatus.OK if i % 2 == 0 else RunStatus.RUNTIME_ERROR
-                        for i in range(args.n)]
+            expected = [
+                RunStatus.OK if i % 2 == 0 else RunStatus.RUNTIME_ERROR for i in range(args.n)
+            ]
             if cand_status != expected:
                 print(f"# {backend} {name}: unexpected verdicts {cand_status}")
                 failed = True
-            print(f"{backend}/{name} | {args.n / base_s:.2f}/s | {args.n / cand_s:.2f}/s | "
-                  f"{base_s / cand_s:.2f}x | {args.n}", flush=True)
+            print(
+                f"{backend}/{name} | {args.n / base_s:.2f}/s | {args.n / cand_s:.2f}/s | "
+                f"{base_s / cand_s:.2f}x | {args.n}",
+                flush=True,
+            )
         base.close()
         cand.close()
     return 1 if failed else 0

@@ -25,7 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eval.search import exact_search  # noqa: E402
 
-CASES: tuple[tuple[str, int, int], ...] = (("100k x 256", 100_000, 256), ("20k x 1024", 20_000, 1024))
+CASES: tuple[tuple[str, int, int], ...] = (
+    ("100k x 256", 100_000, 256),
+    ("20k x 1024", 20_000, 1024),
+)
 
 
 def _normalised(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
@@ -84,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{name}{' (quick)' if args.quick else ''} | {qps_f:,.0f} q/s | {qps_o:,.0f} q/s | "
             f"{qps_o / qps_f:.2f} | {args.queries} queries{'' if same else ' (INDICES DIFFER)'}"
         )
-    print(f"# worst ratio {worst:.2f} ({'meets' if worst >= 1 / 1.5 else 'misses'} the 1.5x target)")
+    print(
+        f"# worst ratio {worst:.2f} ({'meets' if worst >= 1 / 1.5 else 'misses'} the 1.5x target)"
+    )
     return 0
 
 

@@ -59,7 +59,14 @@ def stdlib_functions(limit: int = 5000) -> list[tuple[str, str, str, str]]:
             if isinstance(node, ast.FunctionDef) and ast.get_docstring(node):
                 code = ast.get_source_segment(text, node)
                 if code and code.count("\n") >= 2 and len(code) <= 4000:
-                    out.append((path.name, node.name, code + "\n", ast.get_docstring(node).split("\n\n")[0]))
+                    out.append(
+                        (
+                            path.name,
+                            node.name,
+                            code + "\n",
+                            ast.get_docstring(node).split("\n\n")[0],
+                        )
+                    )
                     if len(out) >= limit:
                         return out
     return out
@@ -71,13 +78,21 @@ def csn_hub_rows(n: int) -> list[dict]:
     for i in range(n):
         module, name, code, doc = funcs[i % len(funcs)]
         repo = f"org{i % 97}/repo{i // len(funcs)}"
-        rows.append({
-            "repository_name": repo, "func_path_in_repository": f"lib/{module}", "func_name": name,
-            "whole_func_string": code, "language": "python", "func_code_string": code,
-            "func_code_tokens": code.split(), "func_documentation_string": doc,
-            "func_documentation_tokens": doc.split(), "split_name": "train",
-            "func_code_url": f"https://github.com/{repo}/blob/{'0' * 40}/lib/{module}#L1-L{code.count(chr(10))}",
-        })
+        rows.append(
+            {
+                "repository_name": repo,
+                "func_path_in_repository": f"lib/{module}",
+                "func_name": name,
+                "whole_func_string": code,
+                "language": "python",
+                "func_code_string": code,
+                "func_code_tokens": code.split(),
+                "func_documentation_string": doc,
+                "func_documentation_tokens": doc.split(),
+                "split_name": "train",
+                "func_code_url": f"https://github.com/{repo}/blob/{'0' * 40}/lib/{module}#L1-L{code.count(chr(10))}",
+            }
+        )
     return rows
 
 
@@ -93,7 +108,7 @@ def write_corpus(directory: Path, rows: list[dict]) -> tuple[Path, Path]:
     (folder / "data").mkdir(parents=True)
     per = -(-len(rows) // SHARDS)
     for k in range(SHARDS):
-        table = pa.Table.from_pylist(rows[k * per:(k + 1) * per])
+        table = pa.Table.from_pylist(rows[k * per : (k + 1) * per])
         pq.write_table(table, folder / "data" / f"train-{k:05d}-of-{SHARDS:05d}.parquet")
     return saved, folder
 
@@ -107,8 +122,14 @@ def cli_run(spec: str) -> tuple[float, float, int]:
     """(child CPU seconds, the CLI's rows_per_s, rows) of ``python -m pipeline.sources SPEC``."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     before = _children_cpu()
-    done = subprocess.run([sys.executable, "-m", "pipeline.sources", spec], cwd=ROOT, env=env,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.sources", spec],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     summary = json.loads(done.stdout)
     return _children_cpu() - before, summary["rows_per_s"], summary["total"]
 
@@ -164,24 +185,34 @@ def main(argv: list[str] | None = None) -> int:
         saved, folder = write_corpus(Path(tmp), csn_hub_rows(args.rows))
         base_spec = f"parquet:{folder}"
         cases = [("hf:save_to_disk", f"hf:{saved}"), ("hf:parquet folder", f"hf:{folder}")]
-        versions = ", ".join(f"{p} {importlib.metadata.version(p)}" for p in ("datasets", "pyarrow", "apache-beam"))
-        print(f"# hf: source read rate, ratio = baseline s / candidate s (>1 = faster); {platform.processor() or platform.machine()}, "
-              f"{os.cpu_count()} CPUs (shared), Python {platform.python_version()}, {versions}")
-        print(f"# baseline: {base_spec.split(':')[0]}: ({units(base_spec)} units); median of {args.repeats} after a warm-up")
+        versions = ", ".join(
+            f"{p} {importlib.metadata.version(p)}" for p in ("datasets", "pyarrow", "apache-beam")
+        )
+        print(
+            f"# hf: source read rate, ratio = baseline s / candidate s (>1 = faster); {platform.processor() or platform.machine()}, "
+            f"{os.cpu_count()} CPUs (shared), Python {platform.python_version()}, {versions}"
+        )
+        print(
+            f"# baseline: {base_spec.split(':')[0]}: ({units(base_spec)} units); median of {args.repeats} after a warm-up"
+        )
         base_s, base_rate, n = measure(base_spec, args.repeats)
         print("case | baseline | candidate | ratio | n")
         for name, spec in cases:
             secs, rate, rows = measure(spec, args.repeats)
             if rows != n:
                 raise RuntimeError(f"{spec} read {rows} rows, the baseline {n}")
-            print(f"cli {name} ({units(spec)} units) | {base_s:.2f} CPU s ({base_rate:,.0f} rows/s wall) | "
-                  f"{secs:.2f} CPU s ({rate:,.0f} rows/s wall) | {base_s / secs:.2f}x | {n}")
+            print(
+                f"cli {name} ({units(spec)} units) | {base_s:.2f} CPU s ({base_rate:,.0f} rows/s wall) | "
+                f"{secs:.2f} CPU s ({rate:,.0f} rows/s wall) | {base_s / secs:.2f}x | {n}"
+            )
         base_read, n = read_only(base_spec, args.repeats)
         for name, spec in cases:
             secs, rows = read_only(spec, args.repeats)
             if rows != n:
                 raise RuntimeError(f"{spec} read {rows} rows, the baseline {n}")
-            print(f"read only {name} | {base_read:.2f} CPU s | {secs:.2f} CPU s | {base_read / secs:.2f}x | {n}")
+            print(
+                f"read only {name} | {base_read:.2f} CPU s | {secs:.2f} CPU s | {base_read / secs:.2f}x | {n}"
+            )
     return 0
 
 

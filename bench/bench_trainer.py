@@ -106,9 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         timings: dict[str, list[tuple[float, float]]] = {name: [] for name in modes}
         for _ in range(args.k):
             for name, weights in modes.items():
-                timings[name].append(
-                    _time_steps(model, batches, weights, cfg, args.steps)
-                )
+                timings[name].append(_time_steps(model, batches, weights, cfg, args.steps))
         for column, clock in ((0, "wall"), (1, "cpu")):
             base = statistics.median(t[column] for t in timings["last"])
             cand = statistics.median(t[column] for t in timings["sd"])

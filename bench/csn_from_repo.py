@@ -38,8 +38,10 @@ from pipeline.sources.spec import read_source  # noqa: E402
 from schemas import SourcePair  # noqa: E402
 
 _STDLIB = Path(sysconfig.get_paths()["stdlib"])
-DEFAULT_ROOTS = ",".join(str(_STDLIB / name) for name in
-                         ("email", "json", "http", "urllib", "logging", "importlib", "concurrent"))
+DEFAULT_ROOTS = ",".join(
+    str(_STDLIB / name)
+    for name in ("email", "json", "http", "urllib", "logging", "importlib", "concurrent")
+)
 
 
 def code_tokens(code: str, language: str, docstring: str) -> list[str]:
@@ -77,16 +79,30 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.output)
     by_lang: dict[str, list[dict]] = defaultdict(list)
     for record in read_source(f"repo:{args.roots}", SourceConfig(), SourceStats()):
-        if not isinstance(record, SourcePair) or not record.docstring or grammar_name(record.language) is None:
+        if (
+            not isinstance(record, SourcePair)
+            or not record.docstring
+            or grammar_name(record.language) is None
+        ):
             continue
-        url = f"local://{record.repository_name}/{record.func_path_in_repository}#{record.func_name}"
-        by_lang[record.language].append({
-            "repo": record.repository_name, "path": record.func_path_in_repository,
-            "func_name": record.func_name, "original_string": record.code, "language": record.language,
-            "code": record.code, "code_tokens": code_tokens(record.code, record.language, record.docstring),
-            "docstring": record.docstring, "docstring_tokens": docstring_tokens(record.docstring),
-            "url": url, "partition": "test",
-        })
+        url = (
+            f"local://{record.repository_name}/{record.func_path_in_repository}#{record.func_name}"
+        )
+        by_lang[record.language].append(
+            {
+                "repo": record.repository_name,
+                "path": record.func_path_in_repository,
+                "func_name": record.func_name,
+                "original_string": record.code,
+                "language": record.language,
+                "code": record.code,
+                "code_tokens": code_tokens(record.code, record.language, record.docstring),
+                "docstring": record.docstring,
+                "docstring_tokens": docstring_tokens(record.docstring),
+                "url": url,
+                "partition": "test",
+            }
+        )
     rng = random.Random(args.seed)
     for lang, records in sorted(by_lang.items()):
         seen, unique = set(), []

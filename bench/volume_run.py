@@ -51,9 +51,16 @@ _GO_1K = [f"{GO}/{p}" for p in ("strings", "strconv")]
 _C_1K = ["/usr/share/doc/zlib1g-dev"]
 SIZES = {
     "1k": _PY_1K + _GO_1K + _C_1K,
-    "5k": [STDLIB, *_PY_1K, f"{SITE}/jinja2",
-           *_GO_1K, *(f"{GO}/{p}" for p in ("sort", "bytes", "encoding/json", "net/url", "regexp")),
-           *_C_1K, "/usr/share/doc/nettle-dev", sysconfig.get_paths()["include"]],
+    "5k": [
+        STDLIB,
+        *_PY_1K,
+        f"{SITE}/jinja2",
+        *_GO_1K,
+        *(f"{GO}/{p}" for p in ("sort", "bytes", "encoding/json", "net/url", "regexp")),
+        *_C_1K,
+        "/usr/share/doc/nettle-dev",
+        sysconfig.get_paths()["include"],
+    ],
 }
 
 
@@ -103,8 +110,13 @@ class Sampler(threading.Thread):
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid = pid
-        self.peak = {"processes_mb": 0.0, "largest_process_mb": 0.0, "launcher_mb": 0.0, "containers_mb": 0.0,
-                     "processes": 0}
+        self.peak = {
+            "processes_mb": 0.0,
+            "largest_process_mb": 0.0,
+            "launcher_mb": 0.0,
+            "containers_mb": 0.0,
+            "processes": 0,
+        }
         self.now = dict(self.peak)
         self.stop = threading.Event()
 
@@ -112,8 +124,13 @@ class Sampler(threading.Thread):
         while not self.stop.wait(1.0):
             pids = _tree(self.pid)
             sizes = [_rss_mb(p) for p in pids]
-            self.now = {"processes_mb": sum(sizes), "largest_process_mb": max(sizes, default=0.0),
-                        "launcher_mb": _rss_mb(self.pid), "containers_mb": _containers_mb(), "processes": len(pids)}
+            self.now = {
+                "processes_mb": sum(sizes),
+                "largest_process_mb": max(sizes, default=0.0),
+                "launcher_mb": _rss_mb(self.pid),
+                "containers_mb": _containers_mb(),
+                "processes": len(pids),
+            }
             for key, value in self.now.items():
                 self.peak[key] = max(self.peak[key], value)
 
@@ -140,9 +157,19 @@ def _last_progress(log: Path) -> str:
 
 
 def pipeline_argv(paths: list[str], output: str) -> list[str]:
-    return [sys.executable, "-m", "pipeline.run", f"--source=repo:{','.join(paths)}", "--translator=py2many",
-            "--targets_per_pair=1", "--runner=DirectRunner", "--direct_running_mode=multi_processing",
-            "--direct_num_workers=2", "--sandbox=docker", f"--output={output}"]
+    return [
+        sys.executable,
+        "-m",
+        "pipeline.run",
+        f"--source=repo:{','.join(paths)}",
+        "--translator=py2many",
+        "--targets_per_pair=1",
+        "--runner=DirectRunner",
+        "--direct_running_mode=multi_processing",
+        "--direct_num_workers=2",
+        "--sandbox=docker",
+        f"--output={output}",
+    ]
 
 
 def _count_pairs(paths: list[str]) -> int:
@@ -152,8 +179,10 @@ def _count_pairs(paths: list[str]) -> int:
 
 
 def print_report(stats: dict, peak: dict, wall_s: float, rusage: dict, output: str) -> None:
-    print(f"\n# volume run: {stats['accounting']['source_rows']} source pairs, wall {wall_s:.0f} s; "
-          f"accounting balanced: {stats['accounting']['balanced']}")
+    print(
+        f"\n# volume run: {stats['accounting']['source_rows']} source pairs, wall {wall_s:.0f} s; "
+        f"accounting balanced: {stats['accounting']['balanced']}"
+    )
     print("stage | in | out | rejected | rejection reasons")
     for s in stats["stages"]:
         reasons = stats["rejection_reasons"].get(s["stage"], {})
@@ -166,27 +195,41 @@ def print_report(stats: dict, peak: dict, wall_s: float, rusage: dict, output: s
 
     print("\nstage | in | out | busy s | rows/s | CPU s | CPU s per released row")
     for r in rates["stages"]:
-        print(f"{r['stage']} | {num(r['in'], 'd')} | {num(r['out'], 'd')} | {num(r['busy_s'], '.1f')} | "
-              f"{num(r['rows_per_s'], '.2f')} | {num(r['cpu_s'], '.1f')} | {num(r['cpu_s_per_released_row'], '.3f')}")
-    print(f"total | | {stats['released_rows']} released | wall {rates['wall_s']:.0f} | "
-          f"{num(rates['released_rows_per_s'], '.3f')} released/s | {rates['cpu_s']:.1f} "
-          f"({rates['process_cpu_s']:.1f} processes + {rates['sandbox_cpu_s']:.1f} containers) | "
-          f"{num(rates['cpu_s_per_released_row'], '.3f')}")
-    print(f"\npeak memory (sampled each second): all processes together {peak['processes_mb']:.0f} MB "
-          f"(at most {peak['processes']} processes), largest process {peak['largest_process_mb']:.0f} MB, "
-          f"launcher {peak['launcher_mb']:.0f} MB, sandbox containers {peak['containers_mb']:.0f} MB; "
-          f"getrusage max RSS of one process {rusage['max_rss_mb']:.0f} MB; "
-          f"CPU of the whole process tree (getrusage) {rusage['cpu_s']:.0f} s")
-    print(f"dataset card: {os.path.join(output, 'README.md')}; stats: {os.path.join(output, 'stats.json')}")
+        print(
+            f"{r['stage']} | {num(r['in'], 'd')} | {num(r['out'], 'd')} | {num(r['busy_s'], '.1f')} | "
+            f"{num(r['rows_per_s'], '.2f')} | {num(r['cpu_s'], '.1f')} | {num(r['cpu_s_per_released_row'], '.3f')}"
+        )
+    print(
+        f"total | | {stats['released_rows']} released | wall {rates['wall_s']:.0f} | "
+        f"{num(rates['released_rows_per_s'], '.3f')} released/s | {rates['cpu_s']:.1f} "
+        f"({rates['process_cpu_s']:.1f} processes + {rates['sandbox_cpu_s']:.1f} containers) | "
+        f"{num(rates['cpu_s_per_released_row'], '.3f')}"
+    )
+    print(
+        f"\npeak memory (sampled each second): all processes together {peak['processes_mb']:.0f} MB "
+        f"(at most {peak['processes']} processes), largest process {peak['largest_process_mb']:.0f} MB, "
+        f"launcher {peak['launcher_mb']:.0f} MB, sandbox containers {peak['containers_mb']:.0f} MB; "
+        f"getrusage max RSS of one process {rusage['max_rss_mb']:.0f} MB; "
+        f"CPU of the whole process tree (getrusage) {rusage['cpu_s']:.0f} s"
+    )
+    print(
+        f"dataset card: {os.path.join(output, 'README.md')}; stats: {os.path.join(output, 'stats.json')}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", choices=sorted(SIZES), default="5k")
     ap.add_argument("--output", required=False, help="the pipeline's --output (a fresh directory)")
-    ap.add_argument("--log", default=None, help="the pipeline's log (default: OUTPUT.log beside the output)")
+    ap.add_argument(
+        "--log", default=None, help="the pipeline's log (default: OUTPUT.log beside the output)"
+    )
     ap.add_argument("--every", type=float, default=60.0, help="seconds between progress lines")
-    ap.add_argument("--list", action="store_true", help="print the trees of --size and their pair counts, then stop")
+    ap.add_argument(
+        "--list",
+        action="store_true",
+        help="print the trees of --size and their pair counts, then stop",
+    )
     args = ap.parse_args(argv)
 
     paths = [p for p in SIZES[args.size] if os.path.isdir(p)]
@@ -194,7 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         for p in paths:
             print(f"{p} | {_count_pairs([p])} pairs")
-        print(f"total | {_count_pairs(paths)} pairs; not installed here: {', '.join(missing) or 'none'}")
+        print(
+            f"total | {_count_pairs(paths)} pairs; not installed here: {', '.join(missing) or 'none'}"
+        )
         return 0
     if not args.output:
         ap.error("--output is required")
@@ -209,8 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     with open(log, "w") as fh:
         env = dict(os.environ, PYTHONPATH=str(ROOT))  # this checkout's code, in the workers too
-        child = subprocess.Popen(argv_run, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                 start_new_session=True)
+        child = subprocess.Popen(
+            argv_run, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+        )
     sampler = Sampler(child.pid)
     sampler.start()
     try:
@@ -219,9 +265,12 @@ def main(argv: list[str] | None = None) -> int:
                 child.wait(timeout=args.every)
             except subprocess.TimeoutExpired:
                 now = sampler.now
-                print(f"[{time.time() - started:6.0f} s] RSS {now['processes_mb']:.0f} MB in {now['processes']} "
-                      f"processes (peak {sampler.peak['processes_mb']:.0f}), containers {now['containers_mb']:.0f} MB; "
-                      f"{_last_progress(log)}", flush=True)
+                print(
+                    f"[{time.time() - started:6.0f} s] RSS {now['processes_mb']:.0f} MB in {now['processes']} "
+                    f"processes (peak {sampler.peak['processes_mb']:.0f}), containers {now['containers_mb']:.0f} MB; "
+                    f"{_last_progress(log)}",
+                    flush=True,
+                )
     except KeyboardInterrupt:
         os.killpg(child.pid, signal.SIGTERM)
         raise
@@ -235,10 +284,18 @@ def main(argv: list[str] | None = None) -> int:
         return child.returncode
     stats = json.loads(Path(output, "stats.json").read_text())
     print_report(stats, sampler.peak, wall, rusage, output)
-    summary = {"command": argv_run, "paths": paths, "wall_s": round(wall, 1), "peak_memory_mb": sampler.peak,
-               "rusage": rusage, "stages": stats["stages"], "rejection_reasons": stats["rejection_reasons"],
-               "stage_rates": stats["stage_rates"], "released_rows": stats["released_rows"],
-               "card": os.path.join(output, "README.md")}
+    summary = {
+        "command": argv_run,
+        "paths": paths,
+        "wall_s": round(wall, 1),
+        "peak_memory_mb": sampler.peak,
+        "rusage": rusage,
+        "stages": stats["stages"],
+        "rejection_reasons": stats["rejection_reasons"],
+        "stage_rates": stats["stage_rates"],
+        "released_rows": stats["released_rows"],
+        "card": os.path.join(output, "README.md"),
+    }
     Path(output, "volume.json").write_text(json.dumps(summary, indent=1))
     return 0
 

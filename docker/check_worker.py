@@ -33,7 +33,9 @@ def toolchain_report(name: str) -> tuple[bool, str]:
     commands = {language.version_argv[0], language.run_argv[0]}
     if language.compile_argv:
         commands.add(language.compile_argv[0])
-    missing = sorted(c for c in commands if not c.startswith("{") and shutil.which(c, path=path) is None)
+    missing = sorted(
+        c for c in commands if not c.startswith("{") and shutil.which(c, path=path) is None
+    )
     if missing:
         return False, f"missing {', '.join(missing)} on {path}"
     argv = [shutil.which(language.version_argv[0], path=path), *language.version_argv[1:]]
@@ -44,8 +46,12 @@ def toolchain_report(name: str) -> tuple[bool, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sandbox", choices=("none", "auto", "docker", "bwrap"), default="none",
-                        help="also run the sandbox self-test with this backend")
+    parser.add_argument(
+        "--sandbox",
+        choices=("none", "auto", "docker", "bwrap"),
+        default="none",
+        help="also run the sandbox self-test with this backend",
+    )
     parser.add_argument("--languages", default=",".join(LANGUAGES), help="comma-separated subset")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.languages.split(",") if n.strip()]

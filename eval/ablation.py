@@ -88,11 +88,15 @@ class AblationConfig:
         from model.config import PRESETS  # checked here, not in the first training child
 
         if self.config not in PRESETS:
-            raise ValueError(f"unknown --config {self.config!r}; choose from {', '.join(sorted(PRESETS))}")
+            raise ValueError(
+                f"unknown --config {self.config!r}; choose from {', '.join(sorted(PRESETS))}"
+            )
 
     def __str__(self) -> str:
-        return (f"ablation {self.config} exits={','.join(map(str, self.exits))} "
-                f"pretrain={self.pretrain_steps} contrastive={self.steps} seeds={self.seeds} -> {self.output}")
+        return (
+            f"ablation {self.config} exits={','.join(map(str, self.exits))} "
+            f"pretrain={self.pretrain_steps} contrastive={self.steps} seeds={self.seeds} -> {self.output}"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,13 +119,25 @@ def plan_runs(exits: Sequence[int]) -> list[Run]:
     return runs
 
 
-def train_argv(run: Run, cfg: AblationConfig, objective: str, steps: int, seed: int,
-               output: Path, init: Path | None) -> list[str]:
+def train_argv(
+    run: Run,
+    cfg: AblationConfig,
+    objective: str,
+    steps: int,
+    seed: int,
+    output: Path,
+    init: Path | None,
+) -> list[str]:
     """The ``model.train`` command line for one stage of one run."""
     argv = [
-        f"--data={cfg.data}", f"--config={cfg.config}", f"--output={output}",
-        f"--objective={objective}", f"--steps={steps}", f"--seed={seed}",
-        f"--num_layers={run.num_layers}", f"--exits={','.join(map(str, run.exits))}",
+        f"--data={cfg.data}",
+        f"--config={cfg.config}",
+        f"--output={output}",
+        f"--objective={objective}",
+        f"--steps={steps}",
+        f"--seed={seed}",
+        f"--num_layers={run.num_layers}",
+        f"--exits={','.join(map(str, run.exits))}",
     ]
     if cfg.max_length is not None:
         argv.append(f"--max_length={cfg.max_length}")
@@ -138,8 +154,13 @@ def _train(argv: list[str], log_path: Path) -> float:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with open(log_path, "w", encoding="utf-8") as fh:
-        proc = subprocess.run([sys.executable, "-m", "model.train", *argv], stdout=fh,
-                              stderr=subprocess.STDOUT, env=env, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", "model.train", *argv],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=env,
+            check=False,
+        )
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
@@ -174,10 +195,12 @@ def train_run(run: Run, cfg: AblationConfig, seed: int) -> tuple[Path, float]:
     init = None
     if cfg.pretrain_steps:
         init = root / "pretrain"
-        seconds += _stage(train_argv(run, cfg, "pretrain", cfg.pretrain_steps, seed, init, None),
-                          root, "pretrain")
-    seconds += _stage(train_argv(run, cfg, "contrastive", cfg.steps, seed, final, init),
-                      root, "contrastive")
+        seconds += _stage(
+            train_argv(run, cfg, "pretrain", cfg.pretrain_steps, seed, init, None), root, "pretrain"
+        )
+    seconds += _stage(
+        train_argv(run, cfg, "contrastive", cfg.steps, seed, final, init), root, "contrastive"
+    )
     return final, seconds
 
 
@@ -199,12 +222,17 @@ def _stats(values: Sequence[float | None]) -> dict[str, float | None]:
     vals = [v for v in values if v is not None]
     if not vals:
         return {"mean": None, "std": None, "n": 0}
-    return {"mean": statistics.fmean(vals), "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
-            "n": len(vals)}
+    return {
+        "mean": statistics.fmean(vals),
+        "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
+        "n": len(vals),
+    }
 
 
 def comparison_rows(
-    exits: Sequence[int], results: dict[tuple[str, int], ModelResult], seeds: Sequence[int],
+    exits: Sequence[int],
+    results: dict[tuple[str, int], ModelResult],
+    seeds: Sequence[int],
     task_names: Sequence[str],
 ) -> list[dict[str, Any]]:
     """Per exit: each mode's metrics (mean/std over seeds), the (a)-(b) difference and the cost."""
@@ -214,16 +242,29 @@ def comparison_rows(
     rows = []
     for k in exits:
         alone_name = f"alone-{k}" if k != top else "last-exit-only"
-        sources = {"self-distilled": "self-distilled", "alone": alone_name, "last-exit-only": "last-exit-only",
-                   LAST_HEAD: LAST_HEAD}
-        row: dict[str, Any] = {"exit": k, "alone_model": alone_name,
-                               "train_compute_alone": k / top}  # layers run per step, (b) vs (a)
+        sources = {
+            "self-distilled": "self-distilled",
+            "alone": alone_name,
+            "last-exit-only": "last-exit-only",
+            LAST_HEAD: LAST_HEAD,
+        }
+        row: dict[str, Any] = {
+            "exit": k,
+            "alone_model": alone_name,
+            "train_compute_alone": k / top,
+        }  # layers run per step, (b) vs (a)
         for mode, run_name in sources.items():
             per_seed = [results.get((run_name, s)) for s in seeds]
             row[mode] = {
-                "text_mrr": _stats([_metric(r, k, text_task, "mrr") if r else None for r in per_seed]),
-                "text_r@1": _stats([_metric(r, k, text_task, "r@1") if r else None for r in per_seed]),
-                "code_mrr": _stats([_metric(r, k, code_task, "mrr") if r and code_task else None for r in per_seed]),
+                "text_mrr": _stats(
+                    [_metric(r, k, text_task, "mrr") if r else None for r in per_seed]
+                ),
+                "text_r@1": _stats(
+                    [_metric(r, k, text_task, "r@1") if r else None for r in per_seed]
+                ),
+                "code_mrr": _stats(
+                    [_metric(r, k, code_task, "mrr") if r and code_task else None for r in per_seed]
+                ),
                 "ms_per_item": _stats([_cost(r, k)[0] if r else None for r in per_seed]),
                 "parameters": next((_cost(r, k)[1] for r in per_seed if r), None),
             }
@@ -244,13 +285,18 @@ def verdict(rows: Sequence[dict[str, Any]], noise: float | None) -> str:
     if not lower:
         return "No exit below the top to compare."
     won = [r["exit"] for r in lower if r["delta_text_mrr"]["mean"] > 0]
-    clear = [r["exit"] for r in lower
-             if noise is not None and r["delta_text_mrr"]["mean"] > 2 * noise]
-    text = (f"Self-distilled exit k beat the k-layer model trained alone (text-to-code MRR) at "
-            f"{len(won)} of {len(lower)} lower exits ({', '.join(map(str, won)) or 'none'})")
+    clear = [
+        r["exit"] for r in lower if noise is not None and r["delta_text_mrr"]["mean"] > 2 * noise
+    ]
+    text = (
+        f"Self-distilled exit k beat the k-layer model trained alone (text-to-code MRR) at "
+        f"{len(won)} of {len(lower)} lower exits ({', '.join(map(str, won)) or 'none'})"
+    )
     if noise is not None:
-        text += (f"; beyond twice the seed spread ({noise:.4f}) at "
-                 f"{', '.join(map(str, clear)) or 'none'}")
+        text += (
+            f"; beyond twice the seed spread ({noise:.4f}) at "
+            f"{', '.join(map(str, clear)) or 'none'}"
+        )
     else:
         text += "; one seed only, so the seed noise is not measured (pass --seeds=0,1,2)"
     return text + "."
@@ -264,9 +310,15 @@ def _fmt(stat: dict[str, float | None], spec: str = ".4f") -> str:
     return f"{stat['mean']:{spec}}"
 
 
-def render_table(rows: Sequence[dict[str, Any]], bm25: ModelResult, cfg: AblationConfig,
-                 train_seconds: dict[str, float], tasks: Sequence[RetrievalTask], noise: float | None,
-                 chance: ModelResult | None = None) -> str:
+def render_table(
+    rows: Sequence[dict[str, Any]],
+    bm25: ModelResult,
+    cfg: AblationConfig,
+    train_seconds: dict[str, float],
+    tasks: Sequence[RetrievalTask],
+    noise: float | None,
+    chance: ModelResult | None = None,
+) -> str:
     text_task = rows[0]["text_task"]
     code_task = rows[0]["code_task"]
     by_name = {t.name: t for t in tasks}
@@ -313,17 +365,20 @@ def render_table(rows: Sequence[dict[str, Any]], bm25: ModelResult, cfg: Ablatio
             f"{_fmt(c['text_mrr'])} | {_fmt(c2['text_mrr'])} | {_fmt(r['delta_text_mrr'])} | "
             f"{_fmt(a['text_r@1'])} | {_fmt(b['text_r@1'])} | {_fmt(a['code_mrr'])} | "
             f"{_fmt(b['code_mrr'])} | {_fmt(c['code_mrr'])} | {_fmt(c2['code_mrr'])} |"
-            if params is not None else f"| {r['exit']} | - |" + " - |" * 14
+            if params is not None
+            else f"| {r['exit']} | - |" + " - |" * 14
         )
     lines += [
         "",
         f"Floors: BM25 text MRR {bm25_text:.4f}"
         + (f", code MRR {bm25.exits[0].tasks[code_task]['mrr']:.4f}" if code_task else "")
         + f"; chance (random ranking) text MRR {floor[text_task]['mrr']:.4f}, R@1 {floor[text_task]['r@1']:.4f}"
-        + (f", code MRR {floor[code_task]['mrr']:.4f}" if code_task else "") + ".",
+        + (f", code MRR {floor[code_task]['mrr']:.4f}" if code_task else "")
+        + ".",
         "",
         "Training time (s, summed over seeds, pretraining + fine-tuning): "
-        + ", ".join(f"{name} {sec:.0f}" for name, sec in train_seconds.items()) + ".",
+        + ", ".join(f"{name} {sec:.0f}" for name, sec in train_seconds.items())
+        + ".",
         "",
         f"**Verdict:** {verdict(rows, noise)}",
     ]
@@ -348,8 +403,14 @@ def plot(rows: Sequence[dict[str, Any]], bm25_text: float, path: Path) -> Path:
         stds = [r[mode]["text_mrr"]["std"] or 0.0 for r in rows]
         pts = [(e, m, s) for e, m, s in zip(exits, means, stds, strict=True) if m is not None]
         if pts:
-            ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts],
-                        fmt=style, capsize=3, label=label)
+            ax.errorbar(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                yerr=[p[2] for p in pts],
+                fmt=style,
+                capsize=3,
+                label=label,
+            )
     ax.axhline(bm25_text, color="grey", linestyle="--", linewidth=1, label="BM25")
     ax.set_xlabel("exit layer k")
     ax.set_ylabel(f"MRR ({rows[0]['text_task']})")
@@ -385,8 +446,11 @@ def run_ablation(cfg: AblationConfig) -> dict[str, Any]:
     out = Path(cfg.output)
     out.mkdir(parents=True, exist_ok=True)
     tasks = tasks_from_release(cfg.data, cfg.split)
-    eval_cfg = EvalConfig(batch_size=cfg.batch_size, latency_items=cfg.latency_items,
-                          latency_repeats=cfg.latency_repeats)
+    eval_cfg = EvalConfig(
+        batch_size=cfg.batch_size,
+        latency_items=cfg.latency_items,
+        latency_repeats=cfg.latency_repeats,
+    )
     from model.encode import MoseEncoder  # the model package; imported only when needed
 
     results: dict[tuple[str, int], ModelResult] = {}
@@ -407,11 +471,18 @@ def run_ablation(cfg: AblationConfig) -> dict[str, Any]:
         train_seconds[run.name] = train_seconds.get(run.name, 0.0) + seconds
         name = run.name if len(cfg.seeds) == 1 else f"{run.name} s{seed}"
         encoder = MoseEncoder.from_pretrained(ckpt, device="cpu")
-        results[(run.name, seed)] = evaluate_encoder(encoder, tasks, name, "mose", str(ckpt), eval_cfg)
+        results[(run.name, seed)] = evaluate_encoder(
+            encoder, tasks, name, "mose", str(ckpt), eval_cfg
+        )
         if run.mode == "last-exit-only" and len(run.exits) > 1:
             swapped = MoseEncoder(with_last_exit_head(encoder.model), encoder.tokenizer, "cpu")
             results[(LAST_HEAD, seed)] = evaluate_encoder(
-                swapped, tasks, f"{name} (last head)", "mose", str(ckpt), eval_cfg,
+                swapped,
+                tasks,
+                f"{name} (last head)",
+                "mose",
+                str(ckpt),
+                eval_cfg,
                 note="the last exit's trained LayerNorm and projection head at every exit",
             )
         # outputs after every model: an interrupted evaluation still leaves its partial table
@@ -431,8 +502,12 @@ def write_outputs(
     out = Path(cfg.output)
     rows = comparison_rows(cfg.exits, results, cfg.seeds, [t.name for t in tasks])
     # seed noise: the spread of the same model over seeds, averaged over exits and modes
-    spreads = [r[m]["text_mrr"]["std"] for r in rows for m in MODES
-               if r[m]["text_mrr"]["n"] and r[m]["text_mrr"]["n"] > 1]
+    spreads = [
+        r[m]["text_mrr"]["std"]
+        for r in rows
+        for m in MODES
+        if r[m]["text_mrr"]["n"] and r[m]["text_mrr"]["n"] > 1
+    ]
     noise = statistics.fmean(spreads) if spreads else None
     chance = evaluate_chance(tasks)
     table = render_table(rows, bm25, cfg, train_seconds, tasks, noise, chance)
@@ -450,11 +525,19 @@ def write_outputs(
     }
     (out / "ablation.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     plot(rows, bm25.exits[0].tasks[rows[0]["text_task"]]["mrr"], out / "ablation.png")
-    write_report(out / "eval", [*results.values(), bm25, chance], tasks, {
-        "data": cfg.data, "split": cfg.split, "batch_size": cfg.batch_size,
-        "latency_items": cfg.latency_items, "latency_repeats": cfg.latency_repeats,
-        "title": "Ablation models: accuracy against cost per exit",
-    })
+    write_report(
+        out / "eval",
+        [*results.values(), bm25, chance],
+        tasks,
+        {
+            "data": cfg.data,
+            "split": cfg.split,
+            "batch_size": cfg.batch_size,
+            "latency_items": cfg.latency_items,
+            "latency_repeats": cfg.latency_repeats,
+            "title": "Ablation models: accuracy against cost per exit",
+        },
+    )
     return document
 
 
@@ -462,7 +545,9 @@ def _ints(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(x) for x in text.split(",") if x.strip())
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from exc
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from exc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -473,30 +558,55 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default="tiny")
     p.add_argument("--exits", type=_ints, default=(2, 4, 6))
     p.add_argument("--steps", type=int, default=60, help="contrastive steps per model")
-    p.add_argument("--pretrain_steps", type=int, default=60, help="MLM+ICC steps per model (0: none)")
+    p.add_argument(
+        "--pretrain_steps", type=int, default=60, help="MLM+ICC steps per model (0: none)"
+    )
     p.add_argument("--seed", type=int, default=None, help="one seed (shorthand for --seeds=S)")
     p.add_argument("--seeds", type=_ints, default=(0,))
-    p.add_argument("--max_length", type=int, default=128,
-                   help="training context in tokens, the same for every model (0: the config's)")
+    p.add_argument(
+        "--max_length",
+        type=int,
+        default=128,
+        help="training context in tokens, the same for every model (0: the config's)",
+    )
     p.add_argument("--split", default="test")
     p.add_argument("--batch_size", type=int, default=32, help="encoding batch for evaluation")
     p.add_argument("--latency_items", type=int, default=128)
     p.add_argument("--latency_repeats", type=int, default=3)
-    p.add_argument("--jobs", type=int, default=1,
-                   help="training runs at once (each is a process using torch's threads)")
-    p.add_argument("--evaluate_only", action="store_true",
-                   help="evaluate the runs that finished training; train nothing")
-    p.add_argument("--train_arg", action="append", default=None,
-                   help="extra flag passed to every model.train call (repeatable)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="training runs at once (each is a process using torch's threads)",
+    )
+    p.add_argument(
+        "--evaluate_only",
+        action="store_true",
+        help="evaluate the runs that finished training; train nothing",
+    )
+    p.add_argument(
+        "--train_arg",
+        action="append",
+        default=None,
+        help="extra flag passed to every model.train call (repeatable)",
+    )
     args = p.parse_args(argv)
     try:
         cfg = AblationConfig(
-            data=args.data, output=args.output, config=args.config, exits=args.exits,
-            steps=args.steps, pretrain_steps=args.pretrain_steps,
-            seeds=(args.seed,) if args.seed is not None else args.seeds, split=args.split,
+            data=args.data,
+            output=args.output,
+            config=args.config,
+            exits=args.exits,
+            steps=args.steps,
+            pretrain_steps=args.pretrain_steps,
+            seeds=(args.seed,) if args.seed is not None else args.seeds,
+            split=args.split,
             max_length=args.max_length or None,
-            batch_size=args.batch_size, latency_items=args.latency_items,
-            latency_repeats=args.latency_repeats, jobs=args.jobs, evaluate_only=args.evaluate_only,
+            batch_size=args.batch_size,
+            latency_items=args.latency_items,
+            latency_repeats=args.latency_repeats,
+            jobs=args.jobs,
+            evaluate_only=args.evaluate_only,
             extra_train_args=tuple(args.train_arg or ()),
         )
         log.info("%s", cfg)

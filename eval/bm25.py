@@ -97,7 +97,9 @@ class BM25Index:
 
     def scores(self, queries: Sequence[str]) -> np.ndarray:
         """Dense (n_queries, n_corpus) BM25 scores."""
-        return np.asarray((self.query_matrix(queries) @ self.doc_weights).todense(), dtype=np.float32)
+        return np.asarray(
+            (self.query_matrix(queries) @ self.doc_weights).todense(), dtype=np.float32
+        )
 
     def search(
         self,
@@ -124,7 +126,9 @@ class BM25Index:
         )
 
 
-def pair_scores(items: Sequence[str], pairs: Sequence[tuple[int, int]], config: BM25Config = BM25Config()) -> np.ndarray:
+def pair_scores(
+    items: Sequence[str], pairs: Sequence[tuple[int, int]], config: BM25Config = BM25Config()
+) -> np.ndarray:
     """Symmetric BM25 of item pairs: the mean of score(a as query, b) and score(b as query, a).
 
     The index (idf, lengths) is built over ``items``; (len(pairs),) float64.

@@ -148,8 +148,14 @@ def _definitions(grammar: str) -> tuple[str, ...]:
     registry since) the registry's definition nodes for that grammar."""
     if grammar in _DEFINITIONS:
         return _DEFINITIONS[grammar]
-    return next((spec.mining.definitions for spec in REGISTRY.values()
-                 if spec.tree_sitter_grammar == grammar), ())
+    return next(
+        (
+            spec.mining.definitions
+            for spec in REGISTRY.values()
+            if spec.tree_sitter_grammar == grammar
+        ),
+        (),
+    )
 
 
 def grammar_name(language: str) -> str | None:
@@ -196,9 +202,7 @@ def _queries(grammar: str) -> tuple[Any, Any, Any]:
         return Query(lang, " ".join(valid)) if valid else None
 
     kinds = [k for k in _COMMENT_KINDS if lang.id_for_node_kind(k, True) is not None]
-    definitions = [
-        t for t in _definitions(grammar) if lang.id_for_node_kind(t, True) is not None
-    ]
+    definitions = [t for t in _definitions(grammar) if lang.id_for_node_kind(t, True) is not None]
     return (
         build(f"({k}) @comment" for k in kinds),
         build(f"({t}) @definition" for t in definitions),

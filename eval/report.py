@@ -107,7 +107,9 @@ def _exit_label(exit: int | None) -> str:
 
 def _timed(results: Sequence[ModelResult]) -> str:
     """What the cost columns were measured on, from the results themselves."""
-    counts = sorted({(e.timed_items, e.timed_repeats) for r in results for e in r.exits if e.timed_items})
+    counts = sorted(
+        {(e.timed_items, e.timed_repeats) for r in results for e in r.exits if e.timed_items}
+    )
     if not counts:
         return "no exit was timed"
     return "; ".join(f"median of {reps} runs over {items} code items" for items, reps in counts)

@@ -45,7 +45,9 @@ def _check_inputs(queries: np.ndarray, corpus: np.ndarray, k: int) -> int:
     if queries.ndim != 2 or corpus.ndim != 2:
         raise ValueError(f"queries and corpus must be 2-d, got {queries.shape} and {corpus.shape}")
     if queries.shape[1] != corpus.shape[1]:
-        raise ValueError(f"dimension mismatch: queries {queries.shape[1]}, corpus {corpus.shape[1]}")
+        raise ValueError(
+            f"dimension mismatch: queries {queries.shape[1]}, corpus {corpus.shape[1]}"
+        )
     if k <= 0:
         raise ValueError(f"k must be positive, got {k}")
     if corpus.shape[0] == 0:
@@ -84,9 +86,7 @@ def topk_deterministic(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torc
     return idx, vals
 
 
-def _first_relevant_ranks(
-    scores: torch.Tensor, relevant: Sequence[np.ndarray]
-) -> torch.Tensor:
+def _first_relevant_ranks(scores: torch.Tensor, relevant: Sequence[np.ndarray]) -> torch.Tensor:
     """Full-pool 1-based rank of each row's best relevant item (0 when it has none)."""
     b, n = scores.shape
     best_col = torch.zeros(b, dtype=torch.long)

@@ -75,11 +75,15 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         raise ValueError(f"--device={name}: {err}") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"--device={name}, but this machine has no CUDA device (use cpu or auto)")
+            raise ValueError(
+                f"--device={name}, but this machine has no CUDA device (use cpu or auto)"
+            )
         if device.index is None:
             device = torch.device("cuda", local_rank)
         if device.index >= torch.cuda.device_count():
-            raise ValueError(f"--device={name}, but only {torch.cuda.device_count()} CUDA device(s) exist")
+            raise ValueError(
+                f"--device={name}, but only {torch.cuda.device_count()} CUDA device(s) exist"
+            )
     return device
 
 

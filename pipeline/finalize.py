@@ -34,9 +34,13 @@ class FinalizeConfig:
     splits: SplitConfig = dataclasses.field(default_factory=SplitConfig)
     #: ``("auto",)`` from the flag is resolved by ``pipeline.options`` (HumanEval unless it is the source)
     eval_sets: tuple[str, ...] = setting(
-        (), flag="decontaminate", cli_default="auto", parse=csv,
+        (),
+        flag="decontaminate",
+        cli_default="auto",
+        parse=csv,
         help="comma-separated eval sets (paths or 'humaneval'); 'auto' = humaneval unless it is the source; "
-             "empty disables")
+        "empty disables",
+    )
 
 
 def pair_unit(pair_id: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -46,12 +50,16 @@ def pair_unit(pair_id: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         UNIT_ID: pair_id,
         UNIT_TEXT: first["func1_CSN"],
         "license": first.get("license"),
-        "exec_status": "passed" if any(r.get("exec_status") == "passed" for r in rows) else first.get("exec_status"),
+        "exec_status": "passed"
+        if any(r.get("exec_status") == "passed" for r in rows)
+        else first.get("exec_status"),
         "repository_name": first["repository_name"],
     }
 
 
-def rejected_from_release_row(row: dict[str, Any], stage: str, reason: str, detail: str | None) -> RejectedRow:
+def rejected_from_release_row(
+    row: dict[str, Any], stage: str, reason: str, detail: str | None
+) -> RejectedRow:
     """A rejected row for a release row dropped at dedup/decontamination (all of it kept)."""
     return RejectedRow(
         stage=stage,
@@ -70,7 +78,11 @@ def rejected_from_release_row(row: dict[str, Any], stage: str, reason: str, deta
 
 
 def _outcome_kept(unit: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    return unit[UNIT_ID], {"keep": True, "dedup_cluster": unit.get("dedup_cluster") or unit[UNIT_ID], "split": unit["split"]}
+    return unit[UNIT_ID], {
+        "keep": True,
+        "dedup_cluster": unit.get("dedup_cluster") or unit[UNIT_ID],
+        "split": unit["split"],
+    }
 
 
 def _outcome_removed(unit: dict[str, Any], stage: str) -> tuple[str, dict[str, Any]]:
@@ -80,7 +92,12 @@ def _outcome_removed(unit: dict[str, Any], stage: str) -> tuple[str, dict[str, A
         detail = f"cluster {unit.get('dedup_cluster')}, kept {unit['kept_id']}"
     else:
         detail = None
-    return unit[UNIT_ID], {"keep": False, "stage": stage, "reason": unit["reason"], "detail": detail}
+    return unit[UNIT_ID], {
+        "keep": False,
+        "stage": stage,
+        "reason": unit["reason"],
+        "detail": detail,
+    }
 
 
 class _ApplyOutcome(beam.DoFn):
@@ -95,7 +112,9 @@ class _ApplyOutcome(beam.DoFn):
             for row in rows:
                 yield beam.pvalue.TaggedOutput(
                     self.REJECTED,
-                    rejected_from_release_row(row, "dedup", "internal_error", f"{len(outcomes)} outcomes for {pair_id}"),
+                    rejected_from_release_row(
+                        row, "dedup", "internal_error", f"{len(outcomes)} outcomes for {pair_id}"
+                    ),
                 )
             return
         outcome = outcomes[0]
@@ -105,7 +124,9 @@ class _ApplyOutcome(beam.DoFn):
             else:
                 yield beam.pvalue.TaggedOutput(
                     self.REJECTED,
-                    rejected_from_release_row(row, outcome["stage"], outcome["reason"], outcome["detail"]),
+                    rejected_from_release_row(
+                        row, outcome["stage"], outcome["reason"], outcome["detail"]
+                    ),
                 )
 
 
@@ -129,16 +150,14 @@ class DedupAndSplit(beam.PTransform):
         decon = dedup["kept"] | "Decontaminate" >> Decontaminate(cfg.minhash, list(cfg.eval_sets))
         split = decon["kept"] | "AssignSplits" >> AssignSplits(cfg.splits)
         outcomes = (
-            (
-                split | "KeptOutcome" >> beam.Map(_outcome_kept),
-                dedup["removed"] | "DedupOutcome" >> beam.Map(_outcome_removed, "dedup"),
-                decon["removed"] | "DecontamOutcome" >> beam.Map(_outcome_removed, "decontaminate"),
-            )
-            | "FlattenOutcomes" >> beam.Flatten()
-        )
+            split | "KeptOutcome" >> beam.Map(_outcome_kept),
+            dedup["removed"] | "DedupOutcome" >> beam.Map(_outcome_removed, "dedup"),
+            decon["removed"] | "DecontamOutcome" >> beam.Map(_outcome_removed, "decontaminate"),
+        ) | "FlattenOutcomes" >> beam.Flatten()
         joined = (
             {"rows": keyed, "outcome": outcomes}
             | "JoinOutcome" >> beam.CoGroupByKey()
-            | "ApplyOutcome" >> beam.ParDo(_ApplyOutcome()).with_outputs(_ApplyOutcome.REJECTED, main="rows")
+            | "ApplyOutcome"
+            >> beam.ParDo(_ApplyOutcome()).with_outputs(_ApplyOutcome.REJECTED, main="rows")
         )
         return {"rows": joined.rows, "rejected": joined[_ApplyOutcome.REJECTED]}

@@ -94,7 +94,9 @@ def scan_splits(data_dir: Path, splits: Sequence[str] = SPLITS) -> dict[str, Spl
         if split is None:
             continue
         if split not in splits:
-            raise ValueError(f"{path.name}: unknown split {split!r} (expected one of {list(splits)})")
+            raise ValueError(
+                f"{path.name}: unknown split {split!r} (expected one of {list(splits)})"
+            )
         grouped.setdefault(split, []).append(path)
     out: dict[str, SplitFiles] = {}
     for split in splits:
@@ -114,7 +116,9 @@ def scan_splits(data_dir: Path, splits: Sequence[str] = SPLITS) -> dict[str, Spl
     return out
 
 
-def languages_present(paths: Iterable[Path], columns: Sequence[str] = LANGUAGE_COLUMNS) -> list[str]:
+def languages_present(
+    paths: Iterable[Path], columns: Sequence[str] = LANGUAGE_COLUMNS
+) -> list[str]:
     """Sorted distinct non-null values of the language columns across the shards."""
     found: set[str] = set()
     for path in paths:
@@ -185,7 +189,9 @@ def hub_yaml(
     info.splits = datasets.SplitDict()
     for split in found.values():
         info.splits.add(
-            datasets.SplitInfo(name=split.name, num_bytes=split.num_bytes, num_examples=split.num_examples)
+            datasets.SplitInfo(
+                name=split.name, num_bytes=split.num_bytes, num_examples=split.num_examples
+            )
         )
     info.download_size = sum(s.download_size for s in found.values())
     info.dataset_size = sum(s.num_bytes for s in found.values())

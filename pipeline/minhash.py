@@ -79,8 +79,12 @@ class MinHashConfig:
 
     num_perm: int = setting(256, type=int, help="MinHash permutations (SynthCoNL: 256)")
     ngram: int = setting(5, type=int, help="character n-gram size (SynthCoNL: 5)")
-    threshold: float = setting(0.7, flag="dedup_threshold", type=float,
-                               help="MinHash LSH Jaccard threshold (SynthCoNL: 0.7)")
+    threshold: float = setting(
+        0.7,
+        flag="dedup_threshold",
+        type=float,
+        help="MinHash LSH Jaccard threshold (SynthCoNL: 0.7)",
+    )
     seed: int = DEFAULT_SEED
     column: str = "code"
     id_column: str = "id"
@@ -108,10 +112,16 @@ class MinHashConfig:
             raise ValueError(f"verify must be one of {VERIFY_MODES}, got {self.verify!r}")
         if (self.bands is None) != (self.rows is None):
             raise ValueError("give both bands and rows, or neither")
-        if self.bands is not None and (self.bands < 1 or self.rows < 1 or self.bands * self.rows > self.num_perm):
-            raise ValueError(f"bands*rows must be <= num_perm ({self.num_perm}), got {self.bands}x{self.rows}")
-        if self.false_positive_weight < 0 or self.false_negative_weight < 0 or (
-            self.false_positive_weight + self.false_negative_weight <= 0
+        if self.bands is not None and (
+            self.bands < 1 or self.rows < 1 or self.bands * self.rows > self.num_perm
+        ):
+            raise ValueError(
+                f"bands*rows must be <= num_perm ({self.num_perm}), got {self.bands}x{self.rows}"
+            )
+        if (
+            self.false_positive_weight < 0
+            or self.false_negative_weight < 0
+            or (self.false_positive_weight + self.false_negative_weight <= 0)
         ):
             raise ValueError("false positive/negative weights must be >= 0 and not both 0")
         if self.max_bucket_size < 2:
@@ -128,7 +138,9 @@ class MinHashConfig:
         """(bands, rows): explicit, or datasketch's optimiser for (threshold, num_perm)."""
         if self.bands is not None and self.rows is not None:
             return self.bands, self.rows
-        return optimal_band_rows(self.threshold, self.num_perm, self.false_positive_weight, self.false_negative_weight)
+        return optimal_band_rows(
+            self.threshold, self.num_perm, self.false_positive_weight, self.false_negative_weight
+        )
 
     def __str__(self) -> str:
         b, r = self.band_rows
@@ -143,7 +155,9 @@ _DEFAULT = MinHashConfig()
 
 
 @functools.lru_cache(maxsize=64)
-def optimal_band_rows(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5) -> tuple[int, int]:
+def optimal_band_rows(
+    threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5
+) -> tuple[int, int]:
     """datasketch's LSH optimiser: the (bands, rows) minimising the weighted areas of false
     positives below and false negatives above ``threshold`` under ``1 - (1 - s**r)**b``."""
     from datasketch.lsh import _optimal_param
@@ -218,8 +232,12 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def signatures(texts: Sequence[str | None], num_perm: int = _DEFAULT.num_perm, ngram: int = _DEFAULT.ngram,
-               seed: int = DEFAULT_SEED) -> np.ndarray:
+def signatures(
+    texts: Sequence[str | None],
+    num_perm: int = _DEFAULT.num_perm,
+    ngram: int = _DEFAULT.ngram,
+    seed: int = DEFAULT_SEED,
+) -> np.ndarray:
     """MinHash signatures of a batch of texts: ``(len(texts), num_perm)`` uint32.
 
     An empty text (after normalisation) gets a row of 0xFFFFFFFF; :func:`is_empty` tells.
@@ -234,7 +252,9 @@ def signatures(texts: Sequence[str | None], num_perm: int = _DEFAULT.num_perm, n
     if long_idx:
         # One encode for the whole batch; windows crossing a document boundary are dropped.
         joined = _codepoints("".join(norms[i] for i in long_idx))
-        doc_len = np.fromiter((len(norms[i]) for i in long_idx), dtype=np.int64, count=len(long_idx))
+        doc_len = np.fromiter(
+            (len(norms[i]) for i in long_idx), dtype=np.int64, count=len(long_idx)
+        )
         starts = np.concatenate([[0], np.cumsum(doc_len)[:-1]])
         all_h = _gram_hashes(joined, ngram)
         counts = doc_len - ngram + 1
@@ -265,8 +285,12 @@ def signatures(texts: Sequence[str | None], num_perm: int = _DEFAULT.num_perm, n
     return out
 
 
-def signature(text: str | None, num_perm: int = _DEFAULT.num_perm, ngram: int = _DEFAULT.ngram,
-               seed: int = DEFAULT_SEED) -> np.ndarray:
+def signature(
+    text: str | None,
+    num_perm: int = _DEFAULT.num_perm,
+    ngram: int = _DEFAULT.ngram,
+    seed: int = DEFAULT_SEED,
+) -> np.ndarray:
     """The MinHash signature of one text (see :func:`signatures`)."""
     return signatures([text], num_perm, ngram, seed)[0]
 
@@ -308,7 +332,9 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int, seed: int = DEFAULT_SEED)
     return _fmix64(mixed ^ _band_salts(bands, seed))
 
 
-def candidate_edges(ids: Iterable[Hashable], max_bucket_size: int = 50) -> Iterator[tuple[Any, Any]]:
+def candidate_edges(
+    ids: Iterable[Hashable], max_bucket_size: int = 50
+) -> Iterator[tuple[Any, Any]]:
     """Pairs ``(smaller, larger)`` among the members of one LSH bucket.
 
     Up to ``max_bucket_size`` members: all pairs. Larger buckets (boilerplate shared by

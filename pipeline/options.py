@@ -45,24 +45,35 @@ class RunSettings:
     """The settings of the run as a whole (no single stage owns them)."""
 
     source: str = setting("sample", help=SPEC_HELP)
-    output: str = setting("./out", parse=_output, help="output directory (re-running over it resumes)")
+    output: str = setting(
+        "./out", parse=_output, help="output directory (re-running over it resumes)"
+    )
     cache_root: str | None = setting(
-        None, flag="cache_dir",
+        None,
+        flag="cache_dir",
         help="where the translation/verdict caches live (default OUTPUT/cache): a local directory (SQLite, one "
-             "machine) or a URL on any Beam filesystem, e.g. s3://bucket/cache (shards that every worker of a "
-             "cluster reads)")
+        "machine) or a URL on any Beam filesystem, e.g. s3://bucket/cache (shards that every worker of a "
+        "cluster reads)",
+    )
     num_shards: int = setting(1, type=int, help="parquet shards per split")
-    seed: int = setting(DEFAULT_SEED, type=int,
-                        help="seeds target subsets, samples, MinHash permutations and the split assignment")
+    seed: int = setting(
+        DEFAULT_SEED,
+        type=int,
+        help="seeds target subsets, samples, MinHash permutations and the split assignment",
+    )
     emit_repo_corpus: bool = setting(
-        False, action="store_true",
-        help="with a repo: source, also write OUTPUT/repo_corpus: whole files for the trainer's in-context loss")
+        False,
+        action="store_true",
+        help="with a repo: source, also write OUTPUT/repo_corpus: whole files for the trainer's in-context loss",
+    )
 
     def __post_init__(self) -> None:
         if self.num_shards < 1:
             raise ValueError("--num_shards must be >= 1")
         if self.emit_repo_corpus and not self.source.strip().lower().startswith("repo:"):
-            raise ValueError(f"--emit_repo_corpus needs a repo:PATH source, got --source={self.source}")
+            raise ValueError(
+                f"--emit_repo_corpus needs a repo:PATH source, got --source={self.source}"
+            )
 
 
 #: (``--help`` group title, config class): every flag of ``python -m pipeline.run``, by stage.
@@ -157,24 +168,51 @@ class RunConfig:
         """The settings by flag-era name, as ``stats.json``'s ``config`` has always held them."""
         t, m = self.translate, self.finalize.minhash
         values = {
-            "source": self.source, "target_languages": self.target_languages,
-            "targets_were_auto": self.targets_were_auto, "targets_per_pair": t.targets_per_pair,
-            "translator": t.translator, "model": t.model, "num_samples": t.num_samples,
-            "temperature": t.temperature, "max_tokens": t.max_tokens, "openai_base_url": t.openai_base_url,
-            "openai_api_key_env": t.openai_api_key_env, "openai_concurrency": t.openai_concurrency,
-            "openai_timeout_s": t.openai_timeout_s, "openai_retries": t.openai_retries,
-            "vllm_server_kwargs": self.vllm_server_kwargs, "vllm_chat_template_path": t.vllm_chat_template_path,
-            "hf_device": t.hf_device, "hf_batch_size": t.hf_batch_size, "repair_rounds": self.repair_rounds,
+            "source": self.source,
+            "target_languages": self.target_languages,
+            "targets_were_auto": self.targets_were_auto,
+            "targets_per_pair": t.targets_per_pair,
+            "translator": t.translator,
+            "model": t.model,
+            "num_samples": t.num_samples,
+            "temperature": t.temperature,
+            "max_tokens": t.max_tokens,
+            "openai_base_url": t.openai_base_url,
+            "openai_api_key_env": t.openai_api_key_env,
+            "openai_concurrency": t.openai_concurrency,
+            "openai_timeout_s": t.openai_timeout_s,
+            "openai_retries": t.openai_retries,
+            "vllm_server_kwargs": self.vllm_server_kwargs,
+            "vllm_chat_template_path": t.vllm_chat_template_path,
+            "hf_device": t.hf_device,
+            "hf_batch_size": t.hf_batch_size,
+            "repair_rounds": self.repair_rounds,
             "sandbox": self.sandbox,
-            "require": self.require, "output": self.output, "cache_root": self.cache_root,
-            "num_shards": self.num_shards, "dedup_threshold": m.threshold, "num_perm": m.num_perm,
-            "ngram": m.ngram, "decontaminate": self.finalize.eval_sets,
-            "split_fractions": self.finalize.splits.fractions, "seed": self.seed,
-            "max_code_bytes": self.sources.max_code_bytes, "licenses": self.licenses,
-            "emit_repo_corpus": self.emit_repo_corpus, "repo_corpus_max_file_bytes": self.corpus.max_file_bytes,
+            "require": self.require,
+            "output": self.output,
+            "cache_root": self.cache_root,
+            "num_shards": self.num_shards,
+            "dedup_threshold": m.threshold,
+            "num_perm": m.num_perm,
+            "ngram": m.ngram,
+            "decontaminate": self.finalize.eval_sets,
+            "split_fractions": self.finalize.splits.fractions,
+            "seed": self.seed,
+            "max_code_bytes": self.sources.max_code_bytes,
+            "licenses": self.licenses,
+            "emit_repo_corpus": self.emit_repo_corpus,
+            "repo_corpus_max_file_bytes": self.corpus.max_file_bytes,
         }
-        return {k: (list(v) if isinstance(v, tuple) else v if isinstance(v, (int, float, bool, type(None))) else str(v))
-                for k, v in values.items()}
+        return {
+            k: (
+                list(v)
+                if isinstance(v, tuple)
+                else v
+                if isinstance(v, (int, float, bool, type(None)))
+                else str(v)
+            )
+            for k, v in values.items()
+        }
 
 
 def _decontaminate_sets(sets: tuple[str, ...], source: str) -> tuple[str, ...]:
@@ -191,11 +229,14 @@ def run_config_from_options(options: PipelineOptions) -> RunConfig:
     _, auto = parse_targets(o.target_languages)
     sources = build(SourceConfig, o)
     finalize = build(
-        FinalizeConfig, o,
+        FinalizeConfig,
+        o,
         minhash=build(MinHashConfig, o, seed=run.seed, column="code", id_column="id"),
         splits=build(SplitConfig, o, seed=run.seed, column="repository_name"),
     )
-    finalize = dataclasses.replace(finalize, eval_sets=_decontaminate_sets(finalize.eval_sets, run.source))
+    finalize = dataclasses.replace(
+        finalize, eval_sets=_decontaminate_sets(finalize.eval_sets, run.source)
+    )
     return RunConfig(
         run=run,
         sources=sources,
@@ -228,7 +269,11 @@ def flags_markdown() -> str:
             default = "" if action.default in (None, "", False) else f"`{action.default}`"
             choices = f" One of: {', '.join(action.choices)}." if action.choices else ""
             text = " ".join((action.help or "").split())
-            text = text.rsplit(" (default: ", 1)[0] if text.endswith(")") and " (default: " in text else text
+            text = (
+                text.rsplit(" (default: ", 1)[0]
+                if text.endswith(")") and " (default: " in text
+                else text
+            )
             text = text.replace("|", "\\|")
             lines.append(f"| `{action.option_strings[0]}` | {default} | {text}{choices} |")
     return "\n".join(lines) + "\n"

@@ -36,7 +36,9 @@ GRAMMARS: dict[str, str] = {name: spec.tree_sitter_grammar for name, spec in REG
 
 #: (prefix, suffix) tried when the bare code does not parse (methods outside a class).
 _CLASS_WRAPPERS: dict[str, tuple[str, str]] = {
-    name: spec.parsing.class_wrapper for name, spec in REGISTRY.items() if spec.parsing.class_wrapper
+    name: spec.parsing.class_wrapper
+    for name, spec in REGISTRY.items()
+    if spec.parsing.class_wrapper
 }
 
 #: (marker, text): ``text`` is prepended when the code does not start with ``marker``.
@@ -152,8 +154,13 @@ class _ParseCheckFn(StageFn):
         elapsed = time.perf_counter() - started
         self.latency(elapsed * 1000)
         verdict = Verdict(
-            pair_id=t.pair_id, target_language=t.target_language, attempt=t.attempt, parse_ok=ok,
-            parse_error=error, exec_status=ExecStatus.NOT_RUN, wall_s=round(elapsed, 6),
+            pair_id=t.pair_id,
+            target_language=t.target_language,
+            attempt=t.attempt,
+            parse_ok=ok,
+            parse_error=error,
+            exec_status=ExecStatus.NOT_RUN,
+            wall_s=round(elapsed, 6),
         )
         checked = dataclasses.replace(candidate, verdict=verdict)
         if ok:
@@ -166,4 +173,6 @@ class ParseCheck(beam.PTransform):
     """Candidate -> outputs ``candidates`` (verdict: parse_ok=True, exec_status=not_run) and ``rejected``."""
 
     def expand(self, candidates):
-        return candidates | "Parse" >> beam.ParDo(_ParseCheckFn()).with_outputs("rejected", main="candidates")
+        return candidates | "Parse" >> beam.ParDo(_ParseCheckFn()).with_outputs(
+            "rejected", main="candidates"
+        )

@@ -104,7 +104,11 @@ class _ProgressFn(beam.DoFn):
         elapsed = max(now - self._start, 1e-9)
         LOG.info(
             "[%s] %d rows%s (%.1f rows/s, pid %d)",
-            self._stage, self._count, " done" if final else "", self._count / elapsed, os.getpid(),
+            self._stage,
+            self._count,
+            " done" if final else "",
+            self._count / elapsed,
+            os.getpid(),
         )
 
 

@@ -54,7 +54,16 @@ EXIT_USAGE = 2
 
 #: Keys ``hub_yaml`` owns; any other key of the existing card's front matter is kept.
 _GENERATED_KEYS = frozenset(
-    {"license", "language", "task_categories", "tags", "size_categories", "pretty_name", "configs", "dataset_info"}
+    {
+        "license",
+        "language",
+        "task_categories",
+        "tags",
+        "size_categories",
+        "pretty_name",
+        "configs",
+        "dataset_info",
+    }
 )
 #: Remote paths an upload replaces: shards of an earlier release that this one lacks go away.
 DELETE_PATTERNS: tuple[str, ...] = ("data/*.parquet", "rejected/*.parquet", "*.png")
@@ -122,9 +131,13 @@ class ReleaseSummary:
             "---|---|---|---|---",
         ]
         for s in self.splits:
-            lines.append(f"{s.name} | {s.shards} | {s.rows} | {s.bytes_on_disk / 1e6:.3f} | {s.repositories}")
+            lines.append(
+                f"{s.name} | {s.shards} | {s.rows} | {s.bytes_on_disk / 1e6:.3f} | {s.repositories}"
+            )
         if self.loaded_back:
-            lines.append("loaded back with datasets.load_dataset: features and row counts match stats.json")
+            lines.append(
+                "loaded back with datasets.load_dataset: features and row counts match stats.json"
+            )
         return "\n".join(lines)
 
 
@@ -176,7 +189,9 @@ def stage_release(source: Path, dest: Path, config: ReleaseConfig) -> Path:
     """
     data = source / "data"
     if not data.is_dir():
-        raise ReleaseError(f"{data} not found: run the pipeline first (python -m pipeline.run --output={source})")
+        raise ReleaseError(
+            f"{data} not found: run the pipeline first (python -m pipeline.run --output={source})"
+        )
     shards = sorted(p for p in data.glob("*.parquet") if SHARD_RE.match(p.name))
     if not shards:
         raise ReleaseError(f"no shards named {{split}}-SSSSS-of-NNNNN.parquet in {data}")
@@ -205,7 +220,9 @@ def stage_release(source: Path, dest: Path, config: ReleaseConfig) -> Path:
     pretty_name = config.pretty_name or old_meta.get("pretty_name") or config.repo_id.split("/")[1]
     extra = {k: v for k, v in old_meta.items() if k not in _GENERATED_KEYS}
     try:
-        meta = hub_yaml(dest / "data", license=str(license_id), pretty_name=str(pretty_name), extra=extra)
+        meta = hub_yaml(
+            dest / "data", license=str(license_id), pretty_name=str(pretty_name), extra=extra
+        )
     except ValueError as exc:
         raise ReleaseError(str(exc)) from None
     (dest / "README.md").write_text(replace_front_matter(card, meta), encoding="utf-8")
@@ -245,13 +262,19 @@ def validate_release(folder: Path, stats: RunStats | Mapping[str, Any]) -> Relea
                 problems.append(f"{path.name}: unreadable parquet ({exc})")
                 continue
             if not _same_columns(schema):
-                problems.append(f"{path.name}: columns/types differ from schemas.RELEASE_SCHEMA: {schema.names}")
+                problems.append(
+                    f"{path.name}: columns/types differ from schemas.RELEASE_SCHEMA: {schema.names}"
+                )
             version = schema_version_of(schema)
             if version != SCHEMA_VERSION:
-                problems.append(f"{path.name}: schema_version {version!r}, expected {SCHEMA_VERSION!r}")
+                problems.append(
+                    f"{path.name}: schema_version {version!r}, expected {SCHEMA_VERSION!r}"
+                )
             split_values = {v for v in table.column("split").unique().to_pylist() if v is not None}
             if split_values - {split}:
-                problems.append(f"{path.name}: rows with split {sorted(split_values - {split})} in the {split} shards")
+                problems.append(
+                    f"{path.name}: rows with split {sorted(split_values - {split})} in the {split} shards"
+                )
             for pair_id in table.column("pair_id").unique().to_pylist():
                 other = owner_pair.setdefault(pair_id, split)
                 if other != split:
@@ -263,7 +286,11 @@ def validate_release(folder: Path, stats: RunStats | Mapping[str, Any]) -> Relea
                 other = owner_repo.setdefault(repo, split)
                 if other != split:
                     problems.append(f"repository {repo} is in both {other} and {split}")
-        summaries.append(SplitSummary(split, len(files.paths), files.num_examples, files.download_size, len(repos)))
+        summaries.append(
+            SplitSummary(
+                split, len(files.paths), files.num_examples, files.download_size, len(repos)
+            )
+        )
 
     expected = {s: int(n) for s, n in stats.splits.items()}
     actual = {s.name: s.rows for s in summaries}
@@ -274,7 +301,9 @@ def validate_release(folder: Path, stats: RunStats | Mapping[str, Any]) -> Relea
             )
     released = stats.released_rows
     if isinstance(released, int) and released != sum(actual.values()):
-        problems.append(f"{sum(actual.values())} rows in the shards, stats.json 'released_rows' says {released}")
+        problems.append(
+            f"{sum(actual.values())} rows in the shards, stats.json 'released_rows' says {released}"
+        )
     if problems:
         raise ReleaseError("release check failed:\n  " + "\n  ".join(problems))
     files_list = tuple(sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()))
@@ -307,11 +336,17 @@ def load_back(folder: Path, stats: RunStats | Mapping[str, Any]) -> dict[str, in
     attempts = (("parquet", {"data_files": data_files}), (str(folder), {}))
     with tempfile.TemporaryDirectory(prefix="release-load-") as cache:
         for path, kwargs in attempts:
-            how = f"load_dataset({path!r})" if path != "parquet" else "load_dataset('parquet', data_files=...)"
+            how = (
+                f"load_dataset({path!r})"
+                if path != "parquet"
+                else "load_dataset('parquet', data_files=...)"
+            )
             try:
                 loaded = datasets.load_dataset(path, cache_dir=cache, **kwargs)
             except Exception as exc:  # noqa: BLE001 - report what datasets said, not a traceback
-                raise ReleaseError(f"{how} failed on the release folder: {type(exc).__name__}: {exc}") from None
+                raise ReleaseError(
+                    f"{how} failed on the release folder: {type(exc).__name__}: {exc}"
+                ) from None
             rows = {}
             for split, ds in loaded.items():
                 if tuple(ds.column_names[: len(SYNTHCONL_COLUMNS)]) != SYNTHCONL_COLUMNS:
@@ -319,7 +354,9 @@ def load_back(folder: Path, stats: RunStats | Mapping[str, Any]) -> dict[str, in
                         f"{how}, {split}: first columns {ds.column_names[:8]}, expected {list(SYNTHCONL_COLUMNS)}"
                     )
                 if ds.features != want:
-                    raise ReleaseError(f"{how}, {split}: features {ds.features} differ from schemas.RELEASE_SCHEMA")
+                    raise ReleaseError(
+                        f"{how}, {split}: features {ds.features} differ from schemas.RELEASE_SCHEMA"
+                    )
                 rows[split] = ds.num_rows
             del loaded  # release memory-mapped files before the cache folder goes
             if rows != expected:
@@ -347,21 +384,32 @@ def upload(folder: Path, summary: ReleaseSummary, config: ReleaseConfig, api: An
     repo_type = "dataset"
     api.create_repo(config.repo_id, repo_type=repo_type, private=config.private, exist_ok=True)
     if config.revision:
-        api.create_branch(config.repo_id, branch=config.revision, repo_type=repo_type, exist_ok=True)
+        api.create_branch(
+            config.repo_id, branch=config.revision, repo_type=repo_type, exist_ok=True
+        )
     message = f"Release run {summary.run_id} ({summary.rows} rows)"
     if config.large and hasattr(api, "upload_large_folder"):
         api.upload_large_folder(
-            repo_id=config.repo_id, folder_path=str(folder), repo_type=repo_type, revision=config.revision,
+            repo_id=config.repo_id,
+            folder_path=str(folder),
+            repo_type=repo_type,
+            revision=config.revision,
             private=config.private,
         )
         local = set(summary.files)
         stale = [
-            f for f in api.list_repo_files(config.repo_id, repo_type=repo_type, revision=config.revision)
+            f
+            for f in api.list_repo_files(
+                config.repo_id, repo_type=repo_type, revision=config.revision
+            )
             if f not in local and any(Path(f).match(p) for p in DELETE_PATTERNS)
         ]
         if stale:
             api.delete_files(
-                config.repo_id, delete_patterns=stale, repo_type=repo_type, revision=config.revision,
+                config.repo_id,
+                delete_patterns=stale,
+                repo_type=repo_type,
+                revision=config.revision,
                 commit_message=f"{message}: remove shards of earlier releases",
             )
         return None
@@ -380,24 +428,41 @@ def upload(folder: Path, summary: ReleaseSummary, config: ReleaseConfig, api: An
 
 
 def parse_args(argv: Sequence[str] | None) -> ReleaseConfig:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.release", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.release", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("source", type=Path, metavar="DIR", help="a pipeline output directory")
     parser.add_argument("--repo_id", required=True, help="ORG/NAME of the dataset repository")
-    parser.add_argument("--dry_run", action="store_true", help="build, check and load back; upload nothing")
+    parser.add_argument(
+        "--dry_run", action="store_true", help="build, check and load back; upload nothing"
+    )
     parser.add_argument("--private", action="store_true", help="create the repository private")
     parser.add_argument("--revision", default=None, help="branch to commit to (created if missing)")
-    parser.add_argument("--token_env", default="HF_TOKEN", help="environment variable holding the token")
-    parser.add_argument("--large", action="store_true", help="use upload_large_folder where the client has it")
-    parser.add_argument("--include_rejected", action="store_true", help="also publish rejected/*.parquet")
-    parser.add_argument("--staging_dir", type=Path, default=None, help="build the folder here and keep it")
-    parser.add_argument("--license", default=None, help="Hub license id (default: the card's, else 'other')")
+    parser.add_argument(
+        "--token_env", default="HF_TOKEN", help="environment variable holding the token"
+    )
+    parser.add_argument(
+        "--large", action="store_true", help="use upload_large_folder where the client has it"
+    )
+    parser.add_argument(
+        "--include_rejected", action="store_true", help="also publish rejected/*.parquet"
+    )
+    parser.add_argument(
+        "--staging_dir", type=Path, default=None, help="build the folder here and keep it"
+    )
+    parser.add_argument(
+        "--license", default=None, help="Hub license id (default: the card's, else 'other')"
+    )
     parser.add_argument("--pretty_name", default=None, help="dataset name shown on the Hub")
     args = parser.parse_args(argv)
     return ReleaseConfig(**vars(args))
 
 
 def release(
-    config: ReleaseConfig, *, api_factory: Callable[[str], Any] = default_api_factory, out: Any = None
+    config: ReleaseConfig,
+    *,
+    api_factory: Callable[[str], Any] = default_api_factory,
+    out: Any = None,
 ) -> ReleaseSummary:
     """Stage, validate, then load back (dry run) or upload. See the module docstring."""
     out = out or sys.stdout
@@ -421,7 +486,11 @@ def release(
             load_back(folder, stats)
             summary = dataclasses.replace(summary, loaded_back=True)
             print(summary.table(), file=out)
-            print("dry run: nothing uploaded" + (f"; release folder kept at {folder}" if keep else ""), file=out)
+            print(
+                "dry run: nothing uploaded"
+                + (f"; release folder kept at {folder}" if keep else ""),
+                file=out,
+            )
             return summary
         api = api_factory(token)
         try:
@@ -429,7 +498,9 @@ def release(
         except ReleaseError:
             raise
         except Exception as exc:  # noqa: BLE001 - network/auth errors become one readable line
-            raise UploadError(f"upload to {config.repo_id} failed: {type(exc).__name__}: {exc}") from None
+            raise UploadError(
+                f"upload to {config.repo_id} failed: {type(exc).__name__}: {exc}"
+            ) from None
         print(summary.table(), file=out)
         print(f"uploaded to https://huggingface.co/datasets/{config.repo_id}", file=out)
         return summary
@@ -438,7 +509,9 @@ def release(
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def main(argv: list[str] | None = None, *, api_factory: Callable[[str], Any] = default_api_factory) -> int:
+def main(
+    argv: list[str] | None = None, *, api_factory: Callable[[str], Any] = default_api_factory
+) -> int:
     try:
         config = parse_args(argv)
         release(config, api_factory=api_factory)

@@ -76,9 +76,12 @@ class RepairConfig:
     """
 
     rounds: int = setting(
-        0, flag="repair_rounds", type=int,
+        0,
+        flag="repair_rounds",
+        type=int,
         help="send translations rejected at the parse check or execution back to the model with the parser's, "
-             "compiler's or failing examples' feedback, up to N times (0: no repair)")
+        "compiler's or failing examples' feedback, up to N times (0: no repair)",
+    )
 
     def __post_init__(self) -> None:
         if self.rounds < 0:  # "--repair_rounds must be ..." on the command line (settings.build)

@@ -74,7 +74,9 @@ def _count_requests(config):
     return beam.Map(bump)
 
 
-def build_pipeline(p: beam.Pipeline, cfg: RunConfig, staging: OutputLayout, configs: dict[str, Any]) -> None:
+def build_pipeline(
+    p: beam.Pipeline, cfg: RunConfig, staging: OutputLayout, configs: dict[str, Any]
+) -> None:
     """Add the whole graph to ``p`` (stage configs from ``stage_configs``); outputs go under ``staging``."""
     # Stage modules are imported here so `--help` and option errors stay fast.
     from pipeline.execute import Execute, SelectBestAttempt
@@ -84,8 +86,14 @@ def build_pipeline(p: beam.Pipeline, cfg: RunConfig, staging: OutputLayout, conf
     from pipeline.translate import Translate
 
     src = p | "ReadSource" >> ReadSource(cfg.source, configs["source"])
-    pairs = src["pairs"] | "CountPairs" >> _count("pairs") | "SourceProgress" >> LogProgress("source")
-    ready = src["candidates"] | "CountReady" >> _count("ready_candidates") | "ReadyProgress" >> LogProgress("source")
+    pairs = (
+        src["pairs"] | "CountPairs" >> _count("pairs") | "SourceProgress" >> LogProgress("source")
+    )
+    ready = (
+        src["candidates"]
+        | "CountReady" >> _count("ready_candidates")
+        | "ReadyProgress" >> LogProgress("source")
+    )
 
     translated = (
         pairs
@@ -93,9 +101,9 @@ def build_pipeline(p: beam.Pipeline, cfg: RunConfig, staging: OutputLayout, conf
         | "Translate" >> Translate(configs["translate"])
     )
     to_parse = (
-        (translated["candidates"] | "TranslateProgress" >> LogProgress("translate"), ready)
-        | "JoinReady" >> beam.Flatten()
-    )
+        translated["candidates"] | "TranslateProgress" >> LogProgress("translate"),
+        ready,
+    ) | "JoinReady" >> beam.Flatten()
     parsed = to_parse | "ParseCheck" >> ParseCheck()
     executed = (
         parsed["candidates"]
@@ -108,9 +116,13 @@ def build_pipeline(p: beam.Pipeline, cfg: RunConfig, staging: OutputLayout, conf
         from pipeline.repair import RepairLoop
 
         first = {"accepted": accepted, "rejected": rejected | "JoinFirstRejected" >> beam.Flatten()}
-        repaired = first | "Repair" >> RepairLoop(configs["repair"], configs["translate"], configs["execute"])
+        repaired = first | "Repair" >> RepairLoop(
+            configs["repair"], configs["translate"], configs["execute"]
+        )
         accepted, rejected = repaired["candidates"], (repaired["rejected"],)
-    best = accepted | "ExecuteProgress" >> LogProgress("execute") | "SelectBest" >> SelectBestAttempt()
+    best = (
+        accepted | "ExecuteProgress" >> LogProgress("execute") | "SelectBest" >> SelectBestAttempt()
+    )
     release_rows = (
         best["candidates"]
         | "SelectProgress" >> LogProgress("select")
@@ -118,7 +130,11 @@ def build_pipeline(p: beam.Pipeline, cfg: RunConfig, staging: OutputLayout, conf
     )
     final = release_rows | "DedupAndSplit" >> DedupAndSplit(configs["finalize"])
 
-    final["rows"] | "DataProgress" >> LogProgress("release") | "WriteRelease" >> WriteRelease(staging, cfg.num_shards)
+    (
+        final["rows"]
+        | "DataProgress" >> LogProgress("release")
+        | "WriteRelease" >> WriteRelease(staging, cfg.num_shards)
+    )
     (
         (
             src["rejected"],
@@ -137,8 +153,10 @@ def build_pipeline(p: beam.Pipeline, cfg: RunConfig, staging: OutputLayout, conf
         (
             p
             | "RepoCorpus" >> ReadRepoCorpus(cfg.source, configs["corpus"])
-            | "WriteRepoCorpus" >> WriteRows(FileSystems.join(staging.repo_corpus, "part"), REPO_FILE_SCHEMA,
-                                             cfg.num_shards)
+            | "WriteRepoCorpus"
+            >> WriteRows(
+                FileSystems.join(staging.repo_corpus, "part"), REPO_FILE_SCHEMA, cfg.num_shards
+            )
         )
 
 
@@ -148,7 +166,9 @@ def stage_configs(cfg: RunConfig, sandbox_backend: str) -> dict[str, Any]:
     from pipeline.translate.py2many import TARGETS as PY2MANY_TARGETS
     from pipeline.translate.transform import resolve_translator
 
-    translate = dataclasses.replace(cfg.translate, cache_dir=os.path.join(cfg.cache_dir, "translations"))
+    translate = dataclasses.replace(
+        cfg.translate, cache_dir=os.path.join(cfg.cache_dir, "translations")
+    )
     backend = resolve_translator(translate)
     # A rule-based translator is asked only for the targets it has (else every other target is
     # a guaranteed rejection).
@@ -188,7 +208,9 @@ def detect_sandbox(choice: str) -> tuple[str, str | None]:
             errors.append(f"{backend}: {exc}")
     if choice != "auto":
         raise ValueError(f"--sandbox={choice} is not usable here: {'; '.join(errors)}")
-    return "none", "NO SANDBOX AVAILABLE (" + "; ".join(errors) + "): translations were parse-checked only, not run"
+    return "none", "NO SANDBOX AVAILABLE (" + "; ".join(
+        errors
+    ) + "): translations were parse-checked only, not run"
 
 
 def print_summary(stats: RunStats | dict[str, Any], out=sys.stderr) -> None:
@@ -207,7 +229,9 @@ def print_summary(stats: RunStats | dict[str, Any], out=sys.stderr) -> None:
     for stage in stats.stages:
         reasons = stats.rejection_reasons.get(stage.stage, {})
         top = ", ".join(f"{r} {n}" for r, n in sorted(reasons.items(), key=lambda x: -x[1])[:3])
-        table.add_row(stage.stage, str(stage.rows_in), str(stage.rows_out), str(stage.rejected), top)
+        table.add_row(
+            stage.stage, str(stage.rows_in), str(stage.rows_out), str(stage.rejected), top
+        )
     console.print(table)
     rates = stats.stage_rates
     if rates:
@@ -232,8 +256,12 @@ def print_summary(stats: RunStats | dict[str, Any], out=sys.stderr) -> None:
     )
     files = stats.source_files
     if files:
-        skipped = {k[len("files_skipped_"):]: n for k, n in files.items() if k.startswith("files_skipped_")}
-        filtered = {k[len("filtered_"):]: n for k, n in files.items() if k.startswith("filtered_")}
+        skipped = {
+            k[len("files_skipped_") :]: n
+            for k, n in files.items()
+            if k.startswith("files_skipped_")
+        }
+        filtered = {k[len("filtered_") :]: n for k, n in files.items() if k.startswith("filtered_")}
         console.print(
             f"repositories {files.get('repositories', 0)}  |  files read {files.get('files_read', 0)}, "
             f"skipped {_top(skipped)}  |  functions filtered out {_top(filtered)}"
@@ -261,16 +289,26 @@ def rate_table(rates: dict[str, Any]):
         return "" if value is None else format(value, fmt)
 
     rss = rates.get("peak_rss_mb") or {}
-    table = Table(title=(
-        f"throughput: {rates['cpu_s']:.1f} CPU-s ({rates['process_cpu_s']:.1f} processes + "
-        f"{rates['sandbox_cpu_s']:.1f} containers), {num(rates['cpu_s_per_released_row'], '.3f')} "
-        f"CPU-s per released row; peak RSS {num(rss.get('launcher'), '.0f')} MB launcher, "
-        f"{num(rss.get('largest_child'), '.0f')} MB largest worker"))
+    table = Table(
+        title=(
+            f"throughput: {rates['cpu_s']:.1f} CPU-s ({rates['process_cpu_s']:.1f} processes + "
+            f"{rates['sandbox_cpu_s']:.1f} containers), {num(rates['cpu_s_per_released_row'], '.3f')} "
+            f"CPU-s per released row; peak RSS {num(rss.get('launcher'), '.0f')} MB launcher, "
+            f"{num(rss.get('largest_child'), '.0f')} MB largest worker"
+        )
+    )
     for col in ("stage", "in", "out", "busy s", "rows/s", "CPU s", "CPU s/released row"):
         table.add_column(col, justify="left" if col == "stage" else "right")
     for r in rates["stages"]:
-        table.add_row(r["stage"], num(r["in"], "d"), num(r["out"], "d"), num(r["busy_s"], ".1f"),
-                      num(r["rows_per_s"], ".2f"), num(r["cpu_s"], ".1f"), num(r["cpu_s_per_released_row"], ".4f"))
+        table.add_row(
+            r["stage"],
+            num(r["in"], "d"),
+            num(r["out"], "d"),
+            num(r["busy_s"], ".1f"),
+            num(r["rows_per_s"], ".2f"),
+            num(r["cpu_s"], ".1f"),
+            num(r["cpu_s_per_released_row"], ".4f"),
+        )
     return table
 
 
@@ -283,13 +321,19 @@ def _usage(wall_s: float, cpu_s: float) -> dict[str, Any]:
 
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"wall_s": wall_s, "process_cpu_s": cpu_s,
-            "peak_rss_mb": {"launcher": round(own, 1), "largest_child": round(kids, 1)}}
+    return {
+        "wall_s": wall_s,
+        "process_cpu_s": cpu_s,
+        "peak_rss_mb": {"launcher": round(own, 1), "largest_child": round(kids, 1)},
+    }
 
 
 def _top(counts: dict[str, int], k: int = 4) -> str:
     items = sorted(counts.items(), key=lambda x: -x[1])
-    return ", ".join(f"{name} {n}" for name, n in items[:k]) + (" ..." if len(items) > k else "") or "none"
+    return (
+        ", ".join(f"{name} {n}" for name, n in items[:k]) + (" ..." if len(items) > k else "")
+        or "none"
+    )
 
 
 def print_help() -> None:
@@ -309,8 +353,13 @@ def compact_shared_caches(configs: dict[str, Any]) -> None:
             compact(location)  # logs what it merged
 
 
-def write_template(options: PipelineOptions, cfg: RunConfig, staging: OutputLayout, configs: dict[str, Any],
-                   template: str) -> int:
+def write_template(
+    options: PipelineOptions,
+    cfg: RunConfig,
+    staging: OutputLayout,
+    configs: dict[str, Any],
+    template: str,
+) -> int:
     """``--template_location``: build the graph and let the runner (Dataflow) write the job
     spec there instead of running it.
 
@@ -328,7 +377,11 @@ def write_template(options: PipelineOptions, cfg: RunConfig, staging: OutputLayo
     except SourceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    LOG.info("job spec written to %s; a job started from it writes to %s (unpublished)", template, staging.root)
+    LOG.info(
+        "job spec written to %s; a job started from it writes to %s (unpublished)",
+        template,
+        staging.root,
+    )
     return 0
 
 
@@ -354,8 +407,17 @@ def translator_config_error(exc: BaseException) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     # force: importing Beam already logged a warning, which installed a WARNING-level handler.
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
-    for noisy in ("apache_beam", "urllib3", "docker", "httpx", "httpx2", "openai"):  # httpx logs every request
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+    for noisy in (
+        "apache_beam",
+        "urllib3",
+        "docker",
+        "httpx",
+        "httpx2",
+        "openai",
+    ):  # httpx logs every request
         logging.getLogger(noisy).setLevel(logging.WARNING)
     forward_worker_progress()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -398,8 +460,14 @@ def main(argv: list[str] | None = None) -> int:
     compact_shared_caches(configs)
     started = time.time()
     cpu_started = process_cpu_s()
-    LOG.info("run %s: source=%s targets=%s sandbox=%s output=%s", run_id, cfg.source,
-             ",".join(cfg.target_languages), sandbox_backend, final.root)
+    LOG.info(
+        "run %s: source=%s targets=%s sandbox=%s output=%s",
+        run_id,
+        cfg.source,
+        ",".join(cfg.target_languages),
+        sandbox_backend,
+        final.root,
+    )
 
     from pipeline.sources import SourceError
 
@@ -421,7 +489,9 @@ def main(argv: list[str] | None = None) -> int:
     finished = time.time()
     usage = _usage(finished - started, process_cpu_s() - cpu_started)
     metrics = beam_metrics(result)
-    metrics["counters"].setdefault(f"{LEDGER}/source_rows", metrics["counters"].get("source/total", 0))
+    metrics["counters"].setdefault(
+        f"{LEDGER}/source_rows", metrics["counters"].get("source/total", 0)
+    )
     run_info = {
         "run_id": run_id,
         "started_at": datetime.fromtimestamp(started, UTC).isoformat(),
@@ -431,7 +501,11 @@ def main(argv: list[str] | None = None) -> int:
         "translator": configs["translate"].translator,
         "target_languages": list(configs["translate"].target_languages),
         "config": cfg.flat(),
-        "sandbox": {"requested": cfg.sandbox, "backend": sandbox_backend, "warning": sandbox_warning},
+        "sandbox": {
+            "requested": cfg.sandbox,
+            "backend": sandbox_backend,
+            "warning": sandbox_warning,
+        },
     }
     from pipeline.translate import throughput_from_metrics
 
@@ -442,9 +516,14 @@ def main(argv: list[str] | None = None) -> int:
         if configs["translate"].translator in CONVERSATIONAL:
             run_info["repair"] = repair_stats(metrics, cfg.repair_rounds)
         else:  # the rounds were skipped (logged once when the graph was built)
-            run_info["repair"] = {"rounds": 0, "requested_rounds": cfg.repair_rounds,
-                                  "skipped": f"the {configs['translate'].translator} translator holds no conversation"}
-    stats = compute_stats(final.data, final.rejected, metrics, run_info, step_busy_ms(result), usage)
+            run_info["repair"] = {
+                "rounds": 0,
+                "requested_rounds": cfg.repair_rounds,
+                "skipped": f"the {configs['translate'].translator} translator holds no conversation",
+            }
+    stats = compute_stats(
+        final.data, final.rejected, metrics, run_info, step_busy_ms(result), usage
+    )
     write_json_atomic(final.stats, stats.to_json())
     from pipeline.card import render_card
 

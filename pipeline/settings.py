@@ -39,13 +39,30 @@ class Flag:
     action: str | None = None
 
 
-def setting(default: Any = dataclasses.MISSING, *, help: str | None = None, flag: str | None = None,
-            type: Callable[[str], Any] | None = None, choices: Sequence[str] | None = None,
-            cli_default: Any = _UNSET, parse: Callable[[Any], Any] | None = None, action: str | None = None,
-            default_factory: Any = dataclasses.MISSING) -> Any:
+def setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    help: str | None = None,
+    flag: str | None = None,
+    type: Callable[[str], Any] | None = None,
+    choices: Sequence[str] | None = None,
+    cli_default: Any = _UNSET,
+    parse: Callable[[Any], Any] | None = None,
+    action: str | None = None,
+    default_factory: Any = dataclasses.MISSING,
+) -> Any:
     """A dataclass field that is also a command-line flag (``flag`` defaults to the field name)."""
-    meta = {"flag": Flag(name=flag or "", help=help, type=type, choices=choices, cli_default=cli_default,
-                         parse=parse, action=action)}
+    meta = {
+        "flag": Flag(
+            name=flag or "",
+            help=help,
+            type=type,
+            choices=choices,
+            cli_default=cli_default,
+            parse=parse,
+            action=action,
+        )
+    }
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -83,7 +100,9 @@ def _cli_default(f: dataclasses.Field, flag: Flag) -> Any:
     return None
 
 
-def add_flag(parser: Any, cls: type, field: str, *, name: str | None = None, **overrides: Any) -> None:
+def add_flag(
+    parser: Any, cls: type, field: str, *, name: str | None = None, **overrides: Any
+) -> None:
     """Add one field's flag to ``parser`` (``name`` renames it; ``overrides`` replace argparse keywords)."""
     for f, flag in flags_of(cls):
         if f.name == field:
@@ -91,8 +110,13 @@ def add_flag(parser: Any, cls: type, field: str, *, name: str | None = None, **o
             if name:
                 kwargs["dest"] = name
             if "help" in overrides:
-                overrides = {**overrides, "help": _help(dataclasses.replace(flag, help=overrides["help"]),
-                                                        overrides.get("default", kwargs["default"]))}
+                overrides = {
+                    **overrides,
+                    "help": _help(
+                        dataclasses.replace(flag, help=overrides["help"]),
+                        overrides.get("default", kwargs["default"]),
+                    ),
+                }
             parser.add_argument(f"--{name or flag.name}", **{**kwargs, **overrides})
             return
     raise KeyError(f"{cls.__name__}.{field} declares no flag")
@@ -150,7 +174,7 @@ def build(cls: type, namespace: Any, **fixed: Any) -> Any:
         text = str(exc)
         for f, flag in flags_of(cls):
             if text.startswith(f"{f.name} "):
-                raise ValueError(f"--{flag.name}{text[len(f.name):]}") from None
+                raise ValueError(f"--{flag.name}{text[len(f.name) :]}") from None
         raise
 
 
@@ -177,8 +201,9 @@ def unknown_flag_error(unknown: Sequence[str], known: Iterable[str]) -> str | No
     return f"unrecognized flag {bad}{hint}{more}"
 
 
-def unknown_beam_flags(argv: Sequence[str], *, own: argparse.ArgumentParser | None = None,
-                       exclude: Iterable[str] = ()) -> str | None:
+def unknown_beam_flags(
+    argv: Sequence[str], *, own: argparse.ArgumentParser | None = None, exclude: Iterable[str] = ()
+) -> str | None:
     """:func:`unknown_flag_error` for ``argv`` against every Beam ``PipelineOptions`` class
     loaded (Beam's own and the runners', ours where ``pipeline.options`` is imported) and
     ``own`` (a CLI's own parser); classes named in ``exclude`` do not count."""

@@ -94,7 +94,11 @@ class WriteRows(beam.PTransform):
     """
 
     def __init__(
-        self, prefix: str, schema: pa.Schema, num_shards: int = 1, shard_name_template: str = SHARD_TEMPLATE
+        self,
+        prefix: str,
+        schema: pa.Schema,
+        num_shards: int = 1,
+        shard_name_template: str = SHARD_TEMPLATE,
     ) -> None:
         super().__init__()
         self._prefix = str(prefix)
@@ -107,7 +111,8 @@ class WriteRows(beam.PTransform):
         return (
             pcoll
             | "FillColumns" >> beam.Map(lambda row, names=names: {n: row.get(n) for n in names})
-            | "WriteParquet" >> beam.io.WriteToParquet(
+            | "WriteParquet"
+            >> beam.io.WriteToParquet(
                 self._prefix,
                 self._schema,
                 num_shards=self._num_shards,
@@ -148,7 +153,12 @@ class WriteRejected(beam.PTransform):
         return (
             rejected
             | "ToRow" >> beam.Map(lambda r: r.to_row())
-            | "Write" >> WriteRows(FileSystems.join(self._layout.rejected, "rejected"), REJECTED_SCHEMA, self._num_shards)
+            | "Write"
+            >> WriteRows(
+                FileSystems.join(self._layout.rejected, "rejected"),
+                REJECTED_SCHEMA,
+                self._num_shards,
+            )
         )
 
 
@@ -178,7 +188,9 @@ def publish(staging: OutputLayout, final: OutputLayout, extra: tuple[str, ...] =
         if final.remote:
             _delete_all(list_files(dst))
             files = list_files(src)
-            FileSystems.rename(files, [FileSystems.join(dst, FileSystems.split(f)[1]) for f in files])
+            FileSystems.rename(
+                files, [FileSystems.join(dst, FileSystems.split(f)[1]) for f in files]
+            )
             continue
         Path(src).mkdir(parents=True, exist_ok=True)
         trash = Path(final.root) / f".old-{name}-{new_run_id()}"

@@ -29,7 +29,9 @@ def parse_fractions(value: str) -> tuple[float, float, float]:
     except ValueError:
         fractions = ()
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
-        raise ValueError(f"--split_fractions must be three non-negative numbers summing to 1, got {value!r}")
+        raise ValueError(
+            f"--split_fractions must be three non-negative numbers summing to 1, got {value!r}"
+        )
     return fractions  # type: ignore[return-value]
 
 
@@ -41,9 +43,13 @@ class SplitConfig:
     its own group) so they spread over the splits instead of piling into one.
     """
 
-    fractions: tuple[float, ...] = setting((0.8, 0.1, 0.1), flag="split_fractions", cli_default="0.8,0.1,0.1",
-                                           parse=lambda v: parse_fractions(v),
-                                           help="train,validation,test fractions by repository")
+    fractions: tuple[float, ...] = setting(
+        (0.8, 0.1, 0.1),
+        flag="split_fractions",
+        cli_default="0.8,0.1,0.1",
+        parse=lambda v: parse_fractions(v),
+        help="train,validation,test fractions by repository",
+    )
     seed: int = DEFAULT_SEED
     column: str = "repository_name"
     names: tuple[str, ...] = ("train", "validation", "test")
@@ -51,9 +57,13 @@ class SplitConfig:
 
     def __post_init__(self) -> None:
         if len(self.fractions) != len(self.names):
-            raise ValueError(f"{len(self.names)} splits {self.names} need as many fractions, got {self.fractions}")
+            raise ValueError(
+                f"{len(self.names)} splits {self.names} need as many fractions, got {self.fractions}"
+            )
         if any(f < 0 for f in self.fractions) or abs(sum(self.fractions) - 1.0) > 1e-6:
-            raise ValueError(f"split fractions must be non-negative and sum to 1, got {self.fractions}")
+            raise ValueError(
+                f"split fractions must be non-negative and sum to 1, got {self.fractions}"
+            )
         if len(set(self.names)) != len(self.names):
             raise ValueError(f"split names must be distinct, got {self.names}")
 
@@ -76,7 +86,9 @@ def split_for(group: str, config: SplitConfig) -> str:
         edge += fraction
         if u < edge:
             return name
-    return next(n for n, f in reversed(list(zip(config.names, config.fractions, strict=True))) if f > 0)
+    return next(
+        n for n, f in reversed(list(zip(config.names, config.fractions, strict=True))) if f > 0
+    )
 
 
 def group_of(row: dict[str, Any], config: SplitConfig) -> str:

@@ -49,8 +49,14 @@ class StageFn(beam.DoFn):
         self.count(counter)
         return element
 
-    def reject(self, value: Any, reason: str | None, *, counter: str | None = "dropped",
-               tag: str = REJECTED) -> beam.pvalue.TaggedOutput:
+    def reject(
+        self,
+        value: Any,
+        reason: str | None,
+        *,
+        counter: str | None = "dropped",
+        tag: str = REJECTED,
+    ) -> beam.pvalue.TaggedOutput:
         """Count a row leaving the stage (``dropped`` and ``dropped_<reason>``); returns the
         tagged output to be yielded."""
         if counter:

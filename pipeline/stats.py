@@ -36,7 +36,10 @@ LEDGER = "ledger"
 #: Rows of the rate table: the ``pipeline.progress`` checkpoints whose CPU each one sums, and the
 #: top-level step labels of ``pipeline.run``'s graph whose busy time is its own.
 RATE_STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "source": (("source",), ("ReadSource", "CountPairs", "CountReady", "SourceProgress", "ReadyProgress")),
+    "source": (
+        ("source",),
+        ("ReadSource", "CountPairs", "CountReady", "SourceProgress", "ReadyProgress"),
+    ),
     "translate": (("translate",), ("CountRequests", "Translate", "TranslateProgress")),
     "parse": (("parse",), ("JoinReady", "ParseCheck", "ParseProgress")),
     "execute": (("execute",), ("Execute", "ExecuteProgress")),
@@ -46,7 +49,6 @@ RATE_STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 #: Beam's per-step execution time (the SDK harness's state sampler: wall time a worker thread
 #: spent inside the step's own code, downstream steps excluded).
 STEP_MSECS = "beam:metric:ptransform_execution_time:total_msecs:v1"
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +61,12 @@ class StageCount:
     rejected: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"stage": self.stage, "in": self.rows_in, "out": self.rows_out, "rejected": self.rejected}
+        return {
+            "stage": self.stage,
+            "in": self.rows_in,
+            "out": self.rows_out,
+            "rejected": self.rejected,
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> StageCount:
@@ -98,8 +105,18 @@ class SandboxInfo:
 
 
 #: Run facts written by ``pipeline.run`` (absent, not null, in stats.json when not given).
-_RUN_FIELDS = ("started_at", "finished_at", "wall_s", "runner", "translator", "target_languages", "config",
-               "sandbox", "translation", "repair")
+_RUN_FIELDS = (
+    "started_at",
+    "finished_at",
+    "wall_s",
+    "runner",
+    "translator",
+    "target_languages",
+    "config",
+    "sandbox",
+    "translation",
+    "repair",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,27 +170,31 @@ class RunStats:
             value = getattr(self, name)
             if value is not None:
                 out[name] = dataclasses.asdict(value) if name == "sandbox" else value
-        out.update({
-            "released_rows": self.released_rows,
-            "rejected_rows": self.rejected_rows,
-            "splits": self.splits,
-            "translators": self.translators,
-            "licenses": self.licenses,
-            "repositories_per_split": self.repositories_per_split,
-            "stages": [s.to_json() for s in self.stages],
-            "rejection_reasons": self.rejection_reasons,
-            "language_matrix": self.language_matrix,
-            "verdicts": self.verdicts,
-            "dedup": dataclasses.asdict(self.dedup),
-        })
+        out.update(
+            {
+                "released_rows": self.released_rows,
+                "rejected_rows": self.rejected_rows,
+                "splits": self.splits,
+                "translators": self.translators,
+                "licenses": self.licenses,
+                "repositories_per_split": self.repositories_per_split,
+                "stages": [s.to_json() for s in self.stages],
+                "rejection_reasons": self.rejection_reasons,
+                "language_matrix": self.language_matrix,
+                "verdicts": self.verdicts,
+                "dedup": dataclasses.asdict(self.dedup),
+            }
+        )
         if self.stage_rates is not None:
             out["stage_rates"] = self.stage_rates
-        out.update({
-            "source_files": self.source_files,
-            "repo_corpus": self.repo_corpus,
-            "accounting": dataclasses.asdict(self.accounting) if self.accounting else None,
-            "metrics": self.metrics,
-        })
+        out.update(
+            {
+                "source_files": self.source_files,
+                "repo_corpus": self.repo_corpus,
+                "accounting": dataclasses.asdict(self.accounting) if self.accounting else None,
+                "metrics": self.metrics,
+            }
+        )
         out.update(self.extra)
         return out
 
@@ -190,8 +211,18 @@ class RunStats:
             values.pop("dedup", None)
         if isinstance(values.get("accounting"), dict):
             values["accounting"] = Accounting(**values["accounting"])
-        for name in ("splits", "translators", "licenses", "repositories_per_split", "rejection_reasons",
-                     "language_matrix", "verdicts", "source_files", "repo_corpus", "metrics"):
+        for name in (
+            "splits",
+            "translators",
+            "licenses",
+            "repositories_per_split",
+            "rejection_reasons",
+            "language_matrix",
+            "verdicts",
+            "source_files",
+            "repo_corpus",
+            "metrics",
+        ):
             if values.get(name) is None:
                 values.pop(name, None)
         return cls(**values, extra={k: v for k, v in d.items() if k not in known})
@@ -290,18 +321,30 @@ def stage_rates(
         if stage == "execute":
             cpu += sandbox_cpu_s
         rows_in, rows_out = flow[stage]
-        rows.append({
-            "stage": stage, "in": rows_in, "out": rows_out,
-            "busy_s": round(busy, 2) if busy_ms else None,
-            "rows_per_s": round(rows_in / busy, 2) if busy_ms and busy > 0 else None,
-            "cpu_s": round(cpu, 2),
-            "cpu_s_per_released_row": round(cpu / released, 4) if released else None,
-        })
+        rows.append(
+            {
+                "stage": stage,
+                "in": rows_in,
+                "out": rows_out,
+                "busy_s": round(busy, 2) if busy_ms else None,
+                "rows_per_s": round(rows_in / busy, 2) if busy_ms and busy > 0 else None,
+                "cpu_s": round(cpu, 2),
+                "cpu_s_per_released_row": round(cpu / released, 4) if released else None,
+            }
+        )
     total_cpu = usage.get("process_cpu_s", 0.0) + sandbox_cpu_s
     other = max(0.0, total_cpu - sum(r["cpu_s"] for r in rows))
-    rows.append({"stage": "other", "in": None, "out": None, "busy_s": None, "rows_per_s": None,
-                 "cpu_s": round(other, 2),
-                 "cpu_s_per_released_row": round(other / released, 4) if released else None})
+    rows.append(
+        {
+            "stage": "other",
+            "in": None,
+            "out": None,
+            "busy_s": None,
+            "rows_per_s": None,
+            "cpu_s": round(other, 2),
+            "cpu_s_per_released_row": round(other / released, 4) if released else None,
+        }
+    )
     wall = usage.get("wall_s") or 0.0
     return {
         "stages": rows,
@@ -330,20 +373,36 @@ def compute_stats(
     """
     released = read_table_rows(
         data_dir,
-        ["split", "language1_CSN", "language2", "exec_status", "pair_id", "repository_name", "translator", "prompt_version", "license"],
+        [
+            "split",
+            "language1_CSN",
+            "language2",
+            "exec_status",
+            "pair_id",
+            "repository_name",
+            "translator",
+            "prompt_version",
+            "license",
+        ],
     )
     rejected = read_table_rows(rejected_dir, ["stage", "reason", "language", "target_language"])
     counters = metrics.get("counters", {})
 
     splits = {s: 0 for s in SPLITS}
-    matrix: dict[str, dict[str, int]] = collections.defaultdict(lambda: collections.defaultdict(int))
-    verdicts: dict[str, dict[str, int]] = collections.defaultdict(lambda: collections.defaultdict(int))
+    matrix: dict[str, dict[str, int]] = collections.defaultdict(
+        lambda: collections.defaultdict(int)
+    )
+    verdicts: dict[str, dict[str, int]] = collections.defaultdict(
+        lambda: collections.defaultdict(int)
+    )
     for row in released:
         splits[row["split"]] = splits.get(row["split"], 0) + 1
         matrix[row["language1_CSN"]][row["language2"]] += 1
         verdicts[row["language2"]][row["exec_status"]] += 1
 
-    reasons: dict[str, dict[str, int]] = collections.defaultdict(lambda: collections.defaultdict(int))
+    reasons: dict[str, dict[str, int]] = collections.defaultdict(
+        lambda: collections.defaultdict(int)
+    )
     rejected_by_stage: dict[str, int] = collections.Counter()
     for row in rejected:
         reasons[row["stage"]][row["reason"]] += 1
@@ -382,9 +441,15 @@ def compute_stats(
         released_rows=len(released),
         rejected_rows=len(rejected),
         splits=splits,
-        translators=dict(collections.Counter(f"{r['translator']} (prompt {r['prompt_version']})" for r in released)),
+        translators=dict(
+            collections.Counter(
+                f"{r['translator']} (prompt {r['prompt_version']})" for r in released
+            )
+        ),
         licenses=dict(collections.Counter(r["license"] or "unknown" for r in released)),
-        repositories_per_split={s: len({r["repository_name"] for r in released if r["split"] == s}) for s in SPLITS},
+        repositories_per_split={
+            s: len({r["repository_name"] for r in released if r["split"] == s}) for s in SPLITS
+        },
         stages=stages,
         rejection_reasons={s: dict(sorted(r.items())) for s, r in sorted(reasons.items())},
         language_matrix={s: dict(sorted(t.items())) for s, t in sorted(matrix.items())},
@@ -394,7 +459,9 @@ def compute_stats(
             near_duplicate_rows=reasons.get("dedup", {}).get("near_duplicate", 0),
             contaminated_rows=dict(reasons.get("decontaminate", {})),
         ),
-        stage_rates=stage_rates([s.to_json() for s in stages], counters, busy_ms or {}, len(released), usage or {}),
+        stage_rates=stage_rates(
+            [s.to_json() for s in stages], counters, busy_ms or {}, len(released), usage or {}
+        ),
         source_files=_prefixed(counters, "source/", ("repositories", "files_", "filtered_")),
         repo_corpus=_prefixed(counters, "repo_corpus/", ("",)),
         accounting=Accounting(
@@ -413,7 +480,9 @@ def compute_stats(
     )
 
 
-def _prefixed(counters: dict[str, int], namespace: str, prefixes: tuple[str, ...]) -> dict[str, int]:
+def _prefixed(
+    counters: dict[str, int], namespace: str, prefixes: tuple[str, ...]
+) -> dict[str, int]:
     """Counters of ``namespace`` whose names start with one of ``prefixes``, without the namespace.
 
     ``source_files`` gathers what a ``repo:`` source did with files and functions (read,
@@ -423,7 +492,7 @@ def _prefixed(counters: dict[str, int], namespace: str, prefixes: tuple[str, ...
     out = {}
     for key, n in sorted(counters.items()):
         if key.startswith(namespace):
-            name = key[len(namespace):]
+            name = key[len(namespace) :]
             if name.startswith(prefixes):
                 out[name] = n
     return out

@@ -91,7 +91,11 @@ def cases_from_docstring(code: str, docstring: str, func_name: str) -> list[Test
     short = func_name.rsplit(".", 1)[-1]
     text = docstring or ""
     try:  # CodeSearchNet's docstring column is often the summary only: read the code's too
-        fn = next(n for n in ast.walk(ast.parse(code)) if isinstance(n, ast.FunctionDef) and n.name == short)
+        fn = next(
+            n
+            for n in ast.walk(ast.parse(code))
+            if isinstance(n, ast.FunctionDef) and n.name == short
+        )
         inner = ast.get_docstring(fn) or ""
         if inner and inner not in text:
             text = inner + "\n\n" + text
@@ -112,7 +116,11 @@ def cases_from_docstring(code: str, docstring: str, func_name: str) -> list[Test
             continue
         if not isinstance(call, ast.Call):
             continue
-        callee = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", None)
+        callee = (
+            call.func.attr
+            if isinstance(call.func, ast.Attribute)
+            else getattr(call.func, "id", None)
+        )
         if callee != short:
             continue
         try:
@@ -131,7 +139,11 @@ def cases_from_docstring(code: str, docstring: str, func_name: str) -> list[Test
                     if slots[i] in kw:
                         args.append(kw[slots[i]])
                     else:
-                        d = sig.defaults[i - (len(slots) - len(sig.defaults))] if i >= len(slots) - len(sig.defaults) else Ellipsis
+                        d = (
+                            sig.defaults[i - (len(slots) - len(sig.defaults))]
+                            if i >= len(slots) - len(sig.defaults)
+                            else Ellipsis
+                        )
                         if d is Ellipsis:
                             raise ValueError("gap")
                         args.append(d)
@@ -157,11 +169,15 @@ def source_cases(pair: SourcePair, config: TestGenConfig) -> list[TestCase]:
 
 # -- generated inputs ---------------------------------------------------------------------
 
+
 def _gen(t: PyType, rng: random.Random, lo: int, hi: int, depth: int = 0) -> Any:
     k = t.kind
     if k == "int":
-        return rng.choice([lo, hi, 0, 1, 2, 3, 5, 10, rng.randint(lo, hi), rng.randint(lo, hi)]) if lo < 0 else \
-            rng.choice([0, 1, 2, 3, 5, 10, hi, rng.randint(0, hi), rng.randint(0, hi)])
+        return (
+            rng.choice([lo, hi, 0, 1, 2, 3, 5, 10, rng.randint(lo, hi), rng.randint(lo, hi)])
+            if lo < 0
+            else rng.choice([0, 1, 2, 3, 5, 10, hi, rng.randint(0, hi), rng.randint(0, hi)])
+        )
     if k == "float":
         return round(rng.uniform(lo, hi), 2)
     if k == "bool":
@@ -178,8 +194,10 @@ def _gen(t: PyType, rng: random.Random, lo: int, hi: int, depth: int = 0) -> Any
     if k == "tuple":
         return tuple(_gen(a, rng, lo, hi, depth + 1) for a in t.args)
     if k == "dict":
-        return {_gen(t.args[0], rng, lo, hi, depth + 1): _gen(t.args[1], rng, lo, hi, depth + 1)
-                for _ in range(rng.randint(0, 3))}
+        return {
+            _gen(t.args[0], rng, lo, hi, depth + 1): _gen(t.args[1], rng, lo, hi, depth + 1)
+            for _ in range(rng.randint(0, 3))
+        }
     if k == "optional":
         return None if rng.random() < 0.2 else _gen(t.args[0], rng, lo, hi, depth + 1)
     raise ValueError(f"cannot generate {t}")
@@ -351,7 +369,11 @@ __emit(__END + __NONCE)
 
 
 def validation_program(
-    code: str, func_name: str, given: list[TestCase], generated: list[tuple[Any, ...]], config: TestGenConfig
+    code: str,
+    func_name: str,
+    given: list[TestCase],
+    generated: list[tuple[Any, ...]],
+    config: TestGenConfig,
 ) -> str:
     """A python program that runs the source on every case's arguments and prints, under the
     harness protocol, what it returned (given cases first, then generated ones, in order).
@@ -364,10 +386,17 @@ def validation_program(
     args = [ast.literal_eval(c.args) for c in given] + [tuple(a) for a in generated]
     return _PROGRAM.format(
         prelude=PRELUDE,
-        serialiser=SERIALISER, limits=_LIMITS, code=code, name=func_name.rsplit(".", 1)[-1],
-        args=repr([tuple(a) for a in args]), cpu=float(config.per_case_cpu_s),
-        import_cpu=5.0 * float(config.per_case_cpu_s), wall=float(config.per_case_wall_s),
-        begin=f"{protocol.PREFIX} BEGIN ", case=f"{protocol.PREFIX} CASE ", end=f"{protocol.PREFIX} END ",
+        serialiser=SERIALISER,
+        limits=_LIMITS,
+        code=code,
+        name=func_name.rsplit(".", 1)[-1],
+        args=repr([tuple(a) for a in args]),
+        cpu=float(config.per_case_cpu_s),
+        import_cpu=5.0 * float(config.per_case_cpu_s),
+        wall=float(config.per_case_wall_s),
+        begin=f"{protocol.PREFIX} BEGIN ",
+        case=f"{protocol.PREFIX} CASE ",
+        end=f"{protocol.PREFIX} END ",
     )
 
 
@@ -420,7 +449,11 @@ def _writable(v: Any) -> bool:
 
 
 def read_validation(
-    stdout: str, nonce: str, given: list[TestCase], generated: list[tuple[Any, ...]], config: TestGenConfig
+    stdout: str,
+    nonce: str,
+    given: list[TestCase],
+    generated: list[tuple[Any, ...]],
+    config: TestGenConfig,
 ) -> Validation:
     """The cases a validation run supports (``validation_program``'s output, read on the host).
 
@@ -436,8 +469,14 @@ def read_validation(
     if any(isinstance(v, protocol.WallLimit) for v in block.values):
         return Validation(transient="a case hit the wall-clock backstop")
     if block.violation is not None:
-        return Validation(invalid=0, note=f"source output broke the harness protocol: {block.violation}")
-    note = None if block.complete else f"source validation stopped after {len(block.values)} of {n} cases"
+        return Validation(
+            invalid=0, note=f"source output broke the harness protocol: {block.violation}"
+        )
+    note = (
+        None
+        if block.complete
+        else f"source validation stopped after {len(block.values)} of {n} cases"
+    )
     valid: list[TestCase] = []
     invalid = 0
     for i, case in enumerate(given):

@@ -47,7 +47,9 @@ class VerdictCache:
         if cache_dir is not None:
             Path(cache_dir).mkdir(parents=True, exist_ok=True)
             self.path = Path(cache_dir) / self.FILE_NAME
-            self._conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            self._conn = sqlite3.connect(
+                self.path, timeout=60.0, isolation_level=None, check_same_thread=False
+            )
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute(_SCHEMA)
@@ -84,7 +86,9 @@ class VerdictCache:
             for i in range(0, len(unique), 500):
                 chunk = unique[i : i + 500]
                 marks = ",".join("?" * len(chunk))
-                for key, value in self._conn.execute(f"SELECT key, value FROM verdicts WHERE key IN ({marks})", chunk):
+                for key, value in self._conn.execute(
+                    f"SELECT key, value FROM verdicts WHERE key IN ({marks})", chunk
+                ):
                     found[key] = json.loads(value)
         return found
 
@@ -99,7 +103,9 @@ class VerdictCache:
         for attempt in range(5):
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
-                self._conn.executemany("INSERT OR IGNORE INTO verdicts (key, value, created) VALUES (?, ?, ?)", rows)
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO verdicts (key, value, created) VALUES (?, ?, ?)", rows
+                )
                 self._conn.execute("COMMIT")
                 return
             except sqlite3.OperationalError:

@@ -95,7 +95,9 @@ class Context:
 
     @property
     def memory_stat(self) -> str | None:
-        return os.path.join(os.path.dirname(self.oom_path), "memory.stat") if self.oom_path else None
+        return (
+            os.path.join(os.path.dirname(self.oom_path), "memory.stat") if self.oom_path else None
+        )
 
 
 def _harden() -> None:
@@ -139,6 +141,7 @@ def _charge(path: str | None) -> int | None:
 
 
 # -- cleanup: nothing of one job may reach the next ------------------------------------------
+
 
 def _kill_everything() -> bool:
     """SIGKILL every other process of the sandbox and reap them all; True when none is left.
@@ -364,6 +367,7 @@ def _cleanup(ctx: Context, index: int, count: int, wipe: tuple[str, ...]) -> lis
 
 # -- one job ---------------------------------------------------------------------------------
 
+
 def _text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
@@ -389,7 +393,9 @@ def _digest(path: str) -> str:
             for name in sorted(dirs + files):
                 full = os.path.join(root, name)
                 st = os.lstat(full)
-                digest.update(f"{os.path.relpath(full, path)}\0{st.st_mode}\0{st.st_uid}\0".encode())
+                digest.update(
+                    f"{os.path.relpath(full, path)}\0{st.st_mode}\0{st.st_uid}\0".encode()
+                )
                 if stat.S_ISLNK(st.st_mode):
                     digest.update(os.readlink(full).encode())
                 elif stat.S_ISREG(st.st_mode):
@@ -401,9 +407,18 @@ def _digest(path: str) -> str:
 
 
 def _new_result(job: dict, index: int) -> dict:
-    return {"id": job.get("id", index), "phase": "setup", "exit_code": None,
-            "timed_out": False, "oom_killed": False, "output_exceeded": False,
-            "stdout": "", "stderr": "", "wall_s": 0.0, "error": None}
+    return {
+        "id": job.get("id", index),
+        "phase": "setup",
+        "exit_code": None,
+        "timed_out": False,
+        "oom_killed": False,
+        "output_exceeded": False,
+        "stdout": "",
+        "stderr": "",
+        "wall_s": 0.0,
+        "error": None,
+    }
 
 
 def _prepare(job: dict, work: str, uid: int | None) -> str | None:
@@ -424,8 +439,10 @@ def _prepare(job: dict, work: str, uid: int | None) -> str | None:
 
 
 def _env(job: dict, work: str, extra: dict | None = None) -> dict:
-    env = {key: value.replace("{dir}", work)
-           for key, value in {**job.get("env", {}), **(extra or {})}.items()}
+    env = {
+        key: value.replace("{dir}", work)
+        for key, value in {**job.get("env", {}), **(extra or {})}.items()
+    }
     env.setdefault("HOME", work)
     env.setdefault("TMPDIR", work)
     return env
@@ -444,30 +461,57 @@ def _limits(job: dict, step: dict, wall_s: float | None = None) -> Limits:
     )
 
 
-def _spawn(ctx: Context, argv: list[str], *, limits: Limits, cwd: str, env: dict,
-           uid: int | None, stdin: bytes = b"") -> ProcessOutcome:
+def _spawn(
+    ctx: Context,
+    argv: list[str],
+    *,
+    limits: Limits,
+    cwd: str,
+    env: dict,
+    uid: int | None,
+    stdin: bytes = b"",
+) -> ProcessOutcome:
     """``runner.spawn`` as ``uid``, under the seccomp filter."""
-    return spawn(argv, limits=limits, cwd=cwd, env=env, stdin=stdin, user=uid,
-                 pre_exec=ctx.pre_exec)
+    return spawn(
+        argv, limits=limits, cwd=cwd, env=env, stdin=stdin, user=uid, pre_exec=ctx.pre_exec
+    )
 
 
-def _run_step(ctx: Context, job: dict, step: dict, work: str, env: dict,
-              uid: int | None) -> tuple[dict, bool]:
+def _run_step(
+    ctx: Context, job: dict, step: dict, work: str, env: dict, uid: int | None
+) -> tuple[dict, bool]:
     """Spawn one step as ``uid``; (its raw facts, whether the job stops here)."""
     before = _oom_kills(ctx.oom_path)
-    outcome = _spawn(ctx, step["argv"], limits=_limits(job, step), cwd=work, env=env, uid=uid,
-                     stdin=step.get("stdin", "").encode("utf-8"))
+    outcome = _spawn(
+        ctx,
+        step["argv"],
+        limits=_limits(job, step),
+        cwd=work,
+        env=env,
+        uid=uid,
+        stdin=step.get("stdin", "").encode("utf-8"),
+    )
     _kill_everything()
     oom = _oom_kills(ctx.oom_path) > before
-    facts = {"phase": step["phase"], "exit_code": outcome.exit_code,
-             "timed_out": outcome.timed_out, "oom_killed": oom,
-             "output_exceeded": outcome.output_exceeded, "stdout": _text(outcome.stdout),
-             "stderr": _text(outcome.stderr), "error": outcome.spawn_error}
+    facts = {
+        "phase": step["phase"],
+        "exit_code": outcome.exit_code,
+        "timed_out": outcome.timed_out,
+        "oom_killed": oom,
+        "output_exceeded": outcome.output_exceeded,
+        "stdout": _text(outcome.stdout),
+        "stderr": _text(outcome.stderr),
+        "error": outcome.spawn_error,
+    }
     if outcome.spawn_error is not None:
         facts["phase"] = "setup"
         return facts, True
-    stop = (outcome.exit_code != 0 or outcome.timed_out or oom
-            or (outcome.output_exceeded and step["phase"] == "run"))
+    stop = (
+        outcome.exit_code != 0
+        or outcome.timed_out
+        or oom
+        or (outcome.output_exceeded and step["phase"] == "run")
+    )
     return facts, stop
 
 
@@ -534,8 +578,14 @@ def _build_pchs(ctx: Context, jobs: list[dict], batch: dict) -> None:
     GCC uses ``<dir>/<header>.gch`` only when it is valid for that compile and otherwise keeps
     searching for the real header, so results match a compile without it.
     """
-    pch_dir = next((value.split(":")[0] for value in batch.get("env", {}).values()
-                    if value.startswith(ctx.root + "/")), None)
+    pch_dir = next(
+        (
+            value.split(":")[0]
+            for value in batch.get("env", {}).values()
+            if value.startswith(ctx.root + "/")
+        ),
+        None,
+    )
     if pch_dir is None:
         return
     built = 0
@@ -564,8 +614,14 @@ def _build_pchs(ctx: Context, jobs: list[dict], batch: dict) -> None:
             continue
         argv = [arg.replace("{out}", out).replace("{header}", source) for arg in batch["pch_argv"]]
         step = {"phase": "compile", "timeout_s": 60.0}
-        outcome = _spawn(ctx, argv, limits=_limits(jobs[0], step), cwd=pch_dir,
-                         env=_env(jobs[0], pch_dir), uid=ctx.compile_uid)
+        outcome = _spawn(
+            ctx,
+            argv,
+            limits=_limits(jobs[0], step),
+            cwd=pch_dir,
+            env=_env(jobs[0], pch_dir),
+            uid=ctx.compile_uid,
+        )
         _kill_everything()
         try:
             os.unlink(source)
@@ -631,14 +687,17 @@ def _go_linkable(job: dict) -> bool:
     if "//go:" in source or "+build" in source or _GO_ENTRY in source:
         return False
     top = _go_top_level(source)
-    return (len(re.findall(r"\bpackage\s+main\b", top)) == 1
-            and len(re.findall(r"\bpackage\b", top)) == 1
-            and not re.search(r"\bvar\b|\bfunc\s+init\b", top)
-            and len(_GO_MAIN.findall(top)) == 1)
+    return (
+        len(re.findall(r"\bpackage\s+main\b", top)) == 1
+        and len(re.findall(r"\bpackage\b", top)) == 1
+        and not re.search(r"\bvar\b|\bfunc\s+init\b", top)
+        and len(_GO_MAIN.findall(top)) == 1
+    )
 
 
-def _go_link_once(ctx: Context, jobs: list[dict], ready: list[int],
-                  batch_env: dict) -> dict[int, dict]:
+def _go_link_once(
+    ctx: Context, jobs: list[dict], ready: list[int], batch_env: dict
+) -> dict[int, dict]:
     """Go: compile each eligible program as its own package, then link them all ONCE.
 
     Each program's ``package main`` becomes package ``p<i>`` (its ``main`` stays, an added
@@ -660,8 +719,7 @@ def _go_link_once(ctx: Context, jobs: list[dict], ready: list[int],
             name, source = jobs[i]["files"][0]
             top_start = re.search(r"\bpackage\s+main\b", source)
             with open(os.path.join(pkg, name), "w", encoding="utf-8") as fh:
-                fh.write(source[: top_start.start()] + f"package p{i}"
-                         + source[top_start.end():])
+                fh.write(source[: top_start.start()] + f"package p{i}" + source[top_start.end() :])
             with open(os.path.join(pkg, "zz_sandbox_entry.go"), "w") as fh:
                 fh.write(f"package p{i}\n\nfunc {_GO_ENTRY}() {{ main() }}\n")
         os.makedirs(os.path.join(gopath, "src", "gobatch", "cmd"))
@@ -681,18 +739,31 @@ def _go_link_once(ctx: Context, jobs: list[dict], ready: list[int],
         imports = "".join(f'\tp{i} "gobatch/p{i}"\n' for i in linked)
         cases = "".join(f'\tcase "p{i}":\n\t\tp{i}.{_GO_ENTRY}()\n' for i in linked)
         with open(os.path.join(gopath, "src", "gobatch", "cmd", "main.go"), "w") as fh:
-            fh.write(f'package main\n\nimport (\n\t"os"\n{imports})\n\nfunc main() {{\n'
-                     "\tif len(os.Args) < 2 {\n\t\tos.Exit(125)\n\t}\n\twhich := os.Args[1]\n"
-                     "\tos.Args = append(os.Args[:1:1], os.Args[2:]...)\n"
-                     f"\tswitch which {{\n{cases}\tdefault:\n\t\tos.Exit(125)\n\t}}\n}}\n")
-        step = {"phase": "compile", "timeout_s": sum(jobs[i]["steps"][0]["timeout_s"]
-                                                     for i in linked)}
+            fh.write(
+                f'package main\n\nimport (\n\t"os"\n{imports})\n\nfunc main() {{\n'
+                "\tif len(os.Args) < 2 {\n\t\tos.Exit(125)\n\t}\n\twhich := os.Args[1]\n"
+                "\tos.Args = append(os.Args[:1:1], os.Args[2:]...)\n"
+                f"\tswitch which {{\n{cases}\tdefault:\n\t\tos.Exit(125)\n\t}}\n}}\n"
+            )
+        step = {
+            "phase": "compile",
+            "timeout_s": sum(jobs[i]["steps"][0]["timeout_s"] for i in linked),
+        }
         before = _oom_kills(ctx.oom_path)
-        outcome = _spawn(ctx, ["go", "build", "-o", exe, "gobatch/cmd"],
-                         limits=_limits(first, step), cwd=gopath, env=env, uid=ctx.compile_uid)
+        outcome = _spawn(
+            ctx,
+            ["go", "build", "-o", exe, "gobatch/cmd"],
+            limits=_limits(first, step),
+            cwd=gopath,
+            env=env,
+            uid=ctx.compile_uid,
+        )
         _kill_everything()
-        if (outcome.spawn_error is not None or outcome.timed_out
-                or _oom_kills(ctx.oom_path) > before):
+        if (
+            outcome.spawn_error is not None
+            or outcome.timed_out
+            or _oom_kills(ctx.oom_path) > before
+        ):
             break
         if outcome.exit_code == 0:
             ok = os.path.isfile(exe)
@@ -709,18 +780,45 @@ def _go_link_once(ctx: Context, jobs: list[dict], ready: list[int],
                 shutil.copy2(exe, target)
             except OSError:
                 continue
-            done[i] = {"facts": {"phase": "compile", "exit_code": 0, "timed_out": False,
-                                 "oom_killed": False, "output_exceeded": False, "stdout": "",
-                                 "stderr": "", "error": None},
-                       "run_args": [f"p{i}"]}
+            done[i] = {
+                "facts": {
+                    "phase": "compile",
+                    "exit_code": 0,
+                    "timed_out": False,
+                    "oom_killed": False,
+                    "output_exceeded": False,
+                    "stdout": "",
+                    "stderr": "",
+                    "error": None,
+                },
+                "run_args": [f"p{i}"],
+            }
     _remove_tree(gopath)
     return done
 
 
 _RS_MAIN = re.compile(r"^fn\s+main\s*\(\s*\)", re.MULTILINE)
-_RS_UNSAFE = ("#!", "crate::", "super::", "static", "macro_rules", "extern", "mod ", "#[path",
-              "include", "file!", "module_path!", "line!", "column!", "env!", "no_mangle",
-              "export_name", "#[link", "SANDBOX_BATCH_ENTRY", "mod\t")
+_RS_UNSAFE = (
+    "#!",
+    "crate::",
+    "super::",
+    "static",
+    "macro_rules",
+    "extern",
+    "mod ",
+    "#[path",
+    "include",
+    "file!",
+    "module_path!",
+    "line!",
+    "column!",
+    "env!",
+    "no_mangle",
+    "export_name",
+    "#[link",
+    "SANDBOX_BATCH_ENTRY",
+    "mod\t",
+)
 _RS_ERROR_FILE = re.compile(r"^error(?:\[E\d+\])?:.*\n\s*--> /work/j(\d+)/", re.MULTILINE)
 
 
@@ -765,26 +863,42 @@ def _rust_link_once(ctx: Context, jobs: list[dict], ready: list[int]) -> dict[in
     for _ in range(4):
         if len(linked) < 2:
             break
-        mods = "".join(f'#[path = "{ctx.root}/j{i}/{jobs[i]["files"][0][0]}"]\nmod p{i};\n'
-                       for i in linked)
+        mods = "".join(
+            f'#[path = "{ctx.root}/j{i}/{jobs[i]["files"][0][0]}"]\nmod p{i};\n' for i in linked
+        )
         arms = "".join(f'        "p{i}" => p{i}::main().report(),\n' for i in linked)
         with open(os.path.join(build, "batch.rs"), "w") as fh:
-            fh.write(f"use std::process::Termination;\n{mods}\n"
-                     "fn main() -> std::process::ExitCode {\n"
-                     '    let which = std::env::var("SANDBOX_BATCH_ENTRY").unwrap_or_default();\n'
-                     '    std::env::remove_var("SANDBOX_BATCH_ENTRY");\n'
-                     f"    match which.as_str() {{\n{arms}"
-                     "        _ => std::process::ExitCode::from(125),\n    }\n}\n")
-        argv = [exe if arg == "./main" else "batch.rs" if arg == jobs[chosen[0]]["files"][0][0]
-                else arg for arg in compile_argv]
-        step = {"phase": "compile", "timeout_s": sum(jobs[i]["steps"][0]["timeout_s"]
-                                                     for i in linked)}
+            fh.write(
+                f"use std::process::Termination;\n{mods}\n"
+                "fn main() -> std::process::ExitCode {\n"
+                '    let which = std::env::var("SANDBOX_BATCH_ENTRY").unwrap_or_default();\n'
+                '    std::env::remove_var("SANDBOX_BATCH_ENTRY");\n'
+                f"    match which.as_str() {{\n{arms}"
+                "        _ => std::process::ExitCode::from(125),\n    }\n}\n"
+            )
+        argv = [
+            exe if arg == "./main" else "batch.rs" if arg == jobs[chosen[0]]["files"][0][0] else arg
+            for arg in compile_argv
+        ]
+        step = {
+            "phase": "compile",
+            "timeout_s": sum(jobs[i]["steps"][0]["timeout_s"] for i in linked),
+        }
         before = _oom_kills(ctx.oom_path)
-        outcome = _spawn(ctx, argv, limits=_limits(first, step), cwd=build,
-                         env=_env(first, build), uid=ctx.compile_uid)
+        outcome = _spawn(
+            ctx,
+            argv,
+            limits=_limits(first, step),
+            cwd=build,
+            env=_env(first, build),
+            uid=ctx.compile_uid,
+        )
         _kill_everything()
-        if (outcome.spawn_error is not None or outcome.timed_out
-                or _oom_kills(ctx.oom_path) > before):
+        if (
+            outcome.spawn_error is not None
+            or outcome.timed_out
+            or _oom_kills(ctx.oom_path) > before
+        ):
             break
         if outcome.exit_code == 0:
             ok = os.path.isfile(exe)
@@ -804,10 +918,19 @@ def _rust_link_once(ctx: Context, jobs: list[dict], ready: list[int]) -> dict[in
                 shutil.copy2(exe, os.path.join(ctx.root, f"j{i}", "main"))
             except OSError:
                 continue
-            done[i] = {"facts": {"phase": "compile", "exit_code": 0, "timed_out": False,
-                                 "oom_killed": False, "output_exceeded": False, "stdout": "",
-                                 "stderr": "", "error": None},
-                       "run_env": {"SANDBOX_BATCH_ENTRY": f"p{i}"}}
+            done[i] = {
+                "facts": {
+                    "phase": "compile",
+                    "exit_code": 0,
+                    "timed_out": False,
+                    "oom_killed": False,
+                    "output_exceeded": False,
+                    "stdout": "",
+                    "stderr": "",
+                    "error": None,
+                },
+                "run_env": {"SANDBOX_BATCH_ENTRY": f"p{i}"},
+            }
     _remove_tree(build)
     return done
 
@@ -826,13 +949,20 @@ def compile_all(ctx: Context, jobs: list[dict], spec: dict) -> dict[int, dict]:
     batch = spec["batch_compile"]
     ready = []
     for i, job in enumerate(jobs):
-        if (job["steps"][0]["phase"] == "compile"
-                and _prepare(job, ctx.work(i), ctx.compile_uid) is None):
+        if (
+            job["steps"][0]["phase"] == "compile"
+            and _prepare(job, ctx.work(i), ctx.compile_uid) is None
+        ):
             ready.append(i)
     if not ready:
         return {}
-    shared = sorted({value.split(":")[0] for value in batch.get("env", {}).values()
-                     if value.startswith(ctx.root + "/")})
+    shared = sorted(
+        {
+            value.split(":")[0]
+            for value in batch.get("env", {}).values()
+            if value.startswith(ctx.root + "/")
+        }
+    )
     try:  # the shared caches live in the root-owned /work: made here for the compile uid
         for path in shared:
             os.makedirs(path, 0o755, exist_ok=True)
@@ -857,11 +987,20 @@ def compile_all(ctx: Context, jobs: list[dict], spec: dict) -> dict[int, dict]:
         first = jobs[ready[0]]
         step = {"phase": "compile", "timeout_s": batch["timeout_s"]}
         before = _oom_kills(ctx.oom_path)
-        outcome = _spawn(ctx, argv, limits=_limits(first, step), cwd=ctx.root,
-                         env=_env(first, ctx.root), uid=ctx.compile_uid)
+        outcome = _spawn(
+            ctx,
+            argv,
+            limits=_limits(first, step),
+            cwd=ctx.root,
+            env=_env(first, ctx.root),
+            uid=ctx.compile_uid,
+        )
         _kill_everything()
-        if (outcome.spawn_error is None and not outcome.timed_out
-                and _oom_kills(ctx.oom_path) == before):
+        if (
+            outcome.spawn_error is None
+            and not outcome.timed_out
+            and _oom_kills(ctx.oom_path) == before
+        ):
             for i in ready:
                 work = ctx.work(i)
                 try:
@@ -873,16 +1012,24 @@ def compile_all(ctx: Context, jobs: list[dict], spec: dict) -> dict[int, dict]:
                     os.unlink(os.path.join(work, ".compile.err"))
                 except (OSError, ValueError):
                     continue  # not compiled here: the job compiles alone in its turn
-                done[i] = {"phase": "compile", "exit_code": code, "timed_out": False,
-                           "oom_killed": False, "output_exceeded": False, "stdout": "",
-                           "stderr": err.replace(f"j{i}/", ""), "error": None}
+                done[i] = {
+                    "phase": "compile",
+                    "exit_code": code,
+                    "timed_out": False,
+                    "oom_killed": False,
+                    "output_exceeded": False,
+                    "stdout": "",
+                    "stderr": err.replace(f"j{i}/", ""),
+                    "error": None,
+                }
     else:
         for i in ready:
             if i in done:
                 continue
             job, work = jobs[i], ctx.work(i)
-            facts, _ = _run_step(ctx, job, job["steps"][0], work,
-                                 _env(job, work, batch.get("env")), ctx.compile_uid)
+            facts, _ = _run_step(
+                ctx, job, job["steps"][0], work, _env(job, work, batch.get("env")), ctx.compile_uid
+            )
             if facts["error"] is None and not facts["timed_out"] and not facts["oom_killed"]:
                 done[i] = facts
     for path in shared:  # shared caches never meet a program
@@ -922,8 +1069,12 @@ def run_job(ctx: Context, job: dict, index: int, compiled: dict | None = None) -
             return result
         steps = steps[1:]
         if compiled.get("run_args"):  # linked into the batch's binary: name the program
-            steps = [{**step, "argv": list(step["argv"]) + compiled["run_args"]}
-                     if step["phase"] == "run" else step for step in steps]
+            steps = [
+                {**step, "argv": list(step["argv"]) + compiled["run_args"]}
+                if step["phase"] == "run"
+                else step
+                for step in steps
+            ]
     else:
         if compiled is not None:  # changed since the batch compile: start afresh
             _remove_tree(work)
@@ -948,9 +1099,13 @@ def _context(spec: dict) -> Context:
     if spec.get("syscall_filter"):
         pre_exec = syscall_filter.installer(syscall_filter.program())
     uid_base = spec.get("uid_base")
-    return Context(root=spec.get("work_root", "/work"), oom_path=spec.get("oom_control"),
-                   compile_uid=spec.get("compile_uid") if uid_base is not None else None,
-                   uid_base=uid_base, pre_exec=pre_exec)
+    return Context(
+        root=spec.get("work_root", "/work"),
+        oom_path=spec.get("oom_control"),
+        compile_uid=spec.get("compile_uid") if uid_base is not None else None,
+        uid_base=uid_base,
+        pre_exec=pre_exec,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -983,8 +1138,10 @@ def main(argv: list[str] | None = None) -> int:
         charge = _charge(ctx.memory_stat)
         if not problems and baseline is not None and charge is not None:
             if charge > baseline + MEMORY_SLACK_BYTES:
-                problems.append(f"{charge >> 20} MiB of memory still charged, "
-                                f"{baseline >> 20} MiB before the first program")
+                problems.append(
+                    f"{charge >> 20} MiB of memory still charged, "
+                    f"{baseline >> 20} MiB before the first program"
+                )
         sys.stdout.write(json.dumps(result) + "\n")
         sys.stdout.flush()
         if problems and index + 1 < len(jobs):

@@ -94,8 +94,10 @@ class _RunCgroup:
                 _write(memsw, limit)
             _write(os.path.join(self.pids, "pids.max"), str(pids))
             _write(os.path.join(self.cpu, "cpu.cfs_period_us"), str(CPU_PERIOD_US))
-            _write(os.path.join(self.cpu, "cpu.cfs_quota_us"),
-                   str(max(1000, round(cpus * CPU_PERIOD_US))))
+            _write(
+                os.path.join(self.cpu, "cpu.cfs_quota_us"),
+                str(max(1000, round(cpus * CPU_PERIOD_US))),
+            )
         except OSError:
             self.remove()
             raise
@@ -158,8 +160,14 @@ class BwrapSandbox(Sandbox):
 
     name = "bwrap"
 
-    def __init__(self, *, batch_size: int = 64, workers: int = 1, cpus: float = 1.0,
-                 use_cgroups: bool | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        batch_size: int = 64,
+        workers: int = 1,
+        cpus: float = 1.0,
+        use_cgroups: bool | None = None,
+    ) -> None:
         super().__init__(batch_size=batch_size, workers=workers, cpus=cpus)
         self.bwrap = shutil.which("bwrap")
         if self.bwrap is None:
@@ -171,35 +179,101 @@ class BwrapSandbox(Sandbox):
         if self.has_cgroups and not self.privileged:
             raise ValueError("per-run cgroups need root")
         if not syscall_filter.supported():
-            raise SandboxUnavailable(f"no seccomp filter for {os.uname().machine}: bubblewrap "
-                                     "would run programs without one")
+            raise SandboxUnavailable(
+                f"no seccomp filter for {os.uname().machine}: bubblewrap "
+                "would run programs without one"
+            )
         self.filter_program = syscall_filter.program()
 
     def _argv(self, job: Job, seccomp_fd: int, cgroup: _RunCgroup | None) -> list[str]:
         argv = [self.bwrap]
         if self.privileged:
-            argv += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-                     "--unshare-cgroup-try"]
+            argv += [
+                "--unshare-ipc",
+                "--unshare-pid",
+                "--unshare-net",
+                "--unshare-uts",
+                "--unshare-cgroup-try",
+            ]
         else:
             argv += ["--unshare-all", "--unshare-user", "--disable-userns"]
-        argv += ["--die-with-parent", "--new-session", "--as-pid-1", "--hostname", HOSTNAME,
-                 "--seccomp", str(seccomp_fd),
-                 "--ro-bind", "/usr", "/usr"]
+        argv += [
+            "--die-with-parent",
+            "--new-session",
+            "--as-pid-1",
+            "--hostname",
+            HOSTNAME,
+            "--seccomp",
+            str(seccomp_fd),
+            "--ro-bind",
+            "/usr",
+            "/usr",
+        ]
         for path in HIDDEN_HOST_DIRS:
             if os.path.isdir(path):
-                argv += ["--perms", "0755", "--size", "4096", "--tmpfs", path,
-                         "--remount-ro", path]
-        argv += ["--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
-                 "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin",
-                 "--proc", "/proc", "--dev", "/dev", "--mqueue", "/dev/mqueue",
-                 "--perms", "0755", "--size", str(WORK_TMPFS_BYTES), "--tmpfs", "/work",
-                 "--perms", "1777", "--size", str(TMP_TMPFS_BYTES), "--tmpfs", "/tmp",
-                 "--perms", "1777", "--size", str(TMP_TMPFS_BYTES), "--tmpfs", "/dev/shm",
-                 # parents bwrap would create 0700 (unreadable to the programs' uids)
-                 "--perms", "0755", "--dir", "/opt", "--perms", "0755", "--dir", "/etc",
-                 "--perms", "0755", "--dir", "/sys", "--perms", "0755", "--dir", "/sys/fs",
-                 "--perms", "0755", "--dir", "/sys/fs/cgroup",
-                 "--ro-bind", AGENT_HOST_DIR, AGENT_DIR]
+                argv += ["--perms", "0755", "--size", "4096", "--tmpfs", path, "--remount-ro", path]
+        argv += [
+            "--symlink",
+            "usr/bin",
+            "/bin",
+            "--symlink",
+            "usr/lib",
+            "/lib",
+            "--symlink",
+            "usr/lib64",
+            "/lib64",
+            "--symlink",
+            "usr/sbin",
+            "/sbin",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--mqueue",
+            "/dev/mqueue",
+            "--perms",
+            "0755",
+            "--size",
+            str(WORK_TMPFS_BYTES),
+            "--tmpfs",
+            "/work",
+            "--perms",
+            "1777",
+            "--size",
+            str(TMP_TMPFS_BYTES),
+            "--tmpfs",
+            "/tmp",
+            "--perms",
+            "1777",
+            "--size",
+            str(TMP_TMPFS_BYTES),
+            "--tmpfs",
+            "/dev/shm",
+            # parents bwrap would create 0700 (unreadable to the programs' uids)
+            "--perms",
+            "0755",
+            "--dir",
+            "/opt",
+            "--perms",
+            "0755",
+            "--dir",
+            "/etc",
+            "--perms",
+            "0755",
+            "--dir",
+            "/sys",
+            "--perms",
+            "0755",
+            "--dir",
+            "/sys/fs",
+            "--perms",
+            "0755",
+            "--dir",
+            "/sys/fs/cgroup",
+            "--ro-bind",
+            AGENT_HOST_DIR,
+            AGENT_DIR,
+        ]
         if cgroup is not None:
             argv += ["--ro-bind", cgroup.memory, os.path.dirname(OOM_CONTROL)]
         if os.path.isdir("/etc/alternatives"):  # Debian's command links (cc, php, java)
@@ -214,14 +288,25 @@ class BwrapSandbox(Sandbox):
         argv += ["--chdir", "/work", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin"]
         if self.privileged:  # the agent stays root with only its few capabilities
             caps = ",".join("+" + cap.lower() for cap in AGENT_CAPS)
-            argv += ["--", "/usr/bin/setpriv", "--clear-groups", "--inh-caps=-all",
-                     f"--bounding-set=-all,{caps}", "--no-new-privs"]
+            argv += [
+                "--",
+                "/usr/bin/setpriv",
+                "--clear-groups",
+                "--inh-caps=-all",
+                f"--bounding-set=-all,{caps}",
+                "--no-new-privs",
+            ]
         return [*argv, "--", *AGENT_ARGV, "-"]
 
     def _run_group(self, jobs: list[Job]) -> list[dict]:
-        manifest = json.dumps(batch_spec(jobs, oom_control=OOM_CONTROL if self.has_cgroups
-                                         else None, switch_uids=self.privileged,
-                                         syscall_filter=False)).encode("utf-8")
+        manifest = json.dumps(
+            batch_spec(
+                jobs,
+                oom_control=OOM_CONTROL if self.has_cgroups else None,
+                switch_uids=self.privileged,
+                syscall_filter=False,
+            )
+        ).encode("utf-8")
         cgroup = None
         seccomp_fd = os.memfd_create("sandbox-seccomp", os.MFD_CLOEXEC)
         try:
@@ -229,14 +314,25 @@ class BwrapSandbox(Sandbox):
             os.lseek(seccomp_fd, 0, os.SEEK_SET)
             if self.has_cgroups:
                 cgroup = _RunCgroup(group_memory_mb(jobs), jobs[0].language.nproc + 8, self.cpus)
-            limits = Limits(wall_s=batch_deadline_s(jobs), output_bytes=64 * 1024 * 1024,
-                            kill_on_output_cap=False, set_cpu_limit=False)
-            outcome = spawn(self._argv(jobs[0], seccomp_fd, cgroup), limits=limits,
-                            env={"PATH": "/usr/bin:/bin"}, stdin=manifest,
-                            cgroup_procs=cgroup.procs if cgroup else (),
-                            pass_fds=(seccomp_fd,))
-            lines = [line for line in outcome.stdout.decode("utf-8", "replace").splitlines()
-                     if line.startswith("{")]
+            limits = Limits(
+                wall_s=batch_deadline_s(jobs),
+                output_bytes=64 * 1024 * 1024,
+                kill_on_output_cap=False,
+                set_cpu_limit=False,
+            )
+            outcome = spawn(
+                self._argv(jobs[0], seccomp_fd, cgroup),
+                limits=limits,
+                env={"PATH": "/usr/bin:/bin"},
+                stdin=manifest,
+                cgroup_procs=cgroup.procs if cgroup else (),
+                pass_fds=(seccomp_fd,),
+            )
+            lines = [
+                line
+                for line in outcome.stdout.decode("utf-8", "replace").splitlines()
+                if line.startswith("{")
+            ]
             stderr = outcome.stderr.decode("utf-8", "replace")
             if not lines and (outcome.spawn_error or sandbox_failed(stderr)):
                 detail = outcome.spawn_error or stderr[-800:]

@@ -71,10 +71,29 @@ OFFLINE_IMAGE = "codetrans-sandbox/offline-base:2"
 CGROUP_ROOT = "/sys/fs/cgroup"
 CGROUP_PARENT = "codetrans-sandbox"
 IMAGE_MODES: tuple[str, ...] = ("auto", "offline", "production")
-_ROOTFS_DIRS = ("usr", "etc", "etc/alternatives", "tmp", "work", "opt", "opt/sandbox", "job",
-                "proc", "sys", "dev", "root", "home", "var", "run")
-_ROOTFS_LINKS = (("bin", "usr/bin"), ("lib", "usr/lib"), ("lib64", "usr/lib64"),
-                 ("sbin", "usr/sbin"))
+_ROOTFS_DIRS = (
+    "usr",
+    "etc",
+    "etc/alternatives",
+    "tmp",
+    "work",
+    "opt",
+    "opt/sandbox",
+    "job",
+    "proc",
+    "sys",
+    "dev",
+    "root",
+    "home",
+    "var",
+    "run",
+)
+_ROOTFS_LINKS = (
+    ("bin", "usr/bin"),
+    ("lib", "usr/lib"),
+    ("lib64", "usr/lib64"),
+    ("sbin", "usr/sbin"),
+)
 
 
 def offline_rootfs_tar() -> bytes:
@@ -99,8 +118,15 @@ class DockerSandbox(Sandbox):
 
     name = "docker"
 
-    def __init__(self, *, batch_size: int = 64, workers: int = 1, cpus: float = 1.0,
-                 image_mode: str = "auto", base_url: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        batch_size: int = 64,
+        workers: int = 1,
+        cpus: float = 1.0,
+        image_mode: str = "auto",
+        base_url: str | None = None,
+    ) -> None:
         super().__init__(batch_size=batch_size, workers=workers, cpus=cpus)
         if image_mode not in IMAGE_MODES:
             raise ValueError(f"unknown image_mode {image_mode!r}; valid: {', '.join(IMAGE_MODES)}")
@@ -109,8 +135,11 @@ class DockerSandbox(Sandbox):
         except ImportError as exc:
             raise SandboxUnavailable("the docker Python SDK is not installed") from exc
         try:
-            self.client = (docker.DockerClient(base_url=base_url, timeout=120) if base_url
-                           else docker.from_env(timeout=120))
+            self.client = (
+                docker.DockerClient(base_url=base_url, timeout=120)
+                if base_url
+                else docker.from_env(timeout=120)
+            )
             self.client.ping()
         except docker.errors.DockerException as exc:
             raise SandboxUnavailable(f"no Docker daemon answers: {exc}") from exc
@@ -132,7 +161,8 @@ class DockerSandbox(Sandbox):
         except Exception:  # noqa: BLE001 - accounting is optional, running is not
             return None
         if not os.path.isdir(os.path.join(CGROUP_ROOT, "cpuacct")) and not os.path.isfile(
-                os.path.join(CGROUP_ROOT, "cgroup.controllers")):
+            os.path.join(CGROUP_ROOT, "cgroup.controllers")
+        ):
             return None
         return f"/{CGROUP_PARENT}/docker-{self.token[:16]}"
 
@@ -191,8 +221,10 @@ class DockerSandbox(Sandbox):
             if self.image_mode != "offline" and self._has_image(language.image):
                 self._images[language.name] = (language.image, [])
             elif self.image_mode == "production":
-                raise SandboxUnavailable(f"image {language.image} is not present; build it from "
-                                         f"sandboxes/docker/Dockerfile.{language.name}")
+                raise SandboxUnavailable(
+                    f"image {language.image} is not present; build it from "
+                    f"sandboxes/docker/Dockerfile.{language.name}"
+                )
             else:
                 binds = [("/usr", "/usr")]
                 if os.path.isdir("/etc/alternatives"):
@@ -215,16 +247,26 @@ class DockerSandbox(Sandbox):
             path = os.path.join(job_dir, os.path.basename(MANIFEST))
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with open(fd, "w", encoding="utf-8") as fh:
-                json.dump(batch_spec(jobs, oom_control=OOM_CONTROL, switch_uids=True,
-                                     syscall_filter=self.syscall_filter), fh)
+                json.dump(
+                    batch_spec(
+                        jobs,
+                        oom_control=OOM_CONTROL,
+                        switch_uids=True,
+                        syscall_filter=self.syscall_filter,
+                    ),
+                    fh,
+                )
             volumes = {host: {"bind": target, "mode": "ro"} for host, target in binds}
             volumes[AGENT_HOST_DIR] = {"bind": AGENT_DIR, "mode": "ro"}
             volumes[job_dir] = {"bind": os.path.dirname(MANIFEST), "mode": "ro"}
-            tmpfs = {"/work": "rw,exec,nosuid,nodev,size=256m,mode=755",
-                     "/tmp": "rw,exec,nosuid,nodev,size=64m,mode=1777"}
+            tmpfs = {
+                "/work": "rw,exec,nosuid,nodev,size=256m,mode=755",
+                "/tmp": "rw,exec,nosuid,nodev,size=64m,mode=1777",
+            }
             if ("/usr", "/usr") in binds:  # the host's /usr: hide what toolchains don't need
-                tmpfs.update({path: "ro,nosuid,nodev,noexec,size=4k,mode=755"
-                              for path in HIDDEN_HOST_DIRS})
+                tmpfs.update(
+                    {path: "ro,nosuid,nodev,noexec,size=4k,mode=755" for path in HIDDEN_HOST_DIRS}
+                )
             container = self.client.containers.run(
                 image,
                 command=[*AGENT_ARGV, MANIFEST],

@@ -69,8 +69,14 @@ class RunResult:
     phase: str
 
     def to_dict(self) -> dict:
-        return {"status": self.status.value, "exit_code": self.exit_code, "stdout": self.stdout,
-                "stderr": self.stderr, "wall_s": round(self.wall_s, 4), "phase": self.phase}
+        return {
+            "status": self.status.value,
+            "exit_code": self.exit_code,
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "wall_s": round(self.wall_s, 4),
+            "phase": self.phase,
+        }
 
 
 @dataclass(frozen=True)
@@ -93,8 +99,13 @@ def run_timeout_s(language: Language, program: Program) -> float:
     return program.timeout_s * language.time_factor
 
 
-def make_job(program: Program, *, token: str | None = None, use_nproc_rlimit: bool = False,
-             address_space: bool = False) -> Job:
+def make_job(
+    program: Program,
+    *,
+    token: str | None = None,
+    use_nproc_rlimit: bool = False,
+    address_space: bool = False,
+) -> Job:
     """Translate ``program`` into the agent's job description.
 
     ``use_nproc_rlimit``: set RLIMIT_NPROC (hosts without a pids cgroup). ``address_space``:
@@ -106,20 +117,44 @@ def make_job(program: Program, *, token: str | None = None, use_nproc_rlimit: bo
     files = [(main, program.source), *program.extra_files]
     steps = []
     if lang.compile_argv is not None:
-        steps.append({"phase": "compile", "argv": expand(lang, lang.compile_argv, main, memory_mb),
-                      "timeout_s": lang.compile_timeout_s})
-    steps.append({"phase": "run", "argv": expand(lang, lang.run_argv, main, memory_mb),
-                  "timeout_s": run_timeout_s(lang, program), "stdin": program.stdin})
-    env = {"PATH": lang.search_path(), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-           "SANDBOX_RUN": token or uuid.uuid4().hex, **dict(lang.env)}
-    spec = {"files": files, "steps": steps, "env": env, "output_bytes": OUTPUT_BYTES,
-            "file_size_bytes": FILE_SIZE_BYTES, "nofile": NOFILE,
-            "nproc": lang.nproc if use_nproc_rlimit else None,
-            "address_space_mb": memory_mb if address_space else None}
+        steps.append(
+            {
+                "phase": "compile",
+                "argv": expand(lang, lang.compile_argv, main, memory_mb),
+                "timeout_s": lang.compile_timeout_s,
+            }
+        )
+    steps.append(
+        {
+            "phase": "run",
+            "argv": expand(lang, lang.run_argv, main, memory_mb),
+            "timeout_s": run_timeout_s(lang, program),
+            "stdin": program.stdin,
+        }
+    )
+    env = {
+        "PATH": lang.search_path(),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "SANDBOX_RUN": token or uuid.uuid4().hex,
+        **dict(lang.env),
+    }
+    spec = {
+        "files": files,
+        "steps": steps,
+        "env": env,
+        "output_bytes": OUTPUT_BYTES,
+        "file_size_bytes": FILE_SIZE_BYTES,
+        "nofile": NOFILE,
+        "nproc": lang.nproc if use_nproc_rlimit else None,
+        "address_space_mb": memory_mb if address_space else None,
+    }
     return Job(language=lang, memory_mb=memory_mb, spec=spec)
 
 
-def to_result(job: Job, raw: dict | None, lost_reason: str = "the sandbox lost this run") -> RunResult:
+def to_result(
+    job: Job, raw: dict | None, lost_reason: str = "the sandbox lost this run"
+) -> RunResult:
     """Classify the agent's raw facts for ``job`` (``None``: the agent never reported it)."""
     if raw is None:
         return RunResult(RunStatus.SANDBOX_ERROR, None, "", lost_reason, 0.0, "setup")
@@ -136,8 +171,14 @@ def to_result(job: Job, raw: dict | None, lost_reason: str = "the sandbox lost t
         stderr=raw.get("stderr", ""),
         memory_markers=job.language.memory_markers,
     )
-    return RunResult(status, raw.get("exit_code"), raw.get("stdout", ""), stderr,
-                     float(raw.get("wall_s", 0.0)), raw["phase"])
+    return RunResult(
+        status,
+        raw.get("exit_code"),
+        raw.get("stdout", ""),
+        stderr,
+        float(raw.get("wall_s", 0.0)),
+        raw["phase"],
+    )
 
 
 def batch_deadline_s(jobs: list[Job]) -> float:
@@ -154,8 +195,13 @@ def group_memory_mb(jobs: list[Job]) -> int:
     return max(job.memory_mb for job in jobs) + AGENT_MEMORY_MB + headroom
 
 
-def batch_spec(jobs: list[Job], *, oom_control: str | None, switch_uids: bool = False,
-               syscall_filter: bool = False) -> dict:
+def batch_spec(
+    jobs: list[Job],
+    *,
+    oom_control: str | None,
+    switch_uids: bool = False,
+    syscall_filter: bool = False,
+) -> dict:
     """The agent's input for a batch of one language: jobs plus, for two or more compiled
     programs of a language that declares it, the batch compile (see ``agent.compile_all``).
 
@@ -165,8 +211,12 @@ def batch_spec(jobs: list[Job], *, oom_control: str | None, switch_uids: bool = 
     if len(jobs) > MAX_BATCH:
         raise ValueError(f"a batch holds at most {MAX_BATCH} programs, got {len(jobs)}")
     lang = jobs[0].language
-    spec: dict = {"jobs": [job.spec for job in jobs], "work_root": "/work",
-                  "oom_control": oom_control, "syscall_filter": syscall_filter}
+    spec: dict = {
+        "jobs": [job.spec for job in jobs],
+        "work_root": "/work",
+        "oom_control": oom_control,
+        "syscall_filter": syscall_filter,
+    }
     if switch_uids:
         spec.update(uid_base=PROGRAM_UID_BASE, compile_uid=COMPILE_UID)
     if lang.batch_compiles and len(jobs) > 1:

@@ -29,27 +29,51 @@ _BY_EXTENSION = {lang.extension: name for name, lang in LANGUAGES.items()}
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sandboxes.run",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("files", type=Path, nargs="+", metavar="FILE",
-                        help="a program's main source file; several run as one batch")
-    parser.add_argument("--language", action="append", default=[],
-                        help=f"one of {', '.join(LANGUAGES)} (or an alias); once for every "
-                             "FILE or once per FILE (default: from each FILE's extension)")
-    parser.add_argument("--stdin", type=Path, action="append", default=[],
-                        help="file fed to the program's stdin; once for every FILE or once "
-                             "per FILE")
-    parser.add_argument("--timeout", type=float, default=None,
-                        help="run wall-clock limit in seconds (scaled by the language's factor)")
+    parser = argparse.ArgumentParser(
+        prog="python -m sandboxes.run", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "files",
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        help="a program's main source file; several run as one batch",
+    )
+    parser.add_argument(
+        "--language",
+        action="append",
+        default=[],
+        help=f"one of {', '.join(LANGUAGES)} (or an alias); once for every "
+        "FILE or once per FILE (default: from each FILE's extension)",
+    )
+    parser.add_argument(
+        "--stdin",
+        type=Path,
+        action="append",
+        default=[],
+        help="file fed to the program's stdin; once for every FILE or once per FILE",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="run wall-clock limit in seconds (scaled by the language's factor)",
+    )
     parser.add_argument("--memory_mb", type=int, default=None, help="memory limit in MiB")
     parser.add_argument("--backend", choices=BACKENDS, default="auto")
-    parser.add_argument("--max_chars", type=int, default=4000,
-                        help="keep at most this many characters of stdout and of stderr")
+    parser.add_argument(
+        "--max_chars",
+        type=int,
+        default=4000,
+        help="keep at most this many characters of stdout and of stderr",
+    )
     return parser
 
 
 def _truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit] + f"\n...[{len(text) - limit} chars truncated]"
+    return (
+        text if len(text) <= limit else text[:limit] + f"\n...[{len(text) - limit} chars truncated]"
+    )
 
 
 def _per_file(values: list, count: int, flag: str) -> list:
@@ -57,8 +81,9 @@ def _per_file(values: list, count: int, flag: str) -> list:
     if len(values) in (0, 1):
         return values * count if values else [None] * count
     if len(values) != count:
-        raise ValueError(f"{flag} given {len(values)} times for {count} files: give it once "
-                         "or once per file")
+        raise ValueError(
+            f"{flag} given {len(values)} times for {count} files: give it once or once per file"
+        )
     return values
 
 
@@ -66,8 +91,10 @@ def _language_of(path: Path, name: str | None) -> str:
     if name is not None:
         return resolve_language(name).name
     if path.suffix not in _BY_EXTENSION:
-        raise ValueError(f"cannot tell the language of {path} from its extension; "
-                         f"pass --language (extensions: {', '.join(sorted(_BY_EXTENSION))})")
+        raise ValueError(
+            f"cannot tell the language of {path} from its extension; "
+            f"pass --language (extensions: {', '.join(sorted(_BY_EXTENSION))})"
+        )
     return _BY_EXTENSION[path.suffix]
 
 
@@ -78,9 +105,15 @@ def programs_from_args(args: argparse.Namespace) -> list[Program]:
     stdins = _per_file(args.stdin, count, "--stdin")
     programs = []
     for path, language, stdin in zip(args.files, languages, stdins, strict=True):
-        programs.append(Program(_language_of(path, language), path.read_text(encoding="utf-8"),
-                                stdin=stdin.read_text(encoding="utf-8") if stdin else "",
-                                timeout_s=args.timeout, memory_mb=args.memory_mb))
+        programs.append(
+            Program(
+                _language_of(path, language),
+                path.read_text(encoding="utf-8"),
+                stdin=stdin.read_text(encoding="utf-8") if stdin else "",
+                timeout_s=args.timeout,
+                memory_mb=args.memory_mb,
+            )
+        )
     return programs
 
 

@@ -88,8 +88,12 @@ class ProcessOutcome:
         return -self.exit_code if self.exit_code is not None and self.exit_code < 0 else None
 
 
-def _child_setup(limits: Limits, cgroup_procs: tuple[str, ...], user: int | None,
-                 pre_exec: Callable[[], None] | None) -> None:
+def _child_setup(
+    limits: Limits,
+    cgroup_procs: tuple[str, ...],
+    user: int | None,
+    pre_exec: Callable[[], None] | None,
+) -> None:
     """Runs in the child between fork and exec (async-signal-safe enough for CPython's use).
 
     Order: join cgroups and set ``oom_score_adj`` while still privileged, set the rlimits,
@@ -276,4 +280,3 @@ def spawn(
         stderr=bytes(err_buf),
         wall_s=time.monotonic() - start,
     )
-

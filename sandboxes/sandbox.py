@@ -40,8 +40,9 @@ class Sandbox(abc.ABC):
         if batch_size < 1 or workers < 1:
             raise ValueError(f"batch_size and workers must be >= 1, got {batch_size}, {workers}")
         if batch_size > MAX_BATCH:
-            raise ValueError(f"batch_size must be <= {MAX_BATCH} (one uid per program), "
-                             f"got {batch_size}")
+            raise ValueError(
+                f"batch_size must be <= {MAX_BATCH} (one uid per program), got {batch_size}"
+            )
         if not 0.01 <= cpus <= 1024:
             raise ValueError(f"cpus must be between 0.01 and 1024, got {cpus!r}")
         self.batch_size = batch_size
@@ -70,7 +71,7 @@ class Sandbox(abc.ABC):
         while pending:
             got = self._run_group(pending)[: len(pending)]
             results += got
-            pending = pending[len(got):]
+            pending = pending[len(got) :]
             if not pending:
                 break
             if got:
@@ -88,9 +89,11 @@ class Sandbox(abc.ABC):
         groups: dict[tuple[str, int], list[int]] = {}
         for i, job in enumerate(jobs):
             groups.setdefault((job.language.name, job.memory_mb), []).append(i)
-        chunks = [indices[start:start + self.batch_size]
-                  for indices in groups.values()
-                  for start in range(0, len(indices), self.batch_size)]
+        chunks = [
+            indices[start : start + self.batch_size]
+            for indices in groups.values()
+            for start in range(0, len(indices), self.batch_size)
+        ]
 
         def run(idx: list[int]) -> list[dict | None]:
             return self._run_chunk([jobs[i] for i in idx])
@@ -108,8 +111,12 @@ class Sandbox(abc.ABC):
 
     # -- public API -----------------------------------------------------------------------
     def make_job(self, program: Program) -> Job:
-        return make_job(program, token=self.token, use_nproc_rlimit=not self.has_cgroups,
-                        address_space=not self.has_cgroups)
+        return make_job(
+            program,
+            token=self.token,
+            use_nproc_rlimit=not self.has_cgroups,
+            address_space=not self.has_cgroups,
+        )
 
     def run(self, program: Program) -> RunResult:
         """Compile (if needed) and run one program."""
@@ -142,11 +149,17 @@ class Sandbox(abc.ABC):
             good, bad = results[2 * i], results[2 * i + 1]
             if good.status != RunStatus.OK or good.stdout.strip() != "ok":
                 tail = (good.stderr or good.stdout)[-400:].strip()
-                report[name] = (False, f"{self.name}: the passing {name} program ended in "
-                                       f"{good.status.value} ({good.phase}): {tail}")
+                report[name] = (
+                    False,
+                    f"{self.name}: the passing {name} program ended in "
+                    f"{good.status.value} ({good.phase}): {tail}",
+                )
             elif bad.status != RunStatus.RUNTIME_ERROR:
-                report[name] = (False, f"{self.name}: the failing {name} program ended in "
-                                       f"{bad.status.value}, expected runtime_error")
+                report[name] = (
+                    False,
+                    f"{self.name}: the failing {name} program ended in "
+                    f"{bad.status.value}, expected runtime_error",
+                )
             else:
                 report[name] = (True, f"{self.name}: {name} ok ({self.toolchain_version(name)})")
         return report
@@ -156,13 +169,16 @@ class Sandbox(abc.ABC):
         lang = resolve_language(language)
         if lang.name not in self._versions:
             job = self.make_job(Program(lang.name, lang.smoke_ok))
-            job.spec["steps"] = [{"phase": "run", "argv": list(lang.version_argv),
-                                  "timeout_s": 30.0, "stdin": ""}]
+            job.spec["steps"] = [
+                {"phase": "run", "argv": list(lang.version_argv), "timeout_s": 30.0, "stdin": ""}
+            ]
             result = to_result(job, self._run_jobs([job])[0])
             text = (result.stdout.strip() or result.stderr.strip()).splitlines()
             if result.status != RunStatus.OK or not text:
-                raise SandboxUnavailable(f"{self.name}: {lang.name} toolchain does not answer: "
-                                         f"{result.status.value} {result.stderr[-300:]}")
+                raise SandboxUnavailable(
+                    f"{self.name}: {lang.name} toolchain does not answer: "
+                    f"{result.status.value} {result.stderr[-300:]}"
+                )
             self._versions[lang.name] = text[0].strip()
         return self._versions[lang.name]
 

@@ -88,7 +88,9 @@ class Candidate:
         """The candidate a rejected row was made from (``reject`` keeps the whole record in
         ``record``): pair, translation and verdict as far as they got."""
         if not row.record:
-            raise ValueError(f"rejected row of {row.pair_id} ({row.stage}: {row.reason}) keeps no record")
+            raise ValueError(
+                f"rejected row of {row.pair_id} ({row.stage}: {row.reason}) keeps no record"
+            )
         record = json.loads(row.record)
         return cls(
             SourcePair.from_row(record["pair"]),

@@ -40,14 +40,21 @@ def allowed_missing() -> frozenset[str]:
 def missing(part: str, why: str) -> NoReturn:
     """``part`` is not usable here (``why``): fail, or skip when a developer opted out."""
     if in_ci():
-        ignored = (f" ({ALLOW_MISSING}={os.environ[ALLOW_MISSING]} is ignored in CI)"
-                   if part in allowed_missing() else "")
-        pytest.fail(f"{part} is missing in CI, which must install it: {why}{ignored}",
-                    pytrace=False)
+        ignored = (
+            f" ({ALLOW_MISSING}={os.environ[ALLOW_MISSING]} is ignored in CI)"
+            if part in allowed_missing()
+            else ""
+        )
+        pytest.fail(
+            f"{part} is missing in CI, which must install it: {why}{ignored}", pytrace=False
+        )
     if part in allowed_missing():
         pytest.skip(f"{part} is missing ({why}); allowed by {ALLOW_MISSING}")
-    pytest.fail(f"{part} is missing: {why}. Install it (make system; make test starts Docker) "
-                f"or opt out explicitly: {ALLOW_MISSING}={part}", pytrace=False)
+    pytest.fail(
+        f"{part} is missing: {why}. Install it (make system; make test starts Docker) "
+        f"or opt out explicitly: {ALLOW_MISSING}={part}",
+        pytrace=False,
+    )
 
 
 _SANDBOXES: dict[str, Sandbox] = {}

@@ -39,8 +39,12 @@ def declared_flags(cli: str) -> list[str]:
     if ":" in where:
         module, function = where.split(":")
         parser = getattr(importlib.import_module(module), function)()
-        return [s for action in parser._actions for s in action.option_strings
-                if s.startswith("--") and s != "--help"]
+        return [
+            s
+            for action in parser._actions
+            for s in action.option_strings
+            if s.startswith("--") and s != "--help"
+        ]
     text = (ROOT / where).read_text(encoding="utf-8")
     return re.findall(r'add(?:_argument)?\(\s*"(--\w+)"', text)
 
@@ -60,7 +64,9 @@ def test_every_flag_runs_through_its_cli(cli):
     assert declared, f"no flags found in {PARSERS[cli]}: the pattern no longer matches"
     pending = PENDING.get(cli, set())
     assert pending <= set(declared), f"pending flags no longer in {cli}: {pending - set(declared)}"
-    untested = [flag for flag in declared if flag not in flags_passed_by_tests(cli) and flag not in pending]
+    untested = [
+        flag for flag in declared if flag not in flags_passed_by_tests(cli) and flag not in pending
+    ]
     assert untested == [], f"{cli} flags no test passes to its CLI: {untested}"
 
 
@@ -68,8 +74,14 @@ def test_pipeline_help_lists_every_flag_once_grouped_by_stage():
     from pipeline.options import GROUPS, help_parser
     from pipeline.settings import flags_of
 
-    out = subprocess.run([sys.executable, "-m", "pipeline.run", "--help"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "pipeline.run", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     flags = declared_flags("pipeline.run")
     assert len(flags) == len(set(flags))
     for flag in flags:  # once in the option list (the usage line names it too)
@@ -78,7 +90,9 @@ def test_pipeline_help_lists_every_flag_once_grouped_by_stage():
     for title, config in GROUPS:
         assert f"\n{title}:\n" in out
         group = help_parser()._action_groups[titles.index(title)]
-        assert [a.option_strings[0] for a in group._group_actions] == [f"--{f.name}" for _, f in flags_of(config)]
+        assert [a.option_strings[0] for a in group._group_actions] == [
+            f"--{f.name}" for _, f in flags_of(config)
+        ]
 
 
 def test_docs_flag_list_is_the_help():
@@ -92,8 +106,20 @@ def test_docs_flag_list_is_the_help():
 
 
 def test_a_misspelled_flag_stops_the_run_with_a_did_you_mean(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "pipeline.run", "--target_langauges=go", "--runner=DirectRunner",
-                          f"--output={tmp_path / 'out'}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline.run",
+            "--target_langauges=go",
+            "--runner=DirectRunner",
+            f"--output={tmp_path / 'out'}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 2
     assert run.stderr.strip().splitlines()[-1] == (
         "error: unrecognized flag --target_langauges; did you mean --target_languages?"
@@ -104,10 +130,28 @@ def test_a_misspelled_flag_stops_the_run_with_a_did_you_mean(tmp_path):
 def test_beam_runner_flags_are_not_unknown():
     from pipeline.options import unknown_flags
 
-    assert unknown_flags(["--runner=DataflowRunner", "--project=p", "--region", "r", "--flink_master=h:1",
-                          "--spark_master_url=spark://h", "--direct_num_workers=2", "--experiments=a",
-                          "--experiments=b", "--target_languages=go", "--emit_repo_corpus"]) is None
-    assert unknown_flags(["--num_shard=2"]) == "unrecognized flag --num_shard; did you mean --num_shards?"
+    assert (
+        unknown_flags(
+            [
+                "--runner=DataflowRunner",
+                "--project=p",
+                "--region",
+                "r",
+                "--flink_master=h:1",
+                "--spark_master_url=spark://h",
+                "--direct_num_workers=2",
+                "--experiments=a",
+                "--experiments=b",
+                "--target_languages=go",
+                "--emit_repo_corpus",
+            ]
+        )
+        is None
+    )
+    assert (
+        unknown_flags(["--num_shard=2"])
+        == "unrecognized flag --num_shard; did you mean --num_shards?"
+    )
 
 
 def test_one_default_per_setting():
@@ -122,24 +166,49 @@ def test_one_default_per_setting():
     dedup = vars(dedup_parser().parse_args(["--input=x", "--output=y"]))
     run = vars(help_parser().parse_args([]))
     assert (dedup["threshold"], dedup["num_perm"], dedup["ngram"], dedup["seed"]) == (
-        run["dedup_threshold"], run["num_perm"], run["ngram"], run["seed"])
+        run["dedup_threshold"],
+        run["num_perm"],
+        run["ngram"],
+        run["seed"],
+    )
     m = MinHashConfig()
     assert (m.threshold, m.num_perm, m.ngram, m.seed) == (0.7, 256, 5, DEFAULT_SEED)
     assert SplitConfig().seed == TranslateConfig().seed == run["seed"] == DEFAULT_SEED
 
 
 def test_a_misspelled_dedup_flag_stops_the_dedup_cli(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "pipeline.dedup", "--input=x.jsonl", f"--output={tmp_path / 'o'}",
-                          "--thresold=0.5", "--direct_num_workers=1"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=120)
-    assert (run.returncode, run.stderr.strip()) == (2, "error: unrecognized flag --thresold; did you mean --threshold?")
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline.dedup",
+            "--input=x.jsonl",
+            f"--output={tmp_path / 'o'}",
+            "--thresold=0.5",
+            "--direct_num_workers=1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (run.returncode, run.stderr.strip()) == (
+        2,
+        "error: unrecognized flag --thresold; did you mean --threshold?",
+    )
 
 
-@pytest.mark.parametrize(("flag", "message"), [
-    ("--dedup_threshold=1.5", "error: --dedup_threshold must be in (0, 1), got 1.5"),
-    ("--num_samples=0", "error: --num_samples must be >= 1, got 0"),
-    ("--split_fractions=1,1", "error: --split_fractions must be three non-negative numbers summing to 1, got '1,1'"),
-])
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        ("--dedup_threshold=1.5", "error: --dedup_threshold must be in (0, 1), got 1.5"),
+        ("--num_samples=0", "error: --num_samples must be >= 1, got 0"),
+        (
+            "--split_fractions=1,1",
+            "error: --split_fractions must be three non-negative numbers summing to 1, got '1,1'",
+        ),
+    ],
+)
 def test_a_bad_value_is_named_by_its_flag(flag, message, tmp_path):
     from pipeline.run import main
 

@@ -18,34 +18,63 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TOP = ("pipeline", "sandboxes", "languages", "model", "eval", "schemas", "docs", "tests", "scripts", "bench",
-       "docker")
+TOP = (
+    "pipeline",
+    "sandboxes",
+    "languages",
+    "model",
+    "eval",
+    "schemas",
+    "docs",
+    "tests",
+    "scripts",
+    "bench",
+    "docker",
+)
 TEXT = {".py", ".md", ".sh", ".toml", ".yaml", ".yml", ".txt", ".cfg"}
 #: Names of files the code reads or writes in someone else's tree, not documents of ours.
 NOT_OURS = {"LICENSE.md"}
 
 DOC = re.compile(r"(?<![\w/.$-])((?:docs/[\w./-]+|[A-Z][A-Z_-]+)\.md)\b")
 LINK = re.compile(r"\]\(([\w./-]+\.md)(?:#[\w-]*)?\)")
-PATH = re.compile(r"(?<![\w./$-])((?:" + "|".join(TOP) + r")/[\w./-]*?(?:\.[a-z]{1,5}|/))(?![\w.$<{*-])")
+PATH = re.compile(
+    r"(?<![\w./$-])((?:" + "|".join(TOP) + r")/[\w./-]*?(?:\.[a-z]{1,5}|/))(?![\w.$<{*-])"
+)
 
 
 def tracked_text_files() -> list[Path]:
-    names = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split()
+    names = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     paths = [ROOT / n for n in names]
     return [p for p in paths if p.is_file() and (p.suffix in TEXT or p.name == "Makefile")]
 
 
 def missing_references() -> list[str]:
-    md_names = {p.name for p in map(Path, subprocess.run(["git", "ls-files", "*.md"], cwd=ROOT, capture_output=True,
-                                                         text=True, check=True).stdout.split())}
+    md_names = {
+        p.name
+        for p in map(
+            Path,
+            subprocess.run(
+                ["git", "ls-files", "*.md"], cwd=ROOT, capture_output=True, text=True, check=True
+            ).stdout.split(),
+        )
+    }
     md_names |= {p.name for p in (ROOT / "docs").glob("*.md")}
     missing = []
     for path in tracked_text_files():
         text = path.read_text(encoding="utf-8", errors="replace")
         where = path.relative_to(ROOT)
         for ref in DOC.findall(text):
-            if ref in NOT_OURS or (ROOT / ref).is_file() or (ref.upper() == ref and ref in md_names):
+            if (
+                ref in NOT_OURS
+                or (ROOT / ref).is_file()
+                or (ref.upper() == ref and ref in md_names)
+            ):
                 continue
             missing.append(f"{where}: {ref}")
         for ref in LINK.findall(text):
@@ -71,7 +100,9 @@ def test_the_design_page_has_the_sections_the_code_cites():
         text = path.read_text(encoding="utf-8", errors="replace")
         for group in re.findall(r"docs/design\.md,\s+((?:\"[^\"]+\"(?:,\s*)?)+)", text):
             cited |= {" ".join(name.split()) for name in re.findall(r"\"([^\"]+)\"", group)}
-    assert cited and cited <= sections, f"cited sections missing from docs/design.md: {sorted(cited - sections)}"
+    assert cited and cited <= sections, (
+        f"cited sections missing from docs/design.md: {sorted(cited - sections)}"
+    )
 
 
 def test_contracts_list_every_stage_and_the_sources_package():

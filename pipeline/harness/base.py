@@ -82,7 +82,9 @@ def pick_function(defined: list[str], func_name: str, ignore: tuple[str, ...] = 
     unique = list(dict.fromkeys(names))
     if len(unique) == 1:
         return unique[0]
-    raise Unrenderable(f"function {func_name!r} not found in translation (defined: {', '.join(unique[:8]) or 'none'})")
+    raise Unrenderable(
+        f"function {func_name!r} not found in translation (defined: {', '.join(unique[:8]) or 'none'})"
+    )
 
 
 def split_top_level(text: str, sep: str = ",") -> list[str]:

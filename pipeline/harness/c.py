@@ -42,7 +42,9 @@ _PRELUDE = (
     "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <math.h>\n"
     "#include <stdbool.h>\n#include <stdint.h>\n#include <ctype.h>\n#include <limits.h>\n"
 )
-_INTS = re.compile(r"^(?:const\s+)?(?:(?:unsigned|signed|long|short|int|char|size_t|ssize_t|int\d+_t|uint\d+_t|long long)\s*)+$")
+_INTS = re.compile(
+    r"^(?:const\s+)?(?:(?:unsigned|signed|long|short|int|char|size_t|ssize_t|int\d+_t|uint\d+_t|long long)\s*)+$"
+)
 
 
 def _kind(t: str) -> str:
@@ -129,10 +131,17 @@ def _arguments(args: tuple[Any, ...], ctypes: list[str], name: str) -> list[str]
         kind = _kind(ctypes[j])
         if _python_kind(a) == "list":
             elem = re.sub(r"\bconst\b|\*", "", ctypes[j]).strip()
-            if kind != "pointer" or j + 1 >= len(ctypes) or _kind(ctypes[j + 1]) != "int" or _kind(elem) not in (
-                    "int", "float", "bool", "char"):
+            if (
+                kind != "pointer"
+                or j + 1 >= len(ctypes)
+                or _kind(ctypes[j + 1]) != "int"
+                or _kind(elem) not in ("int", "float", "bool", "char")
+            ):
                 raise Unrenderable("list in c (no array and length parameters)")
-            items = ", ".join(literal(x, "int" if _kind(elem) == "char" else _kind(elem)) for x in a) or "0"
+            items = (
+                ", ".join(literal(x, "int" if _kind(elem) == "char" else _kind(elem)) for x in a)
+                or "0"
+            )
             out += [f"({elem}[]){{{items}}}", str(len(a))]
             j += 2
         else:
@@ -221,7 +230,11 @@ def render(req: HarnessRequest) -> str:
         else:
             body = f'{ret_c} r = {call}; __ct_emit_head("CASE {i} "); {printer}'
         lines.append(f"  {{ {body} __ct_emit_end(); }}")
-    lines += ['  __ct_emit_head("END "); printf("%s", __ct_nonce); __ct_emit_end();', "  return 0;", "}"]
+    lines += [
+        '  __ct_emit_head("END "); printf("%s", __ct_nonce); __ct_emit_end();',
+        "  return 0;",
+        "}",
+    ]
     return _PRELUDE + code.rstrip() + "\n" + _HELPERS + "\n" + "\n".join(lines) + "\n"
 
 

@@ -177,7 +177,9 @@ def literal(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return "{" + ", ".join(literal(x) for x in v) + "}"
     if isinstance(v, dict):
-        return "{" + ", ".join("{" + literal(k) + ", " + literal(x) + "}" for k, x in v.items()) + "}"
+        return (
+            "{" + ", ".join("{" + literal(k) + ", " + literal(x) + "}" for k, x in v.items()) + "}"
+        )
     raise Unrenderable(f"{type(v).__name__} value in cpp")
 
 
@@ -216,8 +218,13 @@ def _is_template(code: str, name: str) -> bool:
 def render(req: HarnessRequest) -> str:
     check_arity(req)
     name = pick_function(defined_functions(req.code), req.func_name)
-    out = [_PRELUDE, "#include <iterator>\n#include <string_view>\n#include <typeinfo>\n#include <cstdio>",
-           _without_main(req.code).rstrip(), _HELPERS, "int main() {"]
+    out = [
+        _PRELUDE,
+        "#include <iterator>\n#include <string_view>\n#include <typeinfo>\n#include <cstdio>",
+        _without_main(req.code).rstrip(),
+        _HELPERS,
+        "int main() {",
+    ]
     # Plain functions: arguments take the declared parameter types (decltype(&f)). Templates
     # (auto parameters) have no such type: arguments take the C++ image of the Python types.
     template = _is_template(req.code, name)
@@ -237,7 +244,9 @@ def render(req: HarnessRequest) -> str:
         args = pad_args(req, case)
         decls = " ".join(f"{types[j]} a{j}{_braced(a)};" for j, a in enumerate(args))
         call = f"{name}({', '.join(f'a{j}' for j in range(len(args)))})"
-        if returns == "none":  # the source returns nothing: its translation's result is not looked at
+        if (
+            returns == "none"
+        ):  # the source returns nothing: its translation's result is not looked at
             body = f'{call}; return "N";'
         else:
             body = f"return __h::{'value_bool' if returns == 'bool' else 'value'}(({call}, __h::VoidTag{{}}));"

@@ -31,7 +31,19 @@ from pipeline.harness.base import (
 LANGUAGE = "go"
 _FUNC = re.compile(r"^func\s+([A-Za-z_]\w*)\s*(\[[^\]]*\])?\s*\(", re.MULTILINE)
 _PACKAGE = re.compile(r"^\s*package\s+\w+\s*;?\s*$", re.MULTILINE)
-_INT_TYPES = {"int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "uintptr"}
+_INT_TYPES = {
+    "int",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "uintptr",
+}
 
 _HELPERS = """
 func __ser(b *__strings.Builder, r __reflect.Value) {
@@ -158,7 +170,9 @@ def literal(v: Any, t: str) -> str:
             raise Unrenderable(f"{v!r} for {t} in go")
         return f"{t}({ord(v)})"
     if t.startswith("[]"):
-        if not isinstance(v, (list, tuple)) and not (isinstance(v, str) and t in ("[]rune", "[]byte")):
+        if not isinstance(v, (list, tuple)) and not (
+            isinstance(v, str) and t in ("[]rune", "[]byte")
+        ):
             raise Unrenderable(f"{type(v).__name__} for {t} in go")
         if isinstance(v, str):
             return f"{t}({c_string(v)})"
@@ -174,7 +188,11 @@ def literal(v: Any, t: str) -> str:
             if depth == 0:
                 break
         k_t, v_t = t[4:i], t[i + 1 :]
-        return f"{t}{{" + ", ".join(f"{literal(k, k_t)}: {literal(x, v_t)}" for k, x in v.items()) + "}"
+        return (
+            f"{t}{{"
+            + ", ".join(f"{literal(k, k_t)}: {literal(x, v_t)}" for k, x in v.items())
+            + "}"
+        )
     if t.startswith("*"):
         raise Unrenderable(f"pointer parameter {t} in go")
     raise Unrenderable(f"parameter type {t} in go")
@@ -197,8 +215,11 @@ def generic_literal(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return "[]interface{}{" + ", ".join(generic_literal(x) for x in v) + "}"
     if isinstance(v, dict):
-        return "map[string]interface{}{" + ", ".join(
-            f"{c_string(_key_text(k))}: {generic_literal(x)}" for k, x in v.items()) + "}"
+        return (
+            "map[string]interface{}{"
+            + ", ".join(f"{c_string(_key_text(k))}: {generic_literal(x)}" for k, x in v.items())
+            + "}"
+        )
     raise Unrenderable(f"{type(v).__name__} value in go")
 
 
@@ -224,8 +245,13 @@ def _params(text: str) -> list[str]:
         if len(parts) == 2 and re.fullmatch(r"[A-Za-z_]\w*", parts[0]):
             types.append(parts[1].strip())
         else:
-            types.append(None if re.fullmatch(r"[A-Za-z_]\w*", item) and item not in _INT_TYPES | {
-                "string", "bool", "float64", "float32", "rune", "byte", "any"} else item)
+            types.append(
+                None
+                if re.fullmatch(r"[A-Za-z_]\w*", item)
+                and item
+                not in _INT_TYPES | {"string", "bool", "float64", "float32", "rune", "byte", "any"}
+                else item
+            )
     out: list[str] = []
     pending = 0
     for t in types:
@@ -293,7 +319,9 @@ def render(req: HarnessRequest) -> str:
             body = f'{call}; return "N"'
         else:
             err = f'if {names[-1]} != nil {{ return __raised("error") }}; ' if has_err else ""
-            got = f"__value({', '.join(names[: len(values)])})" if values else '"N"'  # only an error: nil is null
+            got = (
+                f"__value({', '.join(names[: len(values)])})" if values else '"N"'
+            )  # only an error: nil is null
             body = f"{', '.join(names)} := {call}; {err}return {got}"
         lines.append(f"\t__case({i}, func() string {{ {body} }})")
     lines += ['\t__emit("END " + __nonce)', "}"]

@@ -35,7 +35,18 @@ _METHOD = re.compile(
     r"(?:<[^>]*>\s*)?([\w.$]+(?:\s*<[^(){};]*>)?(?:\s*\[\s*\])*)\s+([A-Za-z_$][\w$]*)\s*\(",
 )
 _CLASS = re.compile(r"\b(?:class|interface|enum|record)\s+([A-Za-z_$][\w$]*)")
-_KEYWORDS = {"if", "for", "while", "switch", "return", "catch", "new", "else", "throw", "synchronized"}
+_KEYWORDS = {
+    "if",
+    "for",
+    "while",
+    "switch",
+    "return",
+    "catch",
+    "new",
+    "else",
+    "throw",
+    "synchronized",
+}
 _IMPORTS = "import java.util.*;\nimport java.util.function.*;\nimport java.util.stream.*;\n"
 
 _HELPERS = r"""
@@ -92,11 +103,36 @@ _HELPERS = r"""
   }
 """.replace("@@PREFIX", PREFIX)
 
-_INTS = {"int": "", "Integer": "", "long": "L", "Long": "L", "short": "", "Short": "", "byte": "", "Byte": ""}
+_INTS = {
+    "int": "",
+    "Integer": "",
+    "long": "L",
+    "Long": "L",
+    "short": "",
+    "Short": "",
+    "byte": "",
+    "Byte": "",
+}
 _FLOATS = {"double": "", "Double": "", "float": "f", "Float": "f"}
-_LISTS = {"List", "ArrayList", "LinkedList", "Collection", "Iterable", "AbstractList", "Deque", "ArrayDeque", "Queue"}
-_MAPS = {"Map": "HashMap", "HashMap": "HashMap", "TreeMap": "TreeMap", "LinkedHashMap": "LinkedHashMap",
-         "SortedMap": "TreeMap", "NavigableMap": "TreeMap"}
+_LISTS = {
+    "List",
+    "ArrayList",
+    "LinkedList",
+    "Collection",
+    "Iterable",
+    "AbstractList",
+    "Deque",
+    "ArrayDeque",
+    "Queue",
+}
+_MAPS = {
+    "Map": "HashMap",
+    "HashMap": "HashMap",
+    "TreeMap": "TreeMap",
+    "LinkedHashMap": "LinkedHashMap",
+    "SortedMap": "TreeMap",
+    "NavigableMap": "TreeMap",
+}
 
 
 def _generic(t: str) -> tuple[str, list[str]]:
@@ -137,7 +173,11 @@ def literal(v: Any, t: str) -> str:
         if math.isnan(x):
             return "Double.NaN" if base.lower() == "double" else "Float.NaN"
         if math.isinf(x):
-            return ("" if x > 0 else "-") + ("Double.POSITIVE_INFINITY" if base.lower() == "double" else "Float.POSITIVE_INFINITY")
+            return ("" if x > 0 else "-") + (
+                "Double.POSITIVE_INFINITY"
+                if base.lower() == "double"
+                else "Float.POSITIVE_INFINITY"
+            )
         return float_text(x) + _FLOATS[base]
     if base in ("boolean", "Boolean"):
         if not isinstance(v, bool):
@@ -155,7 +195,13 @@ def literal(v: Any, t: str) -> str:
         if not isinstance(v, (list, tuple)):
             raise Unrenderable(f"{type(v).__name__} for {t} in java")
         elem = params[0] if params else "Object"
-        impl = "ArrayDeque" if base in ("Deque", "ArrayDeque", "Queue") else "LinkedList" if base == "LinkedList" else "ArrayList"
+        impl = (
+            "ArrayDeque"
+            if base in ("Deque", "ArrayDeque", "Queue")
+            else "LinkedList"
+            if base == "LinkedList"
+            else "ArrayList"
+        )
         items = ", ".join(literal(x, elem) for x in v)
         return f"new {impl}<{elem}>(Arrays.<{elem}>asList({items}))"
     if base in _MAPS:
@@ -196,8 +242,11 @@ def _generic_literal(v: Any) -> str:
 
 
 def _methods(code: str) -> list[re.Match]:
-    return [m for m in _METHOD.finditer(code) if m.group(3) not in _KEYWORDS and m.group(2) not in _KEYWORDS
-            and m.group(2) != "new"]
+    return [
+        m
+        for m in _METHOD.finditer(code)
+        if m.group(3) not in _KEYWORDS and m.group(2) not in _KEYWORDS and m.group(2) != "new"
+    ]
 
 
 def defined_functions(code: str) -> list[str]:
@@ -217,7 +266,10 @@ def _prepare(code: str) -> tuple[str, str, bool]:
     wrapped = not _CLASS.search(body)
     if not wrapped:
         body = re.sub(
-            r"^public\s+((?:final\s+|abstract\s+|sealed\s+)*(?:class|interface|enum|record)\b)", r"\1", body, flags=re.MULTILINE
+            r"^public\s+((?:final\s+|abstract\s+|sealed\s+)*(?:class|interface|enum|record)\b)",
+            r"\1",
+            body,
+            flags=re.MULTILINE,
         )
     return imports, body, wrapped
 
@@ -250,7 +302,11 @@ def render(req: HarnessRequest) -> str:
         owner = cls[-1] if cls else "Main"
         callee = f"{owner}.{name}" if static else f"new {owner}().{name}"
     void = m.group(2).strip() == "void"
-    lines = ["  public static void main(String[] __args) {", "    String __nonce = __nonce();", '    __emit("BEGIN " + __nonce);']
+    lines = [
+        "  public static void main(String[] __args) {",
+        "    String __nonce = __nonce();",
+        '    __emit("BEGIN " + __nonce);',
+    ]
     for i, case in enumerate(req.cases):
         args = ", ".join(literal(a, t) for a, t in zip(pad_args(req, case), params, strict=True))
         call = f"{callee}({args})"

@@ -107,8 +107,12 @@ def defined_functions(code: str) -> list[str]:
 
 
 def _strip_exports(code: str) -> str:
-    code = re.sub(r"^export\s+default\s+(?=(?:async\s+)?function|class)", "", code, flags=re.MULTILINE)
-    return re.sub(r"^export\s+(?=(?:async\s+)?function|const|let|var|class)", "", code, flags=re.MULTILINE)
+    code = re.sub(
+        r"^export\s+default\s+(?=(?:async\s+)?function|class)", "", code, flags=re.MULTILINE
+    )
+    return re.sub(
+        r"^export\s+(?=(?:async\s+)?function|const|let|var|class)", "", code, flags=re.MULTILINE
+    )
 
 
 def render(req: HarnessRequest) -> str:

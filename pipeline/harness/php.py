@@ -90,9 +90,16 @@ def _body(code: str) -> str:
 
 def _callee(code: str, name: str) -> str:
     """``name``, ``Cls::name`` (static method) or ``(new Cls())->name`` (instance method)."""
-    m = re.search(rf"((?:(?:public|private|protected|static|final)\s+)*)function\s+&?\s*{re.escape(name)}\s*\(", code)
+    m = re.search(
+        rf"((?:(?:public|private|protected|static|final)\s+)*)function\s+&?\s*{re.escape(name)}\s*\(",
+        code,
+    )
     classes = [c for c in _CLASS.finditer(code) if m and c.start() < m.start()]
-    if not m or not classes or not re.search(r"^\s*(?:public|private|protected|static)", m.group(0)):
+    if (
+        not m
+        or not classes
+        or not re.search(r"^\s*(?:public|private|protected|static)", m.group(0))
+    ):
         return name
     cls = classes[-1].group(1)
     return f"{cls}::{name}" if "static" in m.group(1) else f"(new {cls}())->{name}"
@@ -103,7 +110,13 @@ def render(req: HarnessRequest) -> str:
     code = _body(req.code)
     name = pick_function(defined_functions(code), req.func_name, ignore=("main", "__construct"))
     callee = _callee(code, name)
-    out = ["<?php", code, _HELPERS, "$__nonce = trim((string) fgets(STDIN));", "__emit('BEGIN ' . $__nonce);"]
+    out = [
+        "<?php",
+        code,
+        _HELPERS,
+        "$__nonce = trim((string) fgets(STDIN));",
+        "__emit('BEGIN ' . $__nonce);",
+    ]
     for i, case in enumerate(req.cases):
         args = ", ".join(literal(a) for a in pad_args(req, case))
         out.append(f"__case({i}, function () {{ return {callee}({args}); }});")

@@ -38,11 +38,24 @@ ANY = PyType("any")
 INT, FLOAT, BOOL, STR, NONE = (PyType(k) for k in SCALARS)
 
 _NAMES = {
-    "int": INT, "float": FLOAT, "bool": BOOL, "str": STR, "None": NONE,
-    "List": "list", "list": "list", "Sequence": "list", "Iterable": "list",
-    "MutableSequence": "list", "Collection": "list",
-    "Dict": "dict", "dict": "dict", "Mapping": "dict", "MutableMapping": "dict",
-    "Tuple": "tuple", "tuple": "tuple", "Optional": "optional",
+    "int": INT,
+    "float": FLOAT,
+    "bool": BOOL,
+    "str": STR,
+    "None": NONE,
+    "List": "list",
+    "list": "list",
+    "Sequence": "list",
+    "Iterable": "list",
+    "MutableSequence": "list",
+    "Collection": "list",
+    "Dict": "dict",
+    "dict": "dict",
+    "Mapping": "dict",
+    "MutableMapping": "dict",
+    "Tuple": "tuple",
+    "tuple": "tuple",
+    "Optional": "optional",
 }
 
 
@@ -87,7 +100,11 @@ def from_annotation(node: ast.expr | None) -> PyType:
         if base == "optional" and len(items) == 1:
             return PyType("optional", (from_annotation(items[0]),))
         if base == "tuple":
-            if len(items) == 2 and isinstance(items[1], ast.Constant) and items[1].value is Ellipsis:
+            if (
+                len(items) == 2
+                and isinstance(items[1], ast.Constant)
+                and items[1].value is Ellipsis
+            ):
                 return PyType("list", (from_annotation(items[0]),))  # Tuple[int, ...] is a sequence
             return PyType("tuple", tuple(from_annotation(i) for i in items))
         if _name(node.value) == "Union" and len(items) == 2:
@@ -125,7 +142,8 @@ def infer(value: Any) -> PyType:
         return PyType("tuple", tuple(infer(v) for v in value))
     if isinstance(value, dict):
         return PyType(
-            "dict", (unify_all([infer(k) for k in value]), unify_all([infer(v) for v in value.values()]))
+            "dict",
+            (unify_all([infer(k) for k in value]), unify_all([infer(v) for v in value.values()])),
         )
     return ANY
 
@@ -173,7 +191,9 @@ def _fill(hint: PyType, seen: PyType) -> PyType:
     if hint.kind == "any":
         return seen
     if seen.kind == hint.kind and len(seen.args) == len(hint.args):
-        return PyType(hint.kind, tuple(_fill(h, s) for h, s in zip(hint.args, seen.args, strict=True)))
+        return PyType(
+            hint.kind, tuple(_fill(h, s) for h, s in zip(hint.args, seen.args, strict=True))
+        )
     if hint.kind == "optional" and seen.kind != "optional":
         return PyType("optional", (_fill(hint.args[0], seen),))
     return hint
@@ -194,7 +214,9 @@ class Signature:
             refine(t, [args[i] for args, _ in cases if i < len(args)])
             for i, t in enumerate(self.param_types)
         )
-        return dataclasses.replace(self, param_types=types, returns=refine(self.returns, [e for _, e in cases]))
+        return dataclasses.replace(
+            self, param_types=types, returns=refine(self.returns, [e for _, e in cases])
+        )
 
 
 def find_function(tree: ast.Module, func_name: str) -> ast.FunctionDef | None:

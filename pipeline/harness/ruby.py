@@ -115,11 +115,17 @@ def render(req: HarnessRequest) -> str:
     check_arity(req)
     name = pick_function(defined_functions(req.code), req.func_name, ignore=("main", "initialize"))
     callee = _callee(req.code, name)
-    out = [req.code.rstrip(), "", _HELPERS, "__nonce = ($stdin.gets || '').strip", "__emit(\"BEGIN #{__nonce}\")"]
+    out = [
+        req.code.rstrip(),
+        "",
+        _HELPERS,
+        "__nonce = ($stdin.gets || '').strip",
+        '__emit("BEGIN #{__nonce}")',
+    ]
     for i, case in enumerate(req.cases):
         args = ", ".join(literal(a) for a in pad_args(req, case))
         out.append(f"__case({i}) {{ {callee}({args}) }}")
-    out.append("__emit(\"END #{__nonce}\")")
+    out.append('__emit("END #{__nonce}")')
     return "\n".join(out) + "\n"
 
 

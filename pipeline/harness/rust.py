@@ -31,7 +31,10 @@ from pipeline.harness.base import (
 )
 
 LANGUAGE = "rust"
-_FN = re.compile(r"^[ \t]*(?:pub(?:\([^)]*\))?\s+)?(?:const\s+)?(?:unsafe\s+)?fn\s+([A-Za-z_]\w*)\s*(<[^(]*>)?\s*\(", re.MULTILINE)
+_FN = re.compile(
+    r"^[ \t]*(?:pub(?:\([^)]*\))?\s+)?(?:const\s+)?(?:unsafe\s+)?fn\s+([A-Za-z_]\w*)\s*(<[^(]*>)?\s*\(",
+    re.MULTILINE,
+)
 _INTS = {"i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize"}
 _MAPS = {"HashMap": "std::collections::HashMap", "BTreeMap": "std::collections::BTreeMap"}
 _SEQS = {"Vec", "VecDeque"}
@@ -71,37 +74,116 @@ fn h_float(x: f64, o: &mut String) {
     else { o.push_str(&format!(" D{:?}", x)); }
 }
 """
-_SEQ = "o.push_str(\" {tag}\"); o.push_str(&self.len().to_string()); for x in self {{ x.h_ser(o); }}"
-_MAP = "o.push_str(\" M\"); o.push_str(&self.len().to_string()); for (k, v) in self {{ k.h_ser(o); v.h_ser(o); }}"
+_SEQ = 'o.push_str(" {tag}"); o.push_str(&self.len().to_string()); for x in self {{ x.h_ser(o); }}'
+_MAP = 'o.push_str(" M"); o.push_str(&self.len().to_string()); for (k, v) in self {{ k.h_ser(o); v.h_ser(o); }}'
 _INTS = ("i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize")
 
 #: (the type names that call for it, the impl): only the impls the declared result type needs
 #: are written, as every impl costs compile time in every program of a batch.
 _IMPLS: tuple[tuple[tuple[str, ...], str], ...] = (
-    *(((t,), f"impl HarnessValue for {t} {{ fn h_ser(&self, o: &mut String) {{ o.push_str(\" I\"); "
-              f"o.push_str(&self.to_string()); }} }}\n") for t in _INTS),
-    (("bool",), "impl HarnessValue for bool { fn h_ser(&self, o: &mut String) { o.push_str(if *self { \" B1\" } else { \" B0\" }); } }\n"),
+    *(
+        (
+            (t,),
+            f'impl HarnessValue for {t} {{ fn h_ser(&self, o: &mut String) {{ o.push_str(" I"); '
+            f"o.push_str(&self.to_string()); }} }}\n",
+        )
+        for t in _INTS
+    ),
+    (
+        ("bool",),
+        'impl HarnessValue for bool { fn h_ser(&self, o: &mut String) { o.push_str(if *self { " B1" } else { " B0" }); } }\n',
+    ),
     (("f64", "f32"), _FLOAT),
-    (("f64",), "impl HarnessValue for f64 { fn h_ser(&self, o: &mut String) { h_float(*self, o); } }\n"),
-    (("f32",), "impl HarnessValue for f32 { fn h_ser(&self, o: &mut String) { h_float(*self as f64, o); } }\n"),
-    (("char",), "impl HarnessValue for char { fn h_ser(&self, o: &mut String) { o.push_str(\" S\"); o.push_str(&h_hex(&self.to_string())); } }\n"),
-    (("str", "String"), "impl HarnessValue for str { fn h_ser(&self, o: &mut String) { o.push_str(\" S\"); o.push_str(&h_hex(self)); } }\n"),
-    (("String",), "impl HarnessValue for String { fn h_ser(&self, o: &mut String) { self.as_str().h_ser(o); } }\n"),
-    (("Box",), "impl<T: HarnessValue + ?Sized> HarnessValue for Box<T> { fn h_ser(&self, o: &mut String) { (**self).h_ser(o); } }\n"),
-    (("Option",), "impl<T: HarnessValue> HarnessValue for Option<T> { fn h_ser(&self, o: &mut String) { match self { Some(v) => v.h_ser(o), None => o.push_str(\" N\") } } }\n"),
-    (("Result",), "impl<T: HarnessValue, E> HarnessValue for Result<T, E> { fn h_ser(&self, o: &mut String) { match self { Ok(v) => v.h_ser(o), Err(_) => { o.push_str(\" X\"); o.push_str(&h_hex(\"Err\")); } } } }\n"),
-    (("[", "Vec"), "impl<T: HarnessValue> HarnessValue for [T] { fn h_ser(&self, o: &mut String) { " + _SEQ.format(tag="L") + " } }\n"),
-    (("[",), "impl<T: HarnessValue, const N: usize> HarnessValue for [T; N] { fn h_ser(&self, o: &mut String) { self[..].h_ser(o); } }\n"),
-    (("Vec",), "impl<T: HarnessValue> HarnessValue for Vec<T> { fn h_ser(&self, o: &mut String) { self[..].h_ser(o); } }\n"),
-    (("VecDeque",), "impl<T: HarnessValue> HarnessValue for std::collections::VecDeque<T> { fn h_ser(&self, o: &mut String) { " + _SEQ.format(tag="L") + " } }\n"),
-    (("HashSet",), "impl<T: HarnessValue, S> HarnessValue for std::collections::HashSet<T, S> { fn h_ser(&self, o: &mut String) { " + _SEQ.format(tag="U") + " } }\n"),
-    (("BTreeSet",), "impl<T: HarnessValue> HarnessValue for std::collections::BTreeSet<T> { fn h_ser(&self, o: &mut String) { " + _SEQ.format(tag="U") + " } }\n"),
-    (("HashMap",), "impl<K: HarnessValue, V: HarnessValue, S> HarnessValue for std::collections::HashMap<K, V, S> { fn h_ser(&self, o: &mut String) { " + _MAP.format() + " } }\n"),
-    (("BTreeMap",), "impl<K: HarnessValue, V: HarnessValue> HarnessValue for std::collections::BTreeMap<K, V> { fn h_ser(&self, o: &mut String) { " + _MAP.format() + " } }\n"),
-    *((("(",), "impl<" + ", ".join(f"T{j}: HarnessValue" for j in range(n)) + "> HarnessValue for ("
-       + "".join(f"T{j}, " for j in range(n)) + ") { fn h_ser(&self, o: &mut String) { "
-       + f"o.push_str(\" L{n}\"); " + " ".join(f"self.{j}.h_ser(o);" for j in range(n)) + " } }\n")
-      for n in range(1, 7)),
+    (
+        ("f64",),
+        "impl HarnessValue for f64 { fn h_ser(&self, o: &mut String) { h_float(*self, o); } }\n",
+    ),
+    (
+        ("f32",),
+        "impl HarnessValue for f32 { fn h_ser(&self, o: &mut String) { h_float(*self as f64, o); } }\n",
+    ),
+    (
+        ("char",),
+        'impl HarnessValue for char { fn h_ser(&self, o: &mut String) { o.push_str(" S"); o.push_str(&h_hex(&self.to_string())); } }\n',
+    ),
+    (
+        ("str", "String"),
+        'impl HarnessValue for str { fn h_ser(&self, o: &mut String) { o.push_str(" S"); o.push_str(&h_hex(self)); } }\n',
+    ),
+    (
+        ("String",),
+        "impl HarnessValue for String { fn h_ser(&self, o: &mut String) { self.as_str().h_ser(o); } }\n",
+    ),
+    (
+        ("Box",),
+        "impl<T: HarnessValue + ?Sized> HarnessValue for Box<T> { fn h_ser(&self, o: &mut String) { (**self).h_ser(o); } }\n",
+    ),
+    (
+        ("Option",),
+        'impl<T: HarnessValue> HarnessValue for Option<T> { fn h_ser(&self, o: &mut String) { match self { Some(v) => v.h_ser(o), None => o.push_str(" N") } } }\n',
+    ),
+    (
+        ("Result",),
+        'impl<T: HarnessValue, E> HarnessValue for Result<T, E> { fn h_ser(&self, o: &mut String) { match self { Ok(v) => v.h_ser(o), Err(_) => { o.push_str(" X"); o.push_str(&h_hex("Err")); } } } }\n',
+    ),
+    (
+        ("[", "Vec"),
+        "impl<T: HarnessValue> HarnessValue for [T] { fn h_ser(&self, o: &mut String) { "
+        + _SEQ.format(tag="L")
+        + " } }\n",
+    ),
+    (
+        ("[",),
+        "impl<T: HarnessValue, const N: usize> HarnessValue for [T; N] { fn h_ser(&self, o: &mut String) { self[..].h_ser(o); } }\n",
+    ),
+    (
+        ("Vec",),
+        "impl<T: HarnessValue> HarnessValue for Vec<T> { fn h_ser(&self, o: &mut String) { self[..].h_ser(o); } }\n",
+    ),
+    (
+        ("VecDeque",),
+        "impl<T: HarnessValue> HarnessValue for std::collections::VecDeque<T> { fn h_ser(&self, o: &mut String) { "
+        + _SEQ.format(tag="L")
+        + " } }\n",
+    ),
+    (
+        ("HashSet",),
+        "impl<T: HarnessValue, S> HarnessValue for std::collections::HashSet<T, S> { fn h_ser(&self, o: &mut String) { "
+        + _SEQ.format(tag="U")
+        + " } }\n",
+    ),
+    (
+        ("BTreeSet",),
+        "impl<T: HarnessValue> HarnessValue for std::collections::BTreeSet<T> { fn h_ser(&self, o: &mut String) { "
+        + _SEQ.format(tag="U")
+        + " } }\n",
+    ),
+    (
+        ("HashMap",),
+        "impl<K: HarnessValue, V: HarnessValue, S> HarnessValue for std::collections::HashMap<K, V, S> { fn h_ser(&self, o: &mut String) { "
+        + _MAP.format()
+        + " } }\n",
+    ),
+    (
+        ("BTreeMap",),
+        "impl<K: HarnessValue, V: HarnessValue> HarnessValue for std::collections::BTreeMap<K, V> { fn h_ser(&self, o: &mut String) { "
+        + _MAP.format()
+        + " } }\n",
+    ),
+    *(
+        (
+            ("(",),
+            "impl<"
+            + ", ".join(f"T{j}: HarnessValue" for j in range(n))
+            + "> HarnessValue for ("
+            + "".join(f"T{j}, " for j in range(n))
+            + ") { fn h_ser(&self, o: &mut String) { "
+            + f'o.push_str(" L{n}"); '
+            + " ".join(f"self.{j}.h_ser(o);" for j in range(n))
+            + " } }\n",
+        )
+        for n in range(1, 7)
+    ),
 )
 _KNOWN = {name for names, _ in _IMPLS for name in names} | {"std", "collections", "mut", "dyn"}
 
@@ -184,11 +266,17 @@ def literal(v: Any, t: str) -> str:
         if not isinstance(v, (list, tuple)):
             raise Unrenderable(f"{type(v).__name__} for {t} in rust")
         items = ", ".join(literal(x, params[0]) for x in v)
-        return f"vec![{items}]" if base == "Vec" else f"std::collections::VecDeque::from(vec![{items}])"
+        return (
+            f"vec![{items}]"
+            if base == "Vec"
+            else f"std::collections::VecDeque::from(vec![{items}])"
+        )
     if base in _MAPS:
         if not isinstance(v, dict):
             raise Unrenderable(f"{type(v).__name__} for {t} in rust")
-        items = ", ".join(f"({literal(k, params[0])}, {literal(x, params[1])})" for k, x in v.items())
+        items = ", ".join(
+            f"({literal(k, params[0])}, {literal(x, params[1])})" for k, x in v.items()
+        )
         return f"{_MAPS[base]}::<{params[0]}, {params[1]}>::from([{items}])"
     raise Unrenderable(f"type {t} in rust")
 
@@ -198,7 +286,12 @@ def defined_functions(code: str) -> list[str]:
 
 
 def _without_main(code: str) -> str:
-    return re.sub(r"^(\s*)(pub\s+)?fn\s+main\s*\(", r"\1#[allow(dead_code)]\n\1fn __translated_main(", code, flags=re.MULTILINE)
+    return re.sub(
+        r"^(\s*)(pub\s+)?fn\s+main\s*\(",
+        r"\1#[allow(dead_code)]\n\1fn __translated_main(",
+        code,
+        flags=re.MULTILINE,
+    )
 
 
 def render(req: HarnessRequest) -> str:

@@ -23,21 +23,31 @@ from schemas import Candidate, RejectedRow, SourcePair
 
 def _record_json(record: SourcePair | Candidate | RejectedRow) -> dict:
     if isinstance(record, Candidate):
-        return {"kind": "candidate", "pair": record.pair.to_row(), "translation": record.translation.to_row()}
+        return {
+            "kind": "candidate",
+            "pair": record.pair.to_row(),
+            "translation": record.translation.to_row(),
+        }
     kind = "rejected" if isinstance(record, RejectedRow) else "pair"
     return {"kind": kind, **record.to_row()}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.sources", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.sources", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("spec", help=SPEC_HELP)
     parser.add_argument("--max_code_bytes", type=int, default=DEFAULT_MAX_CODE_BYTES)
-    parser.add_argument("--licenses", default="any", help="any | permissive | comma-separated SPDX ids")
+    parser.add_argument(
+        "--licenses", default="any", help="any | permissive | comma-separated SPDX ids"
+    )
     parser.add_argument("--output", default=None, help="write every record as JSON lines here")
     parser.add_argument("--table", action="store_true", help="also print a per-language table")
     args = parser.parse_args(argv)
     try:
-        config = SourceConfig(max_code_bytes=args.max_code_bytes, licenses=parse_license_policy(args.licenses))
+        config = SourceConfig(
+            max_code_bytes=args.max_code_bytes, licenses=parse_license_policy(args.licenses)
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -56,8 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         if out is not None:
             out.close()
     elapsed = time.perf_counter() - started
-    summary = {"spec": args.spec, **stats.as_dict(), "seconds": round(elapsed, 3),
-               "rows_per_s": round(stats.total / elapsed, 1) if elapsed > 0 else None}
+    summary = {
+        "spec": args.spec,
+        **stats.as_dict(),
+        "seconds": round(elapsed, 3),
+        "rows_per_s": round(stats.total / elapsed, 1) if elapsed > 0 else None,
+    }
     print(json.dumps(summary, indent=1))
     if args.table:
         print_language_table(stats, elapsed)
@@ -80,13 +94,21 @@ def print_language_table(stats: SourceStats, elapsed: float) -> None:
     languages = sorted({language for language, _ in stats.by_language})
     filters = sorted({what for _, what in stats.by_language if what.startswith("filtered_")})
     columns = ["files_read", "functions", "pairs", "rejected", *filters]
-    table = Table(title=f"{stats.kept} pairs in {elapsed:.1f} s ({stats.repositories} repositories)")
+    table = Table(
+        title=f"{stats.kept} pairs in {elapsed:.1f} s ({stats.repositories} repositories)"
+    )
     table.add_column("language")
     for column in columns:
         table.add_column(column.removeprefix("filtered_"), justify="right")
     for language in [*languages, "total"]:
-        values = [sum(n for (lang, what), n in stats.by_language.items() if what == column and language in (lang, "total"))
-                  for column in columns]
+        values = [
+            sum(
+                n
+                for (lang, what), n in stats.by_language.items()
+                if what == column and language in (lang, "total")
+            )
+            for column in columns
+        ]
         table.add_row(language, *(f"{v:,}" for v in values))
     Console(width=200).print(table)
 

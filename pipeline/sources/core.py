@@ -70,23 +70,32 @@ class SourceConfig:
             ``license_not_allowed`` row.
     """
 
-    max_code_bytes: int = setting(DEFAULT_MAX_CODE_BYTES, type=int, help="larger source functions are rejected")
+    max_code_bytes: int = setting(
+        DEFAULT_MAX_CODE_BYTES, type=int, help="larger source functions are rejected"
+    )
     hf_streaming: bool = True
     max_repo_file_bytes: int = 2_000_000
     licenses: LicensePolicy = setting(
-        LicensePolicy(), cli_default="any", parse=parse_license_policy,
+        LicensePolicy(),
+        cli_default="any",
+        parse=parse_license_policy,
         help="which source licenses pass: any | permissive | comma-separated SPDX ids (mit,apache-2.0); refused "
-             "pairs are rejected as license_unknown / license_not_allowed")
+        "pairs are rejected as license_unknown / license_not_allowed",
+    )
 
     def __post_init__(self) -> None:
         if self.max_code_bytes <= 0:
             raise ValueError(f"max_code_bytes must be positive, got {self.max_code_bytes}")
         if self.max_repo_file_bytes <= 0:
-            raise ValueError(f"max_repo_file_bytes must be positive, got {self.max_repo_file_bytes}")
+            raise ValueError(
+                f"max_repo_file_bytes must be positive, got {self.max_repo_file_bytes}"
+            )
         if isinstance(self.licenses, str):  # "permissive", "any" or "mit,apache-2.0"
             object.__setattr__(self, "licenses", parse_license_policy(self.licenses))
         if not isinstance(self.licenses, LicensePolicy):
-            raise ValueError(f"licenses must be a LicensePolicy or a policy string, got {self.licenses!r}")
+            raise ValueError(
+                f"licenses must be a LicensePolicy or a policy string, got {self.licenses!r}"
+            )
 
 
 @dataclasses.dataclass
@@ -194,7 +203,9 @@ def reject(reason: Reason | str, where: str, message: str, **known: Any) -> Reje
         detail=f"{where}: {message}",
         source_code=clip(code),
         translated_code=clip(translated),
-        record=clip(record if isinstance(record, str) or record is None else _dump_record(record), 10_000),
+        record=clip(
+            record if isinstance(record, str) or record is None else _dump_record(record), 10_000
+        ),
         **known,
     )
 
@@ -209,7 +220,14 @@ def _dump_record(record: Any) -> str:
 # --- building pairs ------------------------------------------------------------------------
 
 #: Fields every pair needs (SourcePair names), as filled in by the readers.
-REQUIRED: tuple[str, ...] = ("repository_name", "func_path_in_repository", "func_name", "language", "code", "docstring")
+REQUIRED: tuple[str, ...] = (
+    "repository_name",
+    "func_path_in_repository",
+    "func_name",
+    "language",
+    "code",
+    "docstring",
+)
 
 
 def make_pair(
@@ -231,12 +249,19 @@ def make_pair(
     }
     missing = [name for name in REQUIRED if not isinstance(fields.get(name), str)]
     if missing:
-        return reject(Reason.MISSING_FIELD, where, f"missing or non-string field(s) {', '.join(missing)}", **known)
+        return reject(
+            Reason.MISSING_FIELD,
+            where,
+            f"missing or non-string field(s) {', '.join(missing)}",
+            **known,
+        )
     language = normalize_language(fields["language"])
     if language is None:
         return reject(
-            Reason.UNKNOWN_LANGUAGE, where,
-            f"language {fields['language']!r} is not one of {', '.join(LANGUAGES)}", **known,
+            Reason.UNKNOWN_LANGUAGE,
+            where,
+            f"language {fields['language']!r} is not one of {', '.join(LANGUAGES)}",
+            **known,
         )
     code: str = fields["code"]
     if not code.strip():
@@ -244,7 +269,10 @@ def make_pair(
     size = len(code.encode("utf-8", "surrogatepass"))
     if size > config.max_code_bytes:
         return reject(
-            Reason.TOO_LARGE, where, f"code is {size} bytes, over the {config.max_code_bytes}-byte limit", **known
+            Reason.TOO_LARGE,
+            where,
+            f"code is {size} bytes, over the {config.max_code_bytes}-byte limit",
+            **known,
         )
     if not fields["docstring"].strip():
         return reject(Reason.EMPTY_DOCSTRING, where, "the function has no documentation", **known)
@@ -282,7 +310,11 @@ def _tests(value: Any) -> list[TestCase]:
     for t in value or ():
         if isinstance(t, TestCase):
             out.append(t)
-        elif isinstance(t, dict) and isinstance(t.get("args"), str) and isinstance(t.get("expected"), str):
+        elif (
+            isinstance(t, dict)
+            and isinstance(t.get("args"), str)
+            and isinstance(t.get("expected"), str)
+        ):
             out.append(TestCase(t["args"], t["expected"], t.get("origin") or "doctest"))
     return out
 

@@ -65,8 +65,12 @@ class CorpusConfig:
             skipped file by file (``files_skipped_license``). None keeps every license.
     """
 
-    max_file_bytes: int = setting(DEFAULT_MAX_FILE_BYTES, flag="repo_corpus_max_file_bytes", type=int,
-                                  help="larger files stay out of the repo corpus")
+    max_file_bytes: int = setting(
+        DEFAULT_MAX_FILE_BYTES,
+        flag="repo_corpus_max_file_bytes",
+        type=int,
+        help="larger files stay out of the repo corpus",
+    )
     include_tests: bool = True
     licenses: Any = None
 
@@ -87,7 +91,9 @@ def repository_units(spec: str) -> list[Any]:
 
 def expand_corpus_unit(unit: Any, config: CorpusConfig, stats: SourceStats) -> Iterator[Any]:
     """A repository root -> one unit per file of a known language (tests included by default)."""
-    yield from expand_repository(Path(unit.location), stats, config.max_file_bytes, config.include_tests)
+    yield from expand_repository(
+        Path(unit.location), stats, config.max_file_bytes, config.include_tests
+    )
 
 
 def corpus_file(unit: Any, config: CorpusConfig, stats: SourceStats) -> RepoFile | None:
@@ -106,7 +112,9 @@ def corpus_file(unit: Any, config: CorpusConfig, stats: SourceStats) -> RepoFile
     stats.files[language] += 1
     size = len(text.encode("utf-8"))
     stats.files["bytes_written"] += size
-    return RepoFile(info.repository_name, unit.location, language, text, size, info.license, info.sha)
+    return RepoFile(
+        info.repository_name, unit.location, language, text, size, info.license, info.sha
+    )
 
 
 def read_repo_corpus(
@@ -125,7 +133,10 @@ def read_repo_corpus(
 def counts(stats: SourceStats) -> dict[str, int]:
     """The corpus counters of ``stats`` under their Beam names (``files_written`` ...)."""
     names = {key: key if key == "bytes_written" else f"files_{key}" for key in stats.files}
-    return {"repositories": stats.repositories, **{names[k]: n for k, n in sorted(stats.files.items())}}
+    return {
+        "repositories": stats.repositories,
+        **{names[k]: n for k, n in sorted(stats.files.items())},
+    }
 
 
 class _CorpusFn(StageFn):
@@ -173,12 +184,19 @@ class ReadRepoCorpus(beam.PTransform):
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m pipeline.sources.corpus repo:PATH[,PATH...] --output=DIR``: write only the corpus."""
-    parser = argparse.ArgumentParser(prog="python -m pipeline.sources.corpus", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.sources.corpus", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("spec", help="repo:PATH[,PATH...] (directories or globs)")
-    parser.add_argument("--output", required=True,
-                        help="directory for part-*.parquet and _corpus_stats.json (parquet readers skip _ files)")
+    parser.add_argument(
+        "--output",
+        required=True,
+        help="directory for part-*.parquet and _corpus_stats.json (parquet readers skip _ files)",
+    )
     parser.add_argument("--max_file_bytes", type=int, default=DEFAULT_MAX_FILE_BYTES)
-    parser.add_argument("--licenses", default="any", help="permissive | any | comma-separated SPDX ids")
+    parser.add_argument(
+        "--licenses", default="any", help="permissive | any | comma-separated SPDX ids"
+    )
     parser.add_argument("--exclude_tests", action="store_true", help="leave test files out")
     parser.add_argument("--num_shards", type=int, default=1)
     args, beam_args = parser.parse_known_args(argv)
@@ -196,13 +214,25 @@ def main(argv: list[str] | None = None) -> int:
     make_dirs(args.output)
     started = time.perf_counter()
     with beam.Pipeline(options=PipelineOptions(beam_args)) as p:
-        _ = p | "Corpus" >> transform | "Write" >> WriteRows(
-            str(Path(args.output) / "part"), REPO_FILE_SCHEMA, num_shards=args.num_shards
+        _ = (
+            p
+            | "Corpus" >> transform
+            | "Write"
+            >> WriteRows(
+                str(Path(args.output) / "part"), REPO_FILE_SCHEMA, num_shards=args.num_shards
+            )
         )
     result = p.result
-    totals = {c.key.metric.name: int(c.committed or 0) for c in result.metrics().query()["counters"]
-              if c.key.metric.namespace == NAMESPACE}
-    summary = {"spec": args.spec, **dict(sorted(totals.items())), "seconds": round(time.perf_counter() - started, 2)}
+    totals = {
+        c.key.metric.name: int(c.committed or 0)
+        for c in result.metrics().query()["counters"]
+        if c.key.metric.namespace == NAMESPACE
+    }
+    summary = {
+        "spec": args.spec,
+        **dict(sorted(totals.items())),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
     write_json_atomic(str(Path(args.output) / "_corpus_stats.json"), summary)
     print(json.dumps(summary, indent=1))
     return 0

@@ -109,7 +109,9 @@ def _case(example: doctest.Example, name: str) -> TestCase | None:
         call = ast.parse(example.source.strip(), mode="eval").body
     except SyntaxError:
         return None
-    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == name):
+    if not (
+        isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == name
+    ):
         return None
     return case_from_call(call, want, "doctest")
 

@@ -71,7 +71,9 @@ def expand_paths(path: str, suffixes: tuple[str, ...]) -> list[str]:
         return _expand_url(path.strip(), suffixes)
     p = Path(path).expanduser()
     if any(ch in path for ch in "*?["):
-        files = sorted(str(Path(f).absolute()) for f in glob.glob(str(p), recursive=True) if Path(f).is_file())
+        files = sorted(
+            str(Path(f).absolute()) for f in glob.glob(str(p), recursive=True) if Path(f).is_file()
+        )
         if not files:
             raise SourceError(f"no files match {path!r}")
         return files
@@ -131,22 +133,36 @@ def read_jsonl(path: str) -> Iterator[Row | RejectedRow]:
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
-                    yield reject(Reason.INVALID_UTF8, where, f"invalid UTF-8 at byte {exc.start} of the line",
-                                 record=raw.decode("utf-8", "replace"))
+                    yield reject(
+                        Reason.INVALID_UTF8,
+                        where,
+                        f"invalid UTF-8 at byte {exc.start} of the line",
+                        record=raw.decode("utf-8", "replace"),
+                    )
                     continue
                 try:
                     row = json.loads(text)
                 except json.JSONDecodeError as exc:
-                    yield reject(Reason.MALFORMED_JSON, where, f"not JSON ({exc.msg} at column {exc.colno})",
-                                 record=text)
+                    yield reject(
+                        Reason.MALFORMED_JSON,
+                        where,
+                        f"not JSON ({exc.msg} at column {exc.colno})",
+                        record=text,
+                    )
                     continue
                 if not isinstance(row, dict):
-                    yield reject(Reason.MALFORMED_JSON, where, f"a JSON {type(row).__name__}, not an object",
-                                 record=text)
+                    yield reject(
+                        Reason.MALFORMED_JSON,
+                        where,
+                        f"a JSON {type(row).__name__}, not an object",
+                        record=text,
+                    )
                     continue
                 yield where, row
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        yield reject(Reason.READ_ERROR, f"{name}:{line_no + 1}", f"file unreadable from here on: {exc}")
+        yield reject(
+            Reason.READ_ERROR, f"{name}:{line_no + 1}", f"file unreadable from here on: {exc}"
+        )
 
 
 def parquet_columns(path: str) -> list[str]:
@@ -174,4 +190,6 @@ def read_parquet(path: str, batch_size: int = 1024) -> Iterator[Row | RejectedRo
                     n += 1
                     yield f"{name}:row {n}", row
     except (OSError, ValueError, pa.ArrowException) as exc:
-        yield reject(Reason.READ_ERROR, f"{name}:row {n + 1}", f"file unreadable from here on: {exc}")
+        yield reject(
+            Reason.READ_ERROR, f"{name}:row {n + 1}", f"file unreadable from here on: {exc}"
+        )

@@ -54,12 +54,27 @@ _EXCLUDED_NAMES: dict[str, frozenset[str]] = {
 _DEFINITIONS: dict[str, frozenset[str]] = {
     name: frozenset(m.definitions) for name, m in _MINING.items() if m.walker == "generic"
 }
-_CLASS_TYPES = frozenset({
-    "class_definition", "class_declaration", "interface_declaration", "enum_declaration", "class", "module",
-    "trait_declaration", "record_declaration", "abstract_class_declaration", "internal_module",
-})
+_CLASS_TYPES = frozenset(
+    {
+        "class_definition",
+        "class_declaration",
+        "interface_declaration",
+        "enum_declaration",
+        "class",
+        "module",
+        "trait_declaration",
+        "record_declaration",
+        "abstract_class_declaration",
+        "internal_module",
+    }
+)
 _FUNCTION_TYPES = frozenset().union(*_DEFINITIONS.values()) - {"variable_declarator"} | {
-    "arrow_function", "function_expression", "function", "lambda", "method_definition"}
+    "arrow_function",
+    "function_expression",
+    "function",
+    "lambda",
+    "method_definition",
+}
 _COMMENT_TYPES = frozenset({"comment", "block_comment", "line_comment"})
 
 #: Languages read by the C-family walker below (C, C++, Rust).
@@ -68,24 +83,83 @@ C_FAMILY = frozenset(name for name, m in _MINING.items() if m.walker in ("c", "r
 #: Standard-library traits whose methods are formatting, comparison, conversion, operator or
 #: iteration plumbing: Rust's counterpart of CodeSearchNet's "standard extension methods"
 #: (``__str__``, ``toString``, ``equals`` ...). Names as written after the last ``::``.
-RUST_STANDARD_TRAITS = frozenset({
-    # std::fmt
-    "Display", "Debug", "Binary", "Octal", "LowerHex", "UpperHex", "LowerExp", "UpperExp", "Pointer",
-    # comparison, hashing, cloning, defaults, destruction
-    "Clone", "PartialEq", "Eq", "PartialOrd", "Ord", "Hash", "Default", "Drop",
-    # conversion
-    "From", "Into", "TryFrom", "TryInto", "FromStr", "AsRef", "AsMut", "Borrow", "BorrowMut", "ToOwned",
-    "ToString", "Deref", "DerefMut",
-    # iteration
-    "Iterator", "IntoIterator", "DoubleEndedIterator", "ExactSizeIterator", "FusedIterator", "FromIterator",
-    "Extend", "Sum", "Product",
-    # std::ops
-    "Add", "Sub", "Mul", "Div", "Rem", "Neg", "Not", "BitAnd", "BitOr", "BitXor", "Shl", "Shr",
-    "AddAssign", "SubAssign", "MulAssign", "DivAssign", "RemAssign", "BitAndAssign", "BitOrAssign",
-    "BitXorAssign", "ShlAssign", "ShrAssign", "Index", "IndexMut", "Fn", "FnMut", "FnOnce",
-    # std::error
-    "Error",
-})
+RUST_STANDARD_TRAITS = frozenset(
+    {
+        # std::fmt
+        "Display",
+        "Debug",
+        "Binary",
+        "Octal",
+        "LowerHex",
+        "UpperHex",
+        "LowerExp",
+        "UpperExp",
+        "Pointer",
+        # comparison, hashing, cloning, defaults, destruction
+        "Clone",
+        "PartialEq",
+        "Eq",
+        "PartialOrd",
+        "Ord",
+        "Hash",
+        "Default",
+        "Drop",
+        # conversion
+        "From",
+        "Into",
+        "TryFrom",
+        "TryInto",
+        "FromStr",
+        "AsRef",
+        "AsMut",
+        "Borrow",
+        "BorrowMut",
+        "ToOwned",
+        "ToString",
+        "Deref",
+        "DerefMut",
+        # iteration
+        "Iterator",
+        "IntoIterator",
+        "DoubleEndedIterator",
+        "ExactSizeIterator",
+        "FusedIterator",
+        "FromIterator",
+        "Extend",
+        "Sum",
+        "Product",
+        # std::ops
+        "Add",
+        "Sub",
+        "Mul",
+        "Div",
+        "Rem",
+        "Neg",
+        "Not",
+        "BitAnd",
+        "BitOr",
+        "BitXor",
+        "Shl",
+        "Shr",
+        "AddAssign",
+        "SubAssign",
+        "MulAssign",
+        "DivAssign",
+        "RemAssign",
+        "BitAndAssign",
+        "BitOrAssign",
+        "BitXorAssign",
+        "ShlAssign",
+        "ShrAssign",
+        "Index",
+        "IndexMut",
+        "Fn",
+        "FnMut",
+        "FnOnce",
+        # std::error
+        "Error",
+    }
+)
 
 
 def extract_functions(language: str, text: str) -> list[dict[str, Any]]:
@@ -149,9 +223,16 @@ def _function(
         if value is None or value.type not in ("arrow_function", "function_expression", "function"):
             return None
         anchor = node.parent  # the lexical/variable declaration
-        if anchor is not None and anchor.parent is not None and anchor.parent.type == "export_statement":
+        if (
+            anchor is not None
+            and anchor.parent is not None
+            and anchor.parent.type == "export_statement"
+        ):
             anchor = anchor.parent
-    elif node.parent is not None and node.parent.type in ("export_statement", "decorated_definition"):
+    elif node.parent is not None and node.parent.type in (
+        "export_statement",
+        "decorated_definition",
+    ):
         anchor = node.parent
     if _inside_function(node):
         return None  # nested helpers are not part of a module's interface
@@ -200,11 +281,16 @@ def _marked_override(language: str, node: Any, anchor: Any) -> bool:
         modifiers = next((c for c in node.children if c.type == "modifiers"), None)
         return modifiers is not None and any(
             c.type in ("marker_annotation", "annotation") and _JAVA_OVERRIDE.match(_text(c))
-            for c in modifiers.children)
+            for c in modifiers.children
+        )
     if marker == "decorator" and anchor.type == "decorated_definition":
-        return any(c.type == "decorator" and _PYTHON_OVERRIDE.match(_text(c)) for c in anchor.children)
+        return any(
+            c.type == "decorator" and _PYTHON_OVERRIDE.match(_text(c)) for c in anchor.children
+        )
     if marker == "attribute":
-        return any(c.type == "attribute_list" and _PHP_OVERRIDE.search(_text(c)) for c in node.children)
+        return any(
+            c.type == "attribute_list" and _PHP_OVERRIDE.search(_text(c)) for c in node.children
+        )
     if marker == "modifier":
         return any(c.type == "override_modifier" for c in node.children)
     return False
@@ -240,7 +326,7 @@ def _preceding_comment(
     block: list[Any] = []
     last = bisect.bisect_right(comment_ends, start)
     for comment in reversed(comments[:last]):
-        gap = source[comment.end_byte:start]
+        gap = source[comment.end_byte : start]
         if gap.strip() or gap.count(b"\n") > 1:
             break
         block.append(comment)
@@ -257,7 +343,7 @@ def _preceding_comment(
         lines = text[3:-2].splitlines() if text.endswith("*/") else text[3:].splitlines()
         return "\n".join(re.sub(r"^\s*\*?\s?", "", line) for line in lines), 0
     marker = mining.line_marker
-    lines = [t[len(marker):] if t.startswith(marker) else t for t in texts]
+    lines = [t[len(marker) :] if t.startswith(marker) else t for t in texts]
     return "\n".join(line[1:] if line.startswith(" ") else line for line in lines), 0
 
 
@@ -333,9 +419,9 @@ def _node_text(node: Any, source: bytes) -> str:
     import textwrap
 
     line_start = source.rfind(b"\n", 0, node.start_byte) + 1
-    before = source[line_start:node.start_byte]
+    before = source[line_start : node.start_byte]
     indent = len(before) - len(before.lstrip())  # "export function f" keeps only the spaces
-    text = source[node.start_byte:node.end_byte].decode("utf-8", "replace")
+    text = source[node.start_byte : node.end_byte].decode("utf-8", "replace")
     return textwrap.dedent(" " * indent + text) + ("" if text.endswith("\n") else "\n")
 
 
@@ -353,18 +439,43 @@ def _text(node: Any) -> str:
 
 #: Nodes whose children may define functions (ERROR too: an unbalanced `extern "C" {` between
 #: `#ifdef __cplusplus` lines leaves the rest of many C headers inside one ERROR node).
-_C_CONTAINERS = frozenset({
-    "translation_unit", "namespace_definition", "declaration_list", "field_declaration_list",
-    "template_declaration", "linkage_specification", "preproc_if", "preproc_ifdef", "preproc_else",
-    "preproc_elif", "preproc_elifdef", "class_specifier", "struct_specifier", "union_specifier",
-    "declaration", "field_declaration", "type_definition", "export_declaration", "friend_declaration", "ERROR",
-})
-_RUST_CONTAINERS = frozenset({"source_file", "mod_item", "declaration_list", "impl_item", "trait_item", "ERROR"})
+_C_CONTAINERS = frozenset(
+    {
+        "translation_unit",
+        "namespace_definition",
+        "declaration_list",
+        "field_declaration_list",
+        "template_declaration",
+        "linkage_specification",
+        "preproc_if",
+        "preproc_ifdef",
+        "preproc_else",
+        "preproc_elif",
+        "preproc_elifdef",
+        "class_specifier",
+        "struct_specifier",
+        "union_specifier",
+        "declaration",
+        "field_declaration",
+        "type_definition",
+        "export_declaration",
+        "friend_declaration",
+        "ERROR",
+    }
+)
+_RUST_CONTAINERS = frozenset(
+    {"source_file", "mod_item", "declaration_list", "impl_item", "trait_item", "ERROR"}
+)
 _C_CLASSES = frozenset({"class_specifier", "struct_specifier", "union_specifier"})
-_C_DECLARATOR_WRAPPERS = frozenset({
-    "function_declarator", "pointer_declarator", "reference_declarator", "parenthesized_declarator",
-    "attributed_declarator",
-})
+_C_DECLARATOR_WRAPPERS = frozenset(
+    {
+        "function_declarator",
+        "pointer_declarator",
+        "reference_declarator",
+        "parenthesized_declarator",
+        "attributed_declarator",
+    }
+)
 _RUST_TEST_ATTRIBUTE = re.compile(r"^#\[\s*(?:[\w:]+::)?(?:test|bench|test_case|rstest)\b")
 _RUST_CFG_TEST = re.compile(r"^#\[\s*cfg\s*\((?:[^\]]*[(,\s])?test\s*[),]")
 _RUST_CFG_NOT_TEST = re.compile(r"not\s*\(\s*test\s*\)")
@@ -394,7 +505,9 @@ def _extract_c_family(language: str, text: str) -> list[dict[str, Any]]:
                 fn = _c_family_function(language, child, scope, source, namespaces)
                 if fn is not None:
                     out.append(fn)
-            elif kind in (_RUST_CONTAINERS if _MINING[language].walker == "rust" else _C_CONTAINERS):
+            elif kind in (
+                _RUST_CONTAINERS if _MINING[language].walker == "rust" else _C_CONTAINERS
+            ):
                 inner = _inner_scope(child, scope)
                 if kind == "namespace_definition":
                     name = child.child_by_field_name("name")
@@ -415,13 +528,23 @@ def _inner_scope(node: Any, scope: _Scope) -> _Scope:
         return _Scope()  # a friend defined in a class body is a free function, not a member
     if kind == "impl_item":
         trait = node.child_by_field_name("trait")
-        return dataclasses.replace(scope, owner=_type_name(node.child_by_field_name("type")),
-                                   trait=_type_name(trait) if trait is not None else None)
+        return dataclasses.replace(
+            scope,
+            owner=_type_name(node.child_by_field_name("type")),
+            trait=_type_name(trait) if trait is not None else None,
+        )
     if kind == "trait_item":
-        return dataclasses.replace(scope, owner=_type_name(node.child_by_field_name("name")), trait=None)
+        return dataclasses.replace(
+            scope, owner=_type_name(node.child_by_field_name("name")), trait=None
+        )
     if kind == "mod_item":
-        return _Scope(test_module=scope.test_module or any(
-            _RUST_CFG_TEST.match(a) and not _RUST_CFG_NOT_TEST.search(a) for a in _rust_preamble(node)[1]))
+        return _Scope(
+            test_module=scope.test_module
+            or any(
+                _RUST_CFG_TEST.match(a) and not _RUST_CFG_NOT_TEST.search(a)
+                for a in _rust_preamble(node)[1]
+            )
+        )
     return scope
 
 
@@ -434,7 +557,10 @@ def _type_name(node: Any | None) -> str | None:
             return _text(node)
         inner = node.child_by_field_name("name") or node.child_by_field_name("type")
         if inner is None:
-            inner = next((c for c in node.named_children if c.type not in ("lifetime", "mutable_specifier")), None)
+            inner = next(
+                (c for c in node.named_children if c.type not in ("lifetime", "mutable_specifier")),
+                None,
+            )
         if inner is None:
             return _text(node)
         node = inner
@@ -446,7 +572,10 @@ def _c_family_function(
     if node.child_by_field_name("body") is None:
         return None  # `= default;`, `= delete;`: declarations, not definitions
     anchor = node
-    while anchor.parent is not None and anchor.parent.type in ("template_declaration", "friend_declaration"):
+    while anchor.parent is not None and anchor.parent.type in (
+        "template_declaration",
+        "friend_declaration",
+    ):
         anchor = anchor.parent  # the doc comment sits before `template <...>` / `friend`
     if _MINING[language].walker == "rust":
         name = _text(node.child_by_field_name("name"))
@@ -469,7 +598,10 @@ def _c_family_function(
             doc = _without_own_name(doc, name)
         constructor = name.startswith("~") or (owner is not None and name == owner)
         override = any(
-            c.type == "virtual_specifier" and _text(c) == "override" for d in declarators for c in d.children)
+            c.type == "virtual_specifier" and _text(c) == "override"
+            for d in declarators
+            for c in d.children
+        )
         test = False
         extension = name.startswith("operator") and not name[8:9].isalnum() and name[8:9] != "_"
     code = _node_text(anchor, source)
@@ -499,8 +631,16 @@ def _c_name(node: Any) -> tuple[list[str], str, list[Any]] | None:
         # A macro in the signature (`static MACRO T f() MACRO {`) makes tree-sitter recover with
         # `f()` inside an ERROR node, in the chain or beside it: take the first one before the body.
         body = node.child_by_field_name("body")
-        inner = next((n for child in node.children if child != body for n in _walk(child)
-                      if n.type == "function_declarator"), None)
+        inner = next(
+            (
+                n
+                for child in node.children
+                if child != body
+                for n in _walk(child)
+                if n.type == "function_declarator"
+            ),
+            None,
+        )
         if inner is None:
             return None
         target, declarators = _follow_declarators(inner)
@@ -523,8 +663,10 @@ def _c_name(node: Any) -> tuple[list[str], str, list[Any]] | None:
         cast = target.child_by_field_name("type")
         name = "operator " + " ".join(_text(cast).split()) if cast is not None else "operator"
     elif target.type == "operator_name":
-        rest = " ".join(_text(target)[len("operator"):].split())
-        name = "operator" + (" " + rest if rest[:1].isalpha() or rest[:1] == "_" else rest.replace(" ", ""))
+        rest = " ".join(_text(target)[len("operator") :].split())
+        name = "operator" + (
+            " " + rest if rest[:1].isalpha() or rest[:1] == "_" else rest.replace(" ", "")
+        )
     elif target.type in ("identifier", "field_identifier"):
         name = _text(target)
     else:
@@ -540,15 +682,22 @@ def _follow_declarators(target: Any | None) -> tuple[Any | None, list[Any]]:
             declarators.append(target)
         inner = target.child_by_field_name("declarator")
         if inner is None:  # parenthesized_declarator has no field
-            inner = next((c for c in target.named_children if c.type.endswith("declarator")
-                          or c.type in ("identifier", "field_identifier", "qualified_identifier")), None)
+            inner = next(
+                (
+                    c
+                    for c in target.named_children
+                    if c.type.endswith("declarator")
+                    or c.type in ("identifier", "field_identifier", "qualified_identifier")
+                ),
+                None,
+            )
         target = inner
     return target, declarators
 
 
 def _starts_line(node: Any, source: bytes) -> bool:
     line_start = source.rfind(b"\n", 0, node.start_byte) + 1
-    return not source[line_start:node.start_byte].strip()
+    return not source[line_start : node.start_byte].strip()
 
 
 def _c_doc(anchor: Any, source: bytes) -> str | None:
@@ -565,17 +714,25 @@ def _c_doc(anchor: Any, source: bytes) -> str | None:
     nxt = anchor
     node = anchor.prev_sibling
     while node is not None and node.type == "comment":
-        gap = source[node.end_byte:nxt.start_byte]
+        gap = source[node.end_byte : nxt.start_byte]
         text = _text(node)
-        if gap.strip() or gap.count(b"\n") > 1 or not _starts_line(node, source) or text.startswith(
-                _TRAILING_MEMBER_DOC):
+        if (
+            gap.strip()
+            or gap.count(b"\n") > 1
+            or not _starts_line(node, source)
+            or text.startswith(_TRAILING_MEMBER_DOC)
+        ):
             break
         chain.append(text)
         nxt, node = node, node.prev_sibling
-    doxygen = [i for i, text in enumerate(chain) if text.startswith(("/**", "/*!", "///", "//!"))
-               and not text.startswith(("/***", "/**/", "////"))]
+    doxygen = [
+        i
+        for i, text in enumerate(chain)
+        if text.startswith(("/**", "/*!", "///", "//!"))
+        and not text.startswith(("/***", "/**/", "////"))
+    ]
     if doxygen:
-        chain = chain[doxygen[0]:]
+        chain = chain[doxygen[0] :]
     if not chain:
         return None
     if chain[0].startswith("/*"):
@@ -621,14 +778,26 @@ def _rust_preamble(node: Any) -> tuple[str | None, list[str]]:
     parts: list[str] = []
     attributes: list[str] = []
     sibling = node.prev_sibling
-    while sibling is not None and sibling.type in ("attribute_item", "line_comment", "block_comment"):
+    while sibling is not None and sibling.type in (
+        "attribute_item",
+        "line_comment",
+        "block_comment",
+    ):
         text = _text(sibling)
         if sibling.type == "attribute_item":
             attributes.append(text)
-        elif sibling.type == "line_comment" and text.startswith("///") and not text.startswith("////"):
+        elif (
+            sibling.type == "line_comment"
+            and text.startswith("///")
+            and not text.startswith("////")
+        ):
             body = text[3:].rstrip("\r\n")
             parts.append(body[1:] if body.startswith(" ") else body)
-        elif sibling.type == "block_comment" and text.startswith("/**") and not text.startswith(("/***", "/**/")):
+        elif (
+            sibling.type == "block_comment"
+            and text.startswith("/**")
+            and not text.startswith(("/***", "/**/"))
+        ):
             parts.append(_block_comment_body(text))
         sibling = sibling.prev_sibling
     return ("\n".join(reversed(parts)) if parts else None), attributes
@@ -645,7 +814,8 @@ def _block_comment_body(text: str) -> str:
 _DOXYGEN_SECTION = re.compile(
     r"^[\\@](?:param|tparam|return|returns|retval|result|throw|throws|exception|note|see|sa|pre|post|"
     r"warning|bug|todo|since|deprecated|code|example|details|par|remark|remarks|author|date|ingroup|"
-    r"defgroup|addtogroup|file|internal|attention)\b")
+    r"defgroup|addtogroup|file|internal|attention)\b"
+)
 _DOXYGEN_BRIEF = re.compile(r"^[\\@](?:brief|short|summary)\s+")
 _FOLD_MARKER = re.compile(r"\s*(?:\{\{\{|\}\}\})\d*\s*")  # vim fold markers in C++ comments
 _DOXYGEN_SUBJECT = re.compile(r"^[\\@](?:fn|class|struct|def|var|typedef|memberof|relates)\b")

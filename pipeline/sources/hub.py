@@ -57,7 +57,18 @@ _SPLIT_RE = re.compile(r"^(?P<base>[A-Za-z0-9_.\-]+)(?:\[(?P<lo>-?\d+%?)?:(?P<hi
 _BATCH_ROWS = 1024
 #: Directory names ``datasets`` reads as splits (``datasets.data_files.SPLIT_KEYWORDS``), never configs.
 _SPLIT_DIR_NAMES: frozenset[str] = frozenset(
-    {"train", "training", "validation", "valid", "dev", "val", "test", "testing", "eval", "evaluation"}
+    {
+        "train",
+        "training",
+        "validation",
+        "valid",
+        "dev",
+        "val",
+        "test",
+        "testing",
+        "eval",
+        "evaluation",
+    }
 )
 
 
@@ -141,7 +152,9 @@ def parse_hf_spec(rest: str) -> HfSpec:
     """``NAME[:CONFIG][:SPLIT]`` (the part after ``hf:``) -> ``HfSpec``; see the module docstring."""
     parts = _split_colons(rest.strip())
     if not parts or not parts[0]:
-        raise SourceError("hf: needs a dataset name, e.g. hf:code-search-net/code_search_net:python:test")
+        raise SourceError(
+            "hf: needs a dataset name, e.g. hf:code-search-net/code_search_net:python:test"
+        )
     if len(parts) > 3:
         raise SourceError(
             f"hf:{rest}: too many ':'-separated parts; the form is hf:NAME[:CONFIG][:SPLIT] "
@@ -157,7 +170,9 @@ def parse_hf_spec(rest: str) -> HfSpec:
             config = parts[1]
     match = _SPLIT_RE.match(split)
     if not match:
-        raise SourceError(f"hf:{rest}: {split!r} is not a split name (e.g. train, test, train[:1000], train[10%:20%])")
+        raise SourceError(
+            f"hf:{rest}: {split!r} is not a split name (e.g. train, test, train[:1000], train[10%:20%])"
+        )
     revision = None
     if "@" in name and not Path(name).expanduser().exists():  # org/name@v1.0: a Hub revision
         name, revision = name.rsplit("@", 1)
@@ -199,7 +214,9 @@ def slice_bounds(spec: HfSpec, total: int) -> tuple[int, int]:
 # --- resolving ---------------------------------------------------------------------------------
 
 
-def resolve_hf(rest: str, shapes: tuple[str, ...] = SHAPES, streaming: bool = True) -> tuple[HubShard, ...]:
+def resolve_hf(
+    rest: str, shapes: tuple[str, ...] = SHAPES, streaming: bool = True
+) -> tuple[HubShard, ...]:
     """The shards of ``hf:REST``; ``SourceError`` (one line) when the dataset cannot be read.
 
     When the columns are known here and fit none of ``shapes``, only the first shard is kept,
@@ -219,7 +236,9 @@ def resolve_hf(rest: str, shapes: tuple[str, ...] = SHAPES, streaming: bool = Tr
             fmt, files = found
             shards, columns = _file_shards(spec, fmt, files, shapes)
     elif spec.name.count("/") > 1 or spec.name.startswith((".", "/", "~")):
-        raise SourceError(f"hf:{spec.name}: no such dataset directory (Hub ids are ORG/NAME, with one '/')")
+        raise SourceError(
+            f"hf:{spec.name}: no such dataset directory (Hub ids are ORG/NAME, with one '/')"
+        )
     if shards is None:
         shards, columns = _stream_shards(spec, shapes, streaming)
     if columns is not None and detect_shape(columns) not in shapes:
@@ -239,11 +258,18 @@ def _local_files(root: Path, spec: HfSpec, shown: str) -> tuple[str, list[Path]]
             return _local_files(sub, dataclasses.replace(spec, config=None), shown)
         if (root / "dataset_dict.json").is_file() and spec.config in _saved_splits(root):
             # a lone non-split-like part that names a split of a saved DatasetDict
-            return _local_files(root, dataclasses.replace(spec, config=None, split=spec.config), shown)
+            return _local_files(
+                root, dataclasses.replace(spec, config=None, split=spec.config), shown
+            )
         if not _holds_saved_or_parquet(root):
             return None  # e.g. JSON files: load_dataset knows their configs
-        available = ", ".join(_local_configs(root)) or f"none (splits: {', '.join(_local_splits(root)) or 'none'})"
-        raise SourceError(f"hf:{shown}: unknown config {spec.config!r}; available configs: {available}")
+        available = (
+            ", ".join(_local_configs(root))
+            or f"none (splits: {', '.join(_local_splits(root)) or 'none'})"
+        )
+        raise SourceError(
+            f"hf:{shown}: unknown config {spec.config!r}; available configs: {available}"
+        )
     if (root / "dataset_dict.json").is_file():
         splits = _saved_splits(root)
         split = _pick_split(spec.split, splits, shown)
@@ -252,12 +278,16 @@ def _local_files(root: Path, spec: HfSpec, shown: str) -> tuple[str, list[Path]]
         state = _read_json(root / "state.json", shown)
         own = state.get("_split") or DEFAULT_SPLIT
         if spec.split not in (DEFAULT_SPLIT, own):
-            raise SourceError(f"hf:{shown}: unknown split {spec.split!r}; available splits: {own} (one saved Dataset)")
+            raise SourceError(
+                f"hf:{shown}: unknown split {spec.split!r}; available splits: {own} (one saved Dataset)"
+            )
         names = [f.get("filename") for f in state.get("_data_files") or () if isinstance(f, dict)]
         files = [root / n for n in names if isinstance(n, str)]
         missing = [str(f) for f in files if not f.is_file()]
         if not files or missing:
-            raise SourceError(f"hf:{shown}: saved dataset lists missing arrow files {missing or '(none listed)'}")
+            raise SourceError(
+                f"hf:{shown}: saved dataset lists missing arrow files {missing or '(none listed)'}"
+            )
         return "arrow", files
     parquet = sorted(p for p in root.rglob("*.parquet") if p.is_file() and not _hidden(p, root))
     if not parquet:
@@ -268,7 +298,9 @@ def _local_files(root: Path, spec: HfSpec, shown: str) -> tuple[str, list[Path]]
         if len(configs) == 1 or DEFAULT_CONFIG in configs:
             pick = configs[0] if len(configs) == 1 else DEFAULT_CONFIG
             return _local_files(root / pick, spec, shown)
-        raise SourceError(f"hf:{shown} has several configs; name one as hf:NAME:CONFIG[:SPLIT]: {', '.join(configs)}")
+        raise SourceError(
+            f"hf:{shown} has several configs; name one as hf:NAME:CONFIG[:SPLIT]: {', '.join(configs)}"
+        )
     by_split = _parquet_splits(root, loose)
     split = _pick_split(spec.split, list(by_split), shown)
     return "parquet", by_split[split]
@@ -277,10 +309,16 @@ def _local_files(root: Path, spec: HfSpec, shown: str) -> tuple[str, list[Path]]
 def _local_configs(root: Path) -> list[str]:
     """Sub-directories that hold a dataset of their own (a config), in name order."""
     configs = []
-    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+    for sub in sorted(
+        p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+    ):
         if sub.name == "data" or sub.name.lower() in _SPLIT_DIR_NAMES:
             continue
-        if (sub / "dataset_dict.json").is_file() or (sub / "state.json").is_file() or any(sub.rglob("*.parquet")):
+        if (
+            (sub / "dataset_dict.json").is_file()
+            or (sub / "state.json").is_file()
+            or any(sub.rglob("*.parquet"))
+        ):
             configs.append(sub.name)
     return configs
 
@@ -303,13 +341,19 @@ def _readme_configs(root: Path) -> tuple[dict[str, dict[str, list[str]]], str | 
     for name, entry in metadata.items():
         files = entry.get("data_files") if isinstance(entry, dict) else None
         splits: dict[str, list[str]] = {}
-        if isinstance(files, str | list) and all(isinstance(f, str) for f in ([files] if isinstance(files, str) else files)):
+        if isinstance(files, str | list) and all(
+            isinstance(f, str) for f in ([files] if isinstance(files, str) else files)
+        ):
             splits[DEFAULT_SPLIT] = [files] if isinstance(files, str) else list(files)
         elif isinstance(files, list):
             for item in files:
                 if isinstance(item, dict) and isinstance(item.get("split"), str):
                     path = item.get("path")
-                    splits[item["split"]] = [path] if isinstance(path, str) else [p for p in path or () if isinstance(p, str)]
+                    splits[item["split"]] = (
+                        [path]
+                        if isinstance(path, str)
+                        else [p for p in path or () if isinstance(p, str)]
+                    )
         if splits:
             out[str(name)] = splits
     default = metadata.get_default_config_name()
@@ -317,16 +361,24 @@ def _readme_configs(root: Path) -> tuple[dict[str, dict[str, list[str]]], str | 
 
 
 def _declared_files(
-    root: Path, declared: dict[str, dict[str, list[str]]], default: str | None, spec: HfSpec, shown: str
+    root: Path,
+    declared: dict[str, dict[str, list[str]]],
+    default: str | None,
+    spec: HfSpec,
+    shown: str,
 ) -> tuple[str, list[Path]] | None:
     """The parquet files of a config/split declared in the dataset card."""
     from datasets.data_files import resolve_pattern
 
     name = spec.config or default or (next(iter(declared)) if len(declared) == 1 else None)
     if name is None:
-        raise SourceError(f"hf:{shown} has several configs; name one as hf:NAME:CONFIG[:SPLIT]: {', '.join(declared)}")
+        raise SourceError(
+            f"hf:{shown} has several configs; name one as hf:NAME:CONFIG[:SPLIT]: {', '.join(declared)}"
+        )
     if name not in declared:
-        raise SourceError(f"hf:{shown}: unknown config {name!r}; available configs: {', '.join(declared)}")
+        raise SourceError(
+            f"hf:{shown}: unknown config {name!r}; available configs: {', '.join(declared)}"
+        )
     split = _pick_split(spec.split, list(declared[name]), shown)
     files: set[Path] = set()
     for pattern in declared[name][split]:
@@ -390,7 +442,9 @@ def _pick_split(split: str, available: list[str], shown: str) -> str:
     alias = _SPLIT_ALIASES.get(split)
     if alias in available:
         return alias
-    raise SourceError(f"hf:{shown}: unknown split {split!r}; available splits: {', '.join(available) or 'none'}")
+    raise SourceError(
+        f"hf:{shown}: unknown split {split!r}; available splits: {', '.join(available) or 'none'}"
+    )
 
 
 def _file_shards(
@@ -411,7 +465,9 @@ def _file_shards(
     try:
         counts = [_file_rows(fmt, f) for f in files]
     except Exception as exc:
-        raise SourceError(f"{spec.label}: cannot count rows for the slice: {' '.join(str(exc).split())[:300]}") from None
+        raise SourceError(
+            f"{spec.label}: cannot count rows for the slice: {' '.join(str(exc).split())[:300]}"
+        ) from None
     start, stop = slice_bounds(spec, sum(counts))
     shards, offset = [], 0
     for k, (f, count) in enumerate(zip(files, counts, strict=True)):
@@ -444,13 +500,31 @@ def _file_rows(fmt: str, path: Path) -> int:
         return sum(batch.num_rows for batch in pa.ipc.open_stream(source))
 
 
-def _stream_shards(spec: HfSpec, shapes: tuple[str, ...], streaming: bool) -> tuple[list[HubShard], list[str] | None]:
+def _stream_shards(
+    spec: HfSpec, shapes: tuple[str, ...], streaming: bool
+) -> tuple[list[HubShard], list[str] | None]:
     """Shards of a dataset read through ``load_dataset`` (Hub ids, local JSON/CSV folders)."""
-    revision = spec.revision if Path(spec.name).expanduser().exists() else pin_revision(spec.name, spec.revision)
-    dataset = load_dataset(spec.name, spec.config, spec.split_text if not streaming else spec.split, streaming,
-                           revision)
-    base = dict(label=spec.label, fmt="stream", path=spec.name, config=spec.config, shapes=shapes, streaming=streaming,
-                revision=revision)
+    revision = (
+        spec.revision
+        if Path(spec.name).expanduser().exists()
+        else pin_revision(spec.name, spec.revision)
+    )
+    dataset = load_dataset(
+        spec.name,
+        spec.config,
+        spec.split_text if not streaming else spec.split,
+        streaming,
+        revision,
+    )
+    base = dict(
+        label=spec.label,
+        fmt="stream",
+        path=spec.name,
+        config=spec.config,
+        shapes=shapes,
+        streaming=streaming,
+        revision=revision,
+    )
     columns = getattr(dataset, "column_names", None)
     if not streaming:
         # The split (slice included) is already materialised in the local cache; shard by its files.
@@ -470,13 +544,17 @@ def _stream_shards(spec: HfSpec, shapes: tuple[str, ...], streaming: bool) -> tu
             stop = int(spec.hi) if spec.hi is not None else None
         else:
             start, stop = slice_bounds(spec, total)
-        return [HubShard(index=0, num_shards=1, split=spec.split, start=start, stop=stop, **base)], columns
+        return [
+            HubShard(index=0, num_shards=1, split=spec.split, start=start, stop=stop, **base)
+        ], columns
     n = max(1, int(getattr(dataset, "num_shards", 1) or 1))
     return [HubShard(index=k, num_shards=n, split=spec.split, **base) for k in range(n)], columns
 
 
 def _absolute(spec: HfSpec) -> bool:
-    return all(b is None or (not b.endswith("%") and not b.startswith("-")) for b in (spec.lo, spec.hi))
+    return all(
+        b is None or (not b.endswith("%") and not b.startswith("-")) for b in (spec.lo, spec.hi)
+    )
 
 
 def _known_rows(dataset: Any, split: str) -> int | None:
@@ -501,11 +579,15 @@ def pin_revision(name: str, revision: str | None) -> str | None:
         LOG.info("hf:%s: revision not pinned (%s: %s)", name, type(exc).__name__, str(exc)[:200])
         return revision
     if sha and sha != revision:
-        LOG.info("hf:%s: reading revision %s at commit %s", name, revision or "(default branch)", sha)
+        LOG.info(
+            "hf:%s: reading revision %s at commit %s", name, revision or "(default branch)", sha
+        )
     return sha or revision
 
 
-def load_dataset(name: str, config: str | None, split: str, streaming: bool, revision: str | None = None) -> Any:
+def load_dataset(
+    name: str, config: str | None, split: str, streaming: bool, revision: str | None = None
+) -> Any:
     """``datasets.load_dataset(name, config, split=split, streaming=streaming[, revision=])``;
     errors -> ``SourceError``, listing the available configs/splits when one of those was wrong."""
     import datasets
@@ -525,7 +607,9 @@ def load_dataset(name: str, config: str | None, split: str, streaming: bool, rev
                 f"{shown}: unknown split {split!r}; available splits: "
                 f"{_listing(datasets.get_dataset_split_names, name, config)}"
             ) from None
-        raise SourceError(f"cannot load Hub dataset {name!r} ({shown}): {type(exc).__name__}: {message}") from None
+        raise SourceError(
+            f"cannot load Hub dataset {name!r} ({shown}): {type(exc).__name__}: {message}"
+        ) from None
 
 
 def _listing(fn: Any, *args: Any) -> str:
@@ -569,18 +653,27 @@ def read_shard(shard: HubShard) -> Iterator[Row | RejectedRow]:
                         yield bad
                         return
                 yield f"{prefix}:row {n}", row
-    except Exception as exc:  # corrupt file, network or decoding failure mid-stream: record it and stop
+    except (
+        Exception
+    ) as exc:  # corrupt file, network or decoding failure mid-stream: record it and stop
         message = " ".join(str(exc).split())[:500]
-        yield reject(Reason.READ_ERROR, f"{prefix}:row {n + 1}",
-                     f"shard unreadable from here on: {type(exc).__name__}: {message}")
+        yield reject(
+            Reason.READ_ERROR,
+            f"{prefix}:row {n + 1}",
+            f"shard unreadable from here on: {type(exc).__name__}: {message}",
+        )
 
 
 def _bad_shape(row: dict[str, Any], shapes: tuple[str, ...], where: str) -> RejectedRow | None:
     if detect_shape(row) in shapes:
         return None
-    return reject(Reason.UNKNOWN_FORMAT, where,
-                  f"columns {sorted(row)} match none of the shapes {', '.join(shapes)}; "
-                  "nothing more is read from this source", record=row)
+    return reject(
+        Reason.UNKNOWN_FORMAT,
+        where,
+        f"columns {sorted(row)} match none of the shapes {', '.join(shapes)}; "
+        "nothing more is read from this source",
+        record=row,
+    )
 
 
 def _file_batches(shard: HubShard) -> Iterator[list[dict[str, Any]]]:

@@ -42,7 +42,9 @@ def read_humaneval(config: SourceConfig, stats: SourceStats) -> Iterator[SourceP
         entry = problem["entry_point"]
         fn = _function(code, entry)
         doc = _docstring(fn) if fn is not None else None
-        returns_bool = fn is not None and isinstance(fn.returns, ast.Name) and fn.returns.id == "bool"
+        returns_bool = (
+            fn is not None and isinstance(fn.returns, ast.Name) and fn.returns.id == "bool"
+        )
         cases, skipped = check_cases(problem["test"], returns_bool)
         stats.tests_extracted += len(cases)
         stats.tests_skipped += skipped
@@ -72,7 +74,9 @@ def check_cases(test_source: str, returns_bool: bool = False) -> tuple[list[Test
         tree = ast.parse(test_source)
     except SyntaxError:
         return [], 0
-    check = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "check"), None)
+    check = next(
+        (n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "check"), None
+    )
     if check is None:
         return [], 0
     cases: list[TestCase] = []
@@ -123,7 +127,11 @@ def _make(call: ast.Call, expected: ast.expr) -> TestCase | None:
 
 
 def _is_candidate_call(node: ast.expr) -> bool:
-    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "candidate"
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "candidate"
+    )
 
 
 def _is_abs_difference(node: ast.expr) -> bool:
@@ -154,7 +162,11 @@ def _docstring(fn: ast.FunctionDef) -> str | None:
     doc = ast.get_docstring(fn)
     if doc is None:
         for stmt in fn.body:
-            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
+            if (
+                isinstance(stmt, ast.Expr)
+                and isinstance(stmt.value, ast.Constant)
+                and isinstance(stmt.value.value, str)
+            ):
                 return stmt.value.value
     return doc
 

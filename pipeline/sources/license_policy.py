@@ -64,7 +64,11 @@ def _parse(text: str) -> Any:
         return None
     if parsed is None:
         return None
-    unknown = [key for key in licensing.unknown_license_keys(parsed) if not key.lower().startswith("licenseref-")]
+    unknown = [
+        key
+        for key in licensing.unknown_license_keys(parsed)
+        if not key.lower().startswith("licenseref-")
+    ]
     return None if unknown else parsed
 
 
@@ -83,8 +87,12 @@ def _render(node: Any) -> str:
     if not hasattr(node, "args") or not node.args:
         return _render_key(node.key)
     op = " or " if _is_or(node) else " and "
-    parts = [_render(arg) if not _is_compound(arg) or _is_or(arg) == _is_or(node) else f"({_render(arg)})"
-             for arg in node.args]
+    parts = [
+        _render(arg)
+        if not _is_compound(arg) or _is_or(arg) == _is_or(node)
+        else f"({_render(arg)})"
+        for arg in node.args
+    ]
     return op.join(parts)
 
 
@@ -114,7 +122,9 @@ def license_keys(expression: str | None) -> tuple[str, ...]:
     parsed = _parse(expression) if isinstance(expression, str) else None
     if parsed is None:
         return ()
-    return tuple(sorted({_render_key(s.key) for s in _licensing().license_symbols(parsed, decompose=True)}))
+    return tuple(
+        sorted({_render_key(s.key) for s in _licensing().license_symbols(parsed, decompose=True)})
+    )
 
 
 def _evaluate(node: Any, allowed: Any) -> bool:
@@ -176,7 +186,9 @@ class LicensePolicy:
 
     def __post_init__(self) -> None:
         if self.mode not in POLICY_MODES:
-            raise ValueError(f"license policy mode must be one of {', '.join(POLICY_MODES)}, got {self.mode!r}")
+            raise ValueError(
+                f"license policy mode must be one of {', '.join(POLICY_MODES)}, got {self.mode!r}"
+            )
         if isinstance(self.allowed, str):
             raise ValueError("allowed must be a tuple of SPDX ids, not a string")
         if self.mode == "list" and not self.allowed:
@@ -194,10 +206,16 @@ class LicensePolicy:
         if self.mode == "any":
             return None
         if not isinstance(expression, str) or not expression.strip():
-            return LICENSE_UNKNOWN, f"no license found; --licenses={self} accepts only known licenses"
+            return (
+                LICENSE_UNKNOWN,
+                f"no license found; --licenses={self} accepts only known licenses",
+            )
         parsed = _parse(expression)
         if parsed is None:
-            return LICENSE_UNKNOWN, f"license {expression!r} is not an SPDX expression; --licenses={self}"
+            return (
+                LICENSE_UNKNOWN,
+                f"license {expression!r} is not an SPDX expression; --licenses={self}",
+            )
         if self.mode == "permissive":
             ok = _evaluate(parsed, lambda key: category(key) in PERMISSIVE_CATEGORIES)
         else:
@@ -214,7 +232,9 @@ def parse_license_policy(text: str) -> LicensePolicy:
     Raises ValueError naming an id that is not an SPDX license id.
     """
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("--licenses must be 'permissive', 'any' or a comma-separated list of SPDX ids")
+        raise ValueError(
+            "--licenses must be 'permissive', 'any' or a comma-separated list of SPDX ids"
+        )
     value = text.strip().lower()
     if value in ("any", "permissive"):
         return LicensePolicy(mode=value)
@@ -225,7 +245,9 @@ def parse_license_policy(text: str) -> LicensePolicy:
             continue
         normalized = normalize_expression(item)
         if normalized is None or " " in normalized:
-            raise ValueError(f"--licenses: {item!r} is not an SPDX license id (e.g. mit, apache-2.0, bsd-3-clause)")
+            raise ValueError(
+                f"--licenses: {item!r} is not an SPDX license id (e.g. mit, apache-2.0, bsd-3-clause)"
+            )
         if normalized not in ids:
             ids.append(normalized)
     if not ids:

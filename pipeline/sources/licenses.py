@@ -84,9 +84,23 @@ from pipeline.sources.license_policy import (
 )
 
 __all__ = [
-    "LICENSE_NOT_ALLOWED", "LICENSE_UNKNOWN", "PERMISSIVE_CATEGORIES", "LicenseInfo", "LicensePolicy", "TextMatch",
-    "category", "detect_license", "identify_license", "is_permissive", "license_files", "license_keys", "main",
-    "match_file", "match_text", "normalize_expression", "parse_license_policy",
+    "LICENSE_NOT_ALLOWED",
+    "LICENSE_UNKNOWN",
+    "PERMISSIVE_CATEGORIES",
+    "LicenseInfo",
+    "LicensePolicy",
+    "TextMatch",
+    "category",
+    "detect_license",
+    "identify_license",
+    "is_permissive",
+    "license_files",
+    "license_keys",
+    "main",
+    "match_file",
+    "match_text",
+    "normalize_expression",
+    "parse_license_policy",
 ]
 
 #: A license is a full-text candidate when this share of its bigrams is in the file (0.9
@@ -108,8 +122,35 @@ _LICENSE_NAME = re.compile(
     r"^(?:(?:un)?licen[cs]e|copying)(?:[-_.]([a-z0-9]+(?:[-_][a-z0-9]+)*))?(?:\.(?:txt|md|rst|markdown))?$"
 )
 #: Qualifiers that make a ``LICENSE.*`` name a program or a backup, not a license text.
-_NOT_TEXT = frozenset({"py", "js", "ts", "go", "rb", "java", "c", "h", "cc", "cpp", "rs", "php", "json", "html",
-                       "htm", "xml", "yml", "yaml", "toml", "sh", "bak", "orig", "swp", "tmp", "pdf"})
+_NOT_TEXT = frozenset(
+    {
+        "py",
+        "js",
+        "ts",
+        "go",
+        "rb",
+        "java",
+        "c",
+        "h",
+        "cc",
+        "cpp",
+        "rs",
+        "php",
+        "json",
+        "html",
+        "htm",
+        "xml",
+        "yml",
+        "yaml",
+        "toml",
+        "sh",
+        "bak",
+        "orig",
+        "swp",
+        "tmp",
+        "pdf",
+    }
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,7 +188,8 @@ _WORD = re.compile(r"[a-z0-9]+")
 #: A copyright statement (names holders and years), not wrapped license text such as
 #: "copyright notice and this permission notice" or "COPYRIGHT HOLDERS AND CONTRIBUTORS".
 _COPYRIGHT_LINE = re.compile(
-    r"^\W*(copyright\s*(\(c\)|©|\d{4}|by\b|<|:|$)|\(c\)\s*\d{4}|©|all rights reserved\W*$)", re.IGNORECASE
+    r"^\W*(copyright\s*(\(c\)|©|\d{4}|by\b|<|:|$)|\(c\)\s*\d{4}|©|all rights reserved\W*$)",
+    re.IGNORECASE,
 )
 _SPDX_VAR = re.compile(r"<<var;name=.*?;original=(.*?);match=.*?>>", re.IGNORECASE | re.DOTALL)
 _SPDX_OPTIONAL = re.compile(r"<<(begin|end)Optional[^>]*>>", re.IGNORECASE)
@@ -164,7 +206,11 @@ def _template_tokens(template: str) -> list[str]:
 
 
 def _bigrams(words: Sequence[str]) -> set[str]:
-    return {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)} if len(words) > 1 else set(words)
+    return (
+        {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)}
+        if len(words) > 1
+        else set(words)
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,7 +239,9 @@ class _Index:
         begin = self.indptr[cols]
         lengths = self.indptr[cols + 1] - begin
         # positions begin[k] .. begin[k] + lengths[k] - 1 of every column, without a Python loop
-        offsets = np.repeat(begin - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        offsets = np.repeat(begin - np.cumsum(lengths) + lengths, lengths) + np.arange(
+            lengths.sum()
+        )
         return np.bincount(self.rows[offsets], minlength=len(self.ids))
 
 
@@ -205,8 +253,10 @@ def _index() -> _Index:
     """Built once per process from the ``spdx`` package's texts (spdx-lookup's data)."""
     import spdx
 
-    return _build_index({"id": r["id"], "text": spdx.License(r).template, "header": r.get("header")}
-                        for r in spdx._licenses)
+    return _build_index(
+        {"id": r["id"], "text": spdx.License(r).template, "header": r.get("header")}
+        for r in spdx._licenses
+    )
 
 
 @functools.cache
@@ -234,8 +284,10 @@ def _newer_spdx_texts(known: set[str]) -> Iterator[dict[str, str]]:
     import importlib.resources
 
     try:
-        entries = sorted((importlib.resources.files("licensedcode") / "data" / "licenses").iterdir(),
-                         key=lambda f: f.name)
+        entries = sorted(
+            (importlib.resources.files("licensedcode") / "data" / "licenses").iterdir(),
+            key=lambda f: f.name,
+        )
     except (ModuleNotFoundError, FileNotFoundError):
         return
     for entry in entries:
@@ -247,11 +299,14 @@ def _newer_spdx_texts(known: set[str]) -> Iterator[dict[str, str]]:
             continue
         fields = dict(re.findall(r"^(\w+):[ \t]*(\S.*)$", front.group(1), re.M))
         spdx_id = fields.get("spdx_license_key", "")
-        if (not spdx_id or spdx_id.startswith("LicenseRef-")
-                or re.sub(r"-(only|or-later)$", "", spdx_id.lower()) in known
-                or "yes" in (fields.get("is_deprecated"), fields.get("is_exception"))):
+        if (
+            not spdx_id
+            or spdx_id.startswith("LicenseRef-")
+            or re.sub(r"-(only|or-later)$", "", spdx_id.lower()) in known
+            or "yes" in (fields.get("is_deprecated"), fields.get("is_exception"))
+        ):
             continue
-        text = raw[front.end():].strip()
+        text = raw[front.end() :].strip()
         if text:
             yield {"id": spdx_id, "text": text}
 
@@ -278,14 +333,29 @@ def _build_index(records: Iterable[dict[str, Any]]) -> _Index:
             kinds.append(kind)
             sizes.append(len(grams))
             all_grams.append(frozenset(grams))
-            starts.append(frozenset(f"{a} {b}" for a, b in zip(words[:_START], words[1:_START + 1], strict=False)))
+            starts.append(
+                frozenset(
+                    f"{a} {b}" for a, b in zip(words[:_START], words[1 : _START + 1], strict=False)
+                )
+            )
             for g in grams:
                 lists[g].append(n)
     column = {g: c for c, g in enumerate(lists)}
     indptr = np.zeros(len(lists) + 1, dtype=np.int64)
     indptr[1:] = np.cumsum([len(v) for v in lists.values()])
-    rows = np.fromiter((n for v in lists.values() for n in v), dtype=np.int32, count=int(indptr[-1]))
-    return _Index(tuple(ids), tuple(kinds), np.asarray(sizes), tuple(starts), tuple(all_grams), column, indptr, rows)
+    rows = np.fromiter(
+        (n for v in lists.values() for n in v), dtype=np.int32, count=int(indptr[-1])
+    )
+    return _Index(
+        tuple(ids),
+        tuple(kinds),
+        np.asarray(sizes),
+        tuple(starts),
+        tuple(all_grams),
+        column,
+        indptr,
+        rows,
+    )
 
 
 def match_text(text: str) -> TextMatch | None:
@@ -308,8 +378,16 @@ def match_text(text: str) -> TextMatch | None:
             found = _full_matches(index, kind, inter, sequence)
             if found:
                 first, *others = found
-                return TextMatch(index.ids[first], kind, round(float(min(1.0, coverage[first])), 3),
-                                 tuple(dict.fromkeys(index.ids[i] for i in others if index.ids[i] != index.ids[first])))
+                return TextMatch(
+                    index.ids[first],
+                    kind,
+                    round(float(min(1.0, coverage[first])), 3),
+                    tuple(
+                        dict.fromkeys(
+                            index.ids[i] for i in others if index.ids[i] != index.ids[first]
+                        )
+                    ),
+                )
     for index, inter in indexes:
         found = _fragment_match(index, inter, grams, sequence)
         if found is not None:
@@ -317,7 +395,9 @@ def match_text(text: str) -> TextMatch | None:
     return None
 
 
-def _fragment_match(index: _Index, inter: np.ndarray, grams: set[str], sequence: list[str]) -> TextMatch | None:
+def _fragment_match(
+    index: _Index, inter: np.ndarray, grams: set[str], sequence: list[str]
+) -> TextMatch | None:
     """A fragment: nearly all of the file is in one license, and the file starts like it."""
     dice = 2 * inter / (index.sizes + len(grams))
     file_cov = inter / len(grams)
@@ -330,7 +410,9 @@ def _fragment_match(index: _Index, inter: np.ndarray, grams: set[str], sequence:
             continue
         early = sum(g in index.starts[i] for g in first_grams)
         if early >= min(4, len(first_grams)):
-            ranked.append((-float(file_cov[i]), -early, -float(dice[i]), len(index.ids[i]), index.ids[i], i))
+            ranked.append(
+                (-float(file_cov[i]), -early, -float(dice[i]), len(index.ids[i]), index.ids[i], i)
+            )
     if not ranked:
         return None
     i = min(ranked)[-1]
@@ -347,7 +429,11 @@ def _full_matches(index: _Index, kind: str, inter: np.ndarray, sequence: list[st
     LICENSE with the project's Apache text and bundled MPL and BSD notices) are all kept;
     the first is the one whose text begins first in the file, the rest follow by id.
     """
-    candidates = [int(i) for i in np.flatnonzero(inter >= FULL_COVERAGE * index.sizes) if index.kinds[i] == kind]
+    candidates = [
+        int(i)
+        for i in np.flatnonzero(inter >= FULL_COVERAGE * index.sizes)
+        if index.kinds[i] == kind
+    ]
     # matched minus unmatched bigrams of the license: independent of what else the file holds
     score = 2 * inter - index.sizes
     candidates.sort(key=lambda i: (-int(score[i]), len(index.ids[i]), index.ids[i]))
@@ -433,7 +519,11 @@ def identify_license(root: Path | str) -> LicenseInfo:
             license_keys(" or ".join(sorted(found)))
         ):
             # The metadata says how the files combine (``MIT OR Apache-2.0``, or ``AND``).
-            return LicenseInfo(metadata.expression, f"{names} ({'/'.join(methods)}) + {metadata.evidence}", confidence)
+            return LicenseInfo(
+                metadata.expression,
+                f"{names} ({'/'.join(methods)}) + {metadata.evidence}",
+                confidence,
+            )
         else:
             expression = normalize_expression(" or ".join(sorted(found)))
         if expression is not None:
@@ -442,7 +532,11 @@ def identify_license(root: Path | str) -> LicenseInfo:
         return metadata
     if files:
         unread = ", ".join(p.name for p in files)
-        return LicenseInfo(None, f"{unread}: no SPDX license recognised" + (f"; {metadata.evidence}" if metadata.evidence else ""))
+        return LicenseInfo(
+            None,
+            f"{unread}: no SPDX license recognised"
+            + (f"; {metadata.evidence}" if metadata.evidence else ""),
+        )
     return LicenseInfo(None, metadata.evidence or "no license file or package metadata")
 
 
@@ -453,7 +547,9 @@ def detect_license(root: Path | str) -> str | None:
 
 # --- package metadata ------------------------------------------------------------------------
 
-_GEMSPEC_LICENSE = re.compile(r"\.licen[cs]es?\s*=\s*(\[[^\]]*\]|\"[^\"]*\"|'[^']*'|%w[\[(][^\])]*[\])])")
+_GEMSPEC_LICENSE = re.compile(
+    r"\.licen[cs]es?\s*=\s*(\[[^\]]*\]|\"[^\"]*\"|'[^']*'|%w[\[(][^\])]*[\])])"
+)
 
 
 def _from_metadata(root: Path) -> LicenseInfo:
@@ -466,13 +562,22 @@ def _from_metadata(root: Path) -> LicenseInfo:
                 continue
             try:
                 values = reader(path)
-            except (OSError, ValueError, UnicodeDecodeError, configparser.Error, tomllib.TOMLDecodeError):
+            except (
+                OSError,
+                ValueError,
+                UnicodeDecodeError,
+                configparser.Error,
+                tomllib.TOMLDecodeError,
+            ):
                 unread.append(f"{path.name}: unreadable")
                 continue
             for field, value in values:
                 if isinstance(value, TextMatch):
-                    return LicenseInfo(normalize_expression(value.license_id), f"{path.name} {field} ({value.method})",
-                                       value.confidence)
+                    return LicenseInfo(
+                        normalize_expression(value.license_id),
+                        f"{path.name} {field} ({value.method})",
+                        value.confidence,
+                    )
                 expression = normalize_expression(value) or _by_name(value)
                 if expression is not None:
                     return LicenseInfo(expression, f"{path.name} {field}", 1.0)
@@ -555,14 +660,20 @@ def _gemspec(path: Path) -> list[tuple[str, Any]]:
     out = []
     for match in _GEMSPEC_LICENSE.finditer(path.read_text(encoding="utf-8", errors="replace")):
         value = match.group(1)
-        items = value[3:-1].split() if value.startswith("%w") else re.findall(r"[\"']([^\"']+)[\"']", value)
+        items = (
+            value[3:-1].split()
+            if value.startswith("%w")
+            else re.findall(r"[\"']([^\"']+)[\"']", value)
+        )
         if items:
             out.append(("license", " OR ".join(items)))
     return out
 
 
 def _pkg_info(path: Path) -> list[tuple[str, Any]]:
-    message = email.parser.HeaderParser().parsestr(path.read_text(encoding="utf-8", errors="replace"))
+    message = email.parser.HeaderParser().parsestr(
+        path.read_text(encoding="utf-8", errors="replace")
+    )
     out = []
     if message.get("License-Expression"):
         out.append(("License-Expression", str(message["License-Expression"]).strip()))
@@ -592,10 +703,14 @@ def _describe(path: Path) -> LicenseInfo:
     found = match_file(path)
     if found is None:
         return LicenseInfo(None, f"{path.name}: no SPDX license recognised")
-    return LicenseInfo(normalize_expression(found.license_id), f"{path.name} ({found.method})", found.confidence)
+    return LicenseInfo(
+        normalize_expression(found.license_id), f"{path.name} ({found.method})", found.confidence
+    )
 
 
-def license_table(paths: Iterable[Path]) -> tuple[list[tuple[str, LicenseInfo]], collections.Counter]:
+def license_table(
+    paths: Iterable[Path],
+) -> tuple[list[tuple[str, LicenseInfo]], collections.Counter]:
     """(path, info) per path (directories: :func:`identify_license`; files: their text) and
     the number of paths per license (``unknown`` for None)."""
     rows = [(str(p), _describe(p)) for p in paths]
@@ -607,21 +722,33 @@ def format_table(rows: Sequence[tuple[str, LicenseInfo]], totals: collections.Co
     """Plain aligned text: one line per path, then the totals per license."""
     header = ("path", "license", "permissive", "confidence", "evidence")
     body = [
-        (path, info.expression or "unknown", "yes" if is_permissive(info.expression) else "no",
-         f"{info.confidence:.2f}", info.evidence)
+        (
+            path,
+            info.expression or "unknown",
+            "yes" if is_permissive(info.expression) else "no",
+            f"{info.confidence:.2f}",
+            info.evidence,
+        )
         for path, info in rows
     ]
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header) - 1)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
-             for r in [header, *body]]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
+        for r in [header, *body]
+    ]
     summary = [("license", "paths", "permissive")]
     for expression, count in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])):
-        permissive = "yes" if is_permissive(None if expression == "unknown" else expression) else "no"
+        permissive = (
+            "yes" if is_permissive(None if expression == "unknown" else expression) else "no"
+        )
         summary.append((expression, str(count), permissive))
     summary.append(("total", str(sum(totals.values())), ""))
     first = max(len(r[0]) for r in summary)
     lines.append("")
-    lines.extend(f"{name.ljust(first)}  {count.rjust(5)}  {permissive}".rstrip() for name, count, permissive in summary)
+    lines.extend(
+        f"{name.ljust(first)}  {count.rjust(5)}  {permissive}".rstrip()
+        for name, count, permissive in summary
+    )
     return "\n".join(lines)
 
 
@@ -640,7 +767,9 @@ def main(argv: list[str] | None = None) -> int:
         description="License of each repository directory (or license file), as lower-case SPDX expressions.",
     )
     parser.add_argument("paths", nargs="+", help="directories or files; globs are expanded")
-    parser.add_argument("--json", action="store_true", help="one JSON object per path instead of the table")
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON object per path instead of the table"
+    )
     args = parser.parse_args(argv)
     paths = _expand(args.paths)
     missing = [str(p) for p in paths if not p.exists()]
@@ -653,7 +782,15 @@ def main(argv: list[str] | None = None) -> int:
     rows, totals = license_table(paths)
     if args.json:
         for path, info in rows:
-            print(json.dumps({"path": path, **dataclasses.asdict(info), "permissive": is_permissive(info.expression)}))
+            print(
+                json.dumps(
+                    {
+                        "path": path,
+                        **dataclasses.asdict(info),
+                        "permissive": is_permissive(info.expression),
+                    }
+                )
+            )
     else:
         print(format_table(rows, totals))
     return 0

@@ -46,7 +46,9 @@ def function_name(language: str, code: str) -> str | None:
     if types is None:
         return None
     open_tag = REGISTRY[language].parsing.open_tag
-    source = code if open_tag is None or code.lstrip().startswith(open_tag[0]) else open_tag[1] + code
+    source = (
+        code if open_tag is None or code.lstrip().startswith(open_tag[0]) else open_tag[1] + code
+    )
     root = parser_for(language).parse(source.encode("utf-8", "surrogatepass")).root_node
     stack = [root]
     while stack:

@@ -53,12 +53,30 @@ EXTENSIONS: dict[str, str] = {
 }
 
 #: Directories never searched: VCS data, dependencies, build output, virtual environments.
-SKIP_DIRS = frozenset({
-    ".git", ".hg", ".svn", "node_modules", "vendor", "third_party", "build", "dist", "target",
-    "__pycache__", "site-packages", ".venv", "venv", ".tox", ".mypy_cache", ".pytest_cache",
-})
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        "vendor",
+        "third_party",
+        "build",
+        "dist",
+        "target",
+        "__pycache__",
+        "site-packages",
+        ".venv",
+        "venv",
+        ".tox",
+        ".mypy_cache",
+        ".pytest_cache",
+    }
+)
 
-_TEST_DIRS = frozenset({"test", "tests", "testing", "spec", "specs", "__tests__", "__mocks__", "testdata", "benches"})
+_TEST_DIRS = frozenset(
+    {"test", "tests", "testing", "spec", "specs", "__tests__", "__mocks__", "testdata", "benches"}
+)
 #: Test file names of every language (the registry's ``Mining.test_file``), matched on a file's
 #: base name.
 _TEST_FILE = re.compile(
@@ -85,7 +103,9 @@ class FileSkip(enum.StrEnum):
     TOO_LARGE = "too_large"
     BINARY = "binary"
     BROKEN_SYMLINK = "broken_symlink"
-    SYMLINK = "symlink"  # not followed: it may point outside the repository or at a file read already
+    SYMLINK = (
+        "symlink"  # not followed: it may point outside the repository or at a file read already
+    )
     INVALID_UTF8 = "invalid_utf8"
     READ_ERROR = "read_error"
     LICENSE = "license"  # the repository corpus only: the license policy refuses the repository
@@ -121,14 +141,18 @@ class RepoInfo:
             return f"{self.web_url}/src/{self.sha}/{relpath}#lines-{start_line}:{end_line}"
         if host == "codeberg.org":
             return f"{self.web_url}/src/commit/{self.sha}/{relpath}#L{start_line}-L{end_line}"
-        return f"{self.web_url}/blob/{self.sha}/{relpath}#L{start_line}-L{end_line}"  # GitHub's form
+        return (
+            f"{self.web_url}/blob/{self.sha}/{relpath}#L{start_line}-L{end_line}"  # GitHub's form
+        )
 
 
 def repo_info(root: Path) -> RepoInfo:
     """Name, commit, license and web address of the repository at ``root``."""
     remote = _origin_url(root)
     name, web_url = _parse_remote(remote) if remote else (None, None)
-    return RepoInfo(str(root), name or root.resolve().name, _head_sha(root), detect_license(root), web_url)
+    return RepoInfo(
+        str(root), name or root.resolve().name, _head_sha(root), detect_license(root), web_url
+    )
 
 
 # --- finding repositories and their files ---------------------------------------------------
@@ -163,7 +187,9 @@ def find_repositories(paths: str) -> list[Path]:
         else:
             raise SourceError(f"repo: {part!r} is not a directory")
     if not roots:
-        raise SourceError("repo: needs at least one directory, e.g. repo:../checkout or repo:'/src/*'")
+        raise SourceError(
+            "repo: needs at least one directory, e.g. repo:../checkout or repo:'/src/*'"
+        )
     unique: dict[Path, Path] = {}
     for root in roots:
         unique.setdefault(root.resolve(), root)
@@ -215,7 +241,9 @@ def walk_repository(
             path = Path(entry.path)
             if entry.is_symlink():
                 broken = not os.path.exists(entry.path)
-                stats.files[f"skipped_{FileSkip.BROKEN_SYMLINK if broken else FileSkip.SYMLINK}"] += 1
+                stats.files[
+                    f"skipped_{FileSkip.BROKEN_SYMLINK if broken else FileSkip.SYMLINK}"
+                ] += 1
                 continue
             if entry.is_dir(follow_symlinks=False):
                 if entry.name in SKIP_DIRS or entry.name.startswith("."):
@@ -264,7 +292,9 @@ def read_text(path: Path, max_bytes: int) -> tuple[str | None, FileSkip | None, 
         return None, FileSkip.INVALID_UTF8, f"not valid UTF-8 (byte {exc.start})"
 
 
-def expand_repository(root: Path, stats: SourceStats, max_file_bytes: int, include_tests: bool = False):
+def expand_repository(
+    root: Path, stats: SourceStats, max_file_bytes: int, include_tests: bool = False
+):
     """One ``repo`` unit per file to read under ``root``, then the same for each nested repository.
 
     Yields ``pipeline.sources.spec.Unit`` records carrying the file's ``RepoInfo``. Skipped
@@ -299,8 +329,14 @@ def read_repo_file(
     if text is None:
         stats.files[f"skipped_{skip}"] += 1
         if skip in (FileSkip.INVALID_UTF8, FileSkip.READ_ERROR):  # it should have given pairs
-            yield reject(Reason(str(skip)), where, message, repository_name=info.repository_name,
-                         func_path_in_repository=relpath, language=language)
+            yield reject(
+                Reason(str(skip)),
+                where,
+                message,
+                repository_name=info.repository_name,
+                func_path_in_repository=relpath,
+                language=language,
+            )
         return
     language = file_language(relpath, text)
     stats.files["read"] += 1
@@ -365,7 +401,7 @@ def _git_dir(root: Path) -> Path | None:
         return None
     if not text.startswith("gitdir:"):
         return None
-    target = Path(text[len("gitdir:"):].strip())
+    target = Path(text[len("gitdir:") :].strip())
     return target if target.is_absolute() else (root / target).resolve()
 
 

@@ -31,8 +31,12 @@ from schemas import SYNTHCONL_COLUMNS, Candidate, RejectedRow, SourcePair, Trans
 
 SHAPES: tuple[str, ...] = ("source_pair", "synthconl", "csn_hub", "csn")
 
-_SOURCE_PAIR_COLUMNS = frozenset({"repository_name", "func_path_in_repository", "func_name", "language", "code", "docstring"})
-_CSN_HUB_COLUMNS = frozenset({"repository_name", "func_path_in_repository", "language", "func_documentation_string"})
+_SOURCE_PAIR_COLUMNS = frozenset(
+    {"repository_name", "func_path_in_repository", "func_name", "language", "code", "docstring"}
+)
+_CSN_HUB_COLUMNS = frozenset(
+    {"repository_name", "func_path_in_repository", "language", "func_documentation_string"}
+)
 
 
 def detect_shape(columns: Collection[str]) -> str | None:
@@ -117,21 +121,34 @@ def row_to_candidate(
     }
     target_raw, code = row.get("language2"), row.get("func2")
     if not isinstance(target_raw, str) or not isinstance(code, str):
-        missing = [n for n, v in (("language2", target_raw), ("func2", code)) if not isinstance(v, str)]
-        return reject(Reason.MISSING_FIELD, where, f"missing or non-string field(s) {', '.join(missing)}", **known)
+        missing = [
+            n for n, v in (("language2", target_raw), ("func2", code)) if not isinstance(v, str)
+        ]
+        return reject(
+            Reason.MISSING_FIELD,
+            where,
+            f"missing or non-string field(s) {', '.join(missing)}",
+            **known,
+        )
     target = normalize_language(target_raw)
     known["target_language"] = target or target_raw
     known["translated_code"] = code
     if target is None:
         return reject(
-            Reason.UNKNOWN_LANGUAGE, where, f"language2 {target_raw!r} is not one of {', '.join(LANGUAGES)}", **known
+            Reason.UNKNOWN_LANGUAGE,
+            where,
+            f"language2 {target_raw!r} is not one of {', '.join(LANGUAGES)}",
+            **known,
         )
     if not code.strip():
         return reject(Reason.EMPTY_CODE, where, "the translation (func2) is empty", **known)
     size = len(code.encode("utf-8", "surrogatepass"))
     if size > config.max_code_bytes:
         return reject(
-            Reason.TOO_LARGE, where, f"func2 is {size} bytes, over the {config.max_code_bytes}-byte limit", **known
+            Reason.TOO_LARGE,
+            where,
+            f"func2 is {size} bytes, over the {config.max_code_bytes}-byte limit",
+            **known,
         )
     attempt = row.get("attempt")
     translation = Translation(

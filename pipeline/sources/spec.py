@@ -142,24 +142,36 @@ def read_unit(unit: Unit, config: SourceConfig, stats: SourceStats) -> Iterator[
         if shape is None:
             shape = detect_shape(row)
             if shape is None:
-                yield reject(Reason.UNKNOWN_FORMAT, where,
-                             f"columns {sorted(row)} match none of the shapes {', '.join(SHAPES)}; "
-                             "nothing more is read from this source", record=row)
+                yield reject(
+                    Reason.UNKNOWN_FORMAT,
+                    where,
+                    f"columns {sorted(row)} match none of the shapes {', '.join(SHAPES)}; "
+                    "nothing more is read from this source",
+                    record=row,
+                )
                 return
         record = row_to_pair(row, shape, where, config, stats)
         if isinstance(record, SourcePair) and shape == "synthconl":
             # Release/SynthCoNL rows repeat their source once per translation.
             if record.pair_id in seen:
-                yield reject(Reason.DUPLICATE_PAIR, where, f"source pair {record.pair_id} already read from this file",
-                             pair_id=record.pair_id, repository_name=record.repository_name,
-                             func_path_in_repository=record.func_path_in_repository, func_name=record.func_name,
-                             language=record.language)
+                yield reject(
+                    Reason.DUPLICATE_PAIR,
+                    where,
+                    f"source pair {record.pair_id} already read from this file",
+                    pair_id=record.pair_id,
+                    repository_name=record.repository_name,
+                    func_path_in_repository=record.func_path_in_repository,
+                    func_name=record.func_name,
+                    language=record.language,
+                )
                 continue
             seen.add(record.pair_id)
         yield record
 
 
-def read_source(spec: str, config: SourceConfig | None = None, stats: SourceStats | None = None) -> Iterator[Record]:
+def read_source(
+    spec: str, config: SourceConfig | None = None, stats: SourceStats | None = None
+) -> Iterator[Record]:
     """Every record of a source, in order (the pure-Python equivalent of ``ReadSource``).
 
     ``stats`` (optional) is filled in as records are yielded.

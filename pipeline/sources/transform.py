@@ -96,7 +96,8 @@ class ReadSource(beam.PTransform):
             | "SpreadUnits" >> beam.Reshuffle()
             | "ExpandUnits" >> beam.ParDo(_ExpandUnitFn(self._config))
             | "SpreadFiles" >> beam.Reshuffle()
-            | "ReadUnits" >> beam.ParDo(_ReadUnitFn(self._config)).with_outputs(CANDIDATES, REJECTED, main=PAIRS)
+            | "ReadUnits"
+            >> beam.ParDo(_ReadUnitFn(self._config)).with_outputs(CANDIDATES, REJECTED, main=PAIRS)
         )
         # One unit can hold many rows (a whole file): spread them before the costly stages.
         return {

@@ -105,51 +105,82 @@ class TranslateConfig:
         py2many_timeout_s: wall-clock limit of one py2many subprocess.
     """
 
-    translator: str = setting("auto", choices=TRANSLATORS, help="translation backend: vllm where CUDA, vLLM and a "
-                              "model are present, else py2many")
+    translator: str = setting(
+        "auto",
+        choices=TRANSLATORS,
+        help="translation backend: vllm where CUDA, vLLM and a model are present, else py2many",
+    )
     model: str | None = setting(None, help="model name or path for vllm/openai/hf translators")
     target_languages: tuple[str, ...] = setting(
-        ALL_TARGETS, cli_default="auto", parse=lambda v: parse_targets(v)[0],
+        ALL_TARGETS,
+        cli_default="auto",
+        parse=lambda v: parse_targets(v)[0],
         help="comma-separated target languages (the source language itself is skipped); 'auto' = all of the "
-             "registry's, or the translator's own targets when it is rule-based (py2many: cpp,go,rust)")
-    targets_per_pair: int = setting(0, type=int, help="translate each pair into a seeded random subset of K targets "
-                                                      "(0 = all)")
+        "registry's, or the translator's own targets when it is rule-based (py2many: cpp,go,rust)",
+    )
+    targets_per_pair: int = setting(
+        0, type=int, help="translate each pair into a seeded random subset of K targets (0 = all)"
+    )
     num_samples: int = setting(1, type=int, help="samples per (pair, target); best passing kept")
     temperature: float = setting(0.0, type=float, help="sampling temperature of model backends")
     max_tokens: int = setting(1024, type=int, help="most tokens per reply")
     top_p: float = 1.0
     seed: int = DEFAULT_SEED
     cache_dir: str | None = None
-    openai_base_url: str | None = setting(None, parse=lambda v: v or os.environ.get("OPENAI_BASE_URL"),
-                                          help="OpenAI-compatible endpoint, e.g. http://host:8000/v1 "
-                                               "(unset: $OPENAI_BASE_URL)")
-    openai_api_key_env: str = setting("OPENAI_API_KEY", help="environment variable holding the endpoint's API key "
-                                                             "(unset: no key)")
+    openai_base_url: str | None = setting(
+        None,
+        parse=lambda v: v or os.environ.get("OPENAI_BASE_URL"),
+        help="OpenAI-compatible endpoint, e.g. http://host:8000/v1 (unset: $OPENAI_BASE_URL)",
+    )
+    openai_api_key_env: str = setting(
+        "OPENAI_API_KEY", help="environment variable holding the endpoint's API key (unset: no key)"
+    )
     openai_concurrency: int = setting(8, type=int, help="requests in flight per worker process")
     openai_timeout_s: float = setting(120.0, type=float, help="seconds per HTTP attempt")
-    openai_retries: int = setting(4, type=int, help="retries of the openai client (exponential backoff, honours "
-                                                    "Retry-After)")
+    openai_retries: int = setting(
+        4, type=int, help="retries of the openai client (exponential backoff, honours Retry-After)"
+    )
     vllm_server_kwargs: Mapping[str, str | None] = setting(
-        default_factory=lambda: MappingProxyType({}), cli_default="", parse=lambda v: parse_server_kwargs(v),
+        default_factory=lambda: MappingProxyType({}),
+        cli_default="",
+        parse=lambda v: parse_server_kwargs(v),
         help="extra vLLM server flags: k=v,flag,k={json} (a bare flag has no value), a JSON object, or @FILE / "
-             "FILE.yaml|.json; e.g. max-model-len=8192,enable-prefix-caching,max-num-seqs=256")
-    vllm_chat_template_path: str | None = setting(None, help="chat template file for the vLLM server")
+        "FILE.yaml|.json; e.g. max-model-len=8192,enable-prefix-caching,max-num-seqs=256",
+    )
+    vllm_chat_template_path: str | None = setting(
+        None, help="chat template file for the vLLM server"
+    )
     hf_device: str = setting("auto", help="hf translator device: auto | cpu | cuda[:N]")
-    hf_batch_size: int = setting(8, type=int, help="prompts per generate call of the hf translator (halved on an "
-                                                   "out-of-memory error)")
+    hf_batch_size: int = setting(
+        8,
+        type=int,
+        help="prompts per generate call of the hf translator (halved on an out-of-memory error)",
+    )
     batch_size: int = 16
     py2many_timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
         if self.translator not in TRANSLATORS:
-            raise ValueError(f"unknown translator {self.translator!r}; valid: {', '.join(TRANSLATORS)}")
+            raise ValueError(
+                f"unknown translator {self.translator!r}; valid: {', '.join(TRANSLATORS)}"
+            )
         targets = tuple(t.lower() for t in self.target_languages)
         unknown = sorted(set(targets) - set(LANGUAGES))
         if unknown:
-            raise ValueError(f"unknown target language(s) {', '.join(unknown)}; valid: {', '.join(LANGUAGES)}")
+            raise ValueError(
+                f"unknown target language(s) {', '.join(unknown)}; valid: {', '.join(LANGUAGES)}"
+            )
         object.__setattr__(self, "target_languages", targets)
-        object.__setattr__(self, "vllm_server_kwargs", MappingProxyType(dict(self.vllm_server_kwargs)))
-        for name in ("num_samples", "max_tokens", "openai_concurrency", "hf_batch_size", "batch_size"):
+        object.__setattr__(
+            self, "vllm_server_kwargs", MappingProxyType(dict(self.vllm_server_kwargs))
+        )
+        for name in (
+            "num_samples",
+            "max_tokens",
+            "openai_concurrency",
+            "hf_batch_size",
+            "batch_size",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.targets_per_pair < 0:
@@ -183,7 +214,12 @@ class TranslateConfig:
 
     def sampling(self) -> dict[str, Any]:
         """The sampling parameters that change a model's output (the cache keys on them)."""
-        return {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens, "seed": self.seed}
+        return {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+        }
 
     def sampling_json(self) -> str:
         return dumps(self.sampling())
@@ -214,8 +250,12 @@ class TranslationRequest:
     repair_of: str | None = None
 
     def __post_init__(self) -> None:
-        if self.repair_round and not (self.reply is not None and self.feedback and self.feedback_version):
-            raise ValueError("a repair request needs the previous reply, a feedback turn and its template version")
+        if self.repair_round and not (
+            self.reply is not None and self.feedback and self.feedback_version
+        ):
+            raise ValueError(
+                "a repair request needs the previous reply, a feedback turn and its template version"
+            )
 
     @property
     def key(self) -> str:
@@ -244,7 +284,10 @@ class TranslationRequest:
         are built, so all backends ask the same question)."""
         messages = render_messages(self.pair, self.target_language)
         if self.repair_round:
-            messages += [{"role": "assistant", "content": self.reply or ""}, {"role": "user", "content": self.feedback or ""}]
+            messages += [
+                {"role": "assistant", "content": self.reply or ""},
+                {"role": "user", "content": self.feedback or ""},
+            ]
         return messages
 
 
@@ -290,11 +333,16 @@ class TranslationFailure:
         return Candidate(self.request.pair, translation).reject(STAGE, self.reason, self.detail)
 
 
-def reject_request(request: TranslationRequest, reason: str, detail: str | None = None) -> RejectedRow:
+def reject_request(
+    request: TranslationRequest, reason: str, detail: str | None = None
+) -> RejectedRow:
     """A translate-stage rejected row for a request that got no translation at all."""
     row = Candidate(request.pair).reject(STAGE, reason, detail)
     return dataclasses.replace(
-        row, target_language=request.target_language, attempt=request.attempt, repair_round=request.repair_round
+        row,
+        target_language=request.target_language,
+        attempt=request.attempt,
+        repair_round=request.repair_round,
     )
 
 
@@ -311,7 +359,9 @@ class Translator(abc.ABC):
     prompt_version: str = "none"
 
     @abc.abstractmethod
-    def translate(self, requests: list[TranslationRequest]) -> list[Translation | TranslationFailure]:
+    def translate(
+        self, requests: list[TranslationRequest]
+    ) -> list[Translation | TranslationFailure]:
         """Translate a batch."""
 
     def sampling_json(self) -> str:

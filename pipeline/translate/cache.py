@@ -59,15 +59,23 @@ CREATE TABLE IF NOT EXISTS translations (
 """
 
 
-def cache_key(request: TranslationRequest, translator: str, prompt_version: str, sampling: str) -> str:
+def cache_key(
+    request: TranslationRequest, translator: str, prompt_version: str, sampling: str
+) -> str:
     """The cache key of one request under one translator/prompt/sampling setting.
 
     A repair request's key adds its round and a digest of the reply and feedback it carries
     (they come from earlier stages, not from the pair), and its prompt version names the
     feedback template (``TranslationRequest.prompt_version``).
     """
-    parts = [request.pair.pair_id, request.target_language, translator, request.prompt_version(prompt_version),
-             sampling, request.attempt]
+    parts = [
+        request.pair.pair_id,
+        request.target_language,
+        translator,
+        request.prompt_version(prompt_version),
+        sampling,
+        request.attempt,
+    ]
     if request.repair_round:
         parts += [request.repair_round, request.conversation_digest()]
     return dumps(parts)
@@ -82,11 +90,15 @@ class TranslationCache:
 
     def __init__(self, directory: str | Path) -> None:
         # A URL directory: a local working copy of the shards every worker shares.
-        self._shared = SharedShards(str(directory), "translations") if is_shared(directory) else None
+        self._shared = (
+            SharedShards(str(directory), "translations") if is_shared(directory) else None
+        )
         path = self._shared.local_dir if self._shared else Path(directory)
         path.mkdir(parents=True, exist_ok=True)
         self.path = path / FILE_NAME
-        self._db = sqlite3.connect(self.path, timeout=120.0, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(
+            self.path, timeout=120.0, isolation_level=None, check_same_thread=False
+        )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
@@ -111,7 +123,11 @@ class TranslationCache:
         return found
 
     def get_many(
-        self, requests: list[TranslationRequest], translator: str, prompt_version: str, sampling: str
+        self,
+        requests: list[TranslationRequest],
+        translator: str,
+        prompt_version: str,
+        sampling: str,
     ) -> list[Translation | TranslationFailure | None]:
         """The stored result of each request, or None where nothing is stored (same order). On a
         shared store, a miss first loads the shards written since this worker listed."""
@@ -147,7 +163,14 @@ class TranslationCache:
             else:
                 out.append(
                     TranslationFailure(
-                        request, reason, detail, raw_reply, translator, prompt_version, sampling, latency_s
+                        request,
+                        reason,
+                        detail,
+                        raw_reply,
+                        translator,
+                        prompt_version,
+                        sampling,
+                        latency_s,
                     )
                 )
         return out
@@ -164,18 +187,40 @@ class TranslationCache:
         now = time.time()
         for request, result in pairs:
             key = cache_key(request, translator, prompt_version, sampling)
-            base = (key, request.pair.pair_id, request.target_language, request.attempt, translator,
-                    request.prompt_version(prompt_version), sampling)
+            base = (
+                key,
+                request.pair.pair_id,
+                request.target_language,
+                request.attempt,
+                translator,
+                request.prompt_version(prompt_version),
+                sampling,
+            )
             if isinstance(result, Translation):
-                rows.append((*base, 1, result.code, result.raw_reply, None, None, result.latency_s, now))
+                rows.append(
+                    (*base, 1, result.code, result.raw_reply, None, None, result.latency_s, now)
+                )
             elif not result.transient:
-                rows.append((*base, 0, None, result.raw_reply, result.reason, result.detail, result.latency_s, now))
+                rows.append(
+                    (
+                        *base,
+                        0,
+                        None,
+                        result.raw_reply,
+                        result.reason,
+                        result.detail,
+                        result.latency_s,
+                        now,
+                    )
+                )
         if rows:
             if self._shared:  # on the shared store before the working copy has them
                 self._shared.write(self._db, rows)
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany("INSERT OR REPLACE INTO translations VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO translations VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
+                )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

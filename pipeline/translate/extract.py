@@ -433,7 +433,10 @@ def extract_code(
     joined: list[str] = []
     best_language = block_language(best.tag, target_language) or target_language
     for block in candidates[: candidates.index(best)]:
-        if block.tag and (block_language(block.tag, target_language) or target_language) != best_language:
+        if (
+            block.tag
+            and (block_language(block.tag, target_language) or target_language) != best_language
+        ):
             continue  # another language: never part of the answer
         body = block.body.strip("\n")
         if _header_only(body, target_language):

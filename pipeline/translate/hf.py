@@ -89,11 +89,19 @@ class HFTranslator(Translator):
         if self._tokenizer.pad_token is None:
             self._tokenizer.pad_token = self._tokenizer.eos_token or self._tokenizer.unk_token
         dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
-        self._model = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype).to(self.device).eval()
+        self._model = (
+            AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype).to(self.device).eval()
+        )
         self._context = getattr(self._model.config, "max_position_embeddings", None)
         self._chat_logged = False
         self._batch_size = config.hf_batch_size  # lowered after an out-of-memory error
-        self._stats = {"requests": 0, "tokens_in": 0, "tokens_out": 0, "latency_ms": 0.0, "device_retries": 0}
+        self._stats = {
+            "requests": 0,
+            "tokens_in": 0,
+            "tokens_out": 0,
+            "latency_ms": 0.0,
+            "device_retries": 0,
+        }
         LOG.info("hf translator: %s on %s", config.model, self.device)
 
     def sampling_json(self) -> str:
@@ -117,10 +125,15 @@ class HFTranslator(Translator):
             if used_template:
                 LOG.info("hf translator: using the tokenizer's chat template")
             else:
-                LOG.warning("hf translator: %s has no chat template; using the plain prompt template", self._config.model)
+                LOG.warning(
+                    "hf translator: %s has no chat template; using the plain prompt template",
+                    self._config.model,
+                )
         return text
 
-    def translate(self, requests: list[TranslationRequest]) -> list[Translation | TranslationFailure]:
+    def translate(
+        self, requests: list[TranslationRequest]
+    ) -> list[Translation | TranslationFailure]:
         results: list[Translation | TranslationFailure | None] = [None] * len(requests)
         sampling = self.sampling_json()
         runnable: list[tuple[int, str]] = []
@@ -129,16 +142,23 @@ class HFTranslator(Translator):
             n_tokens = len(self._tokenizer(prompt)["input_ids"])
             if self._context and n_tokens + self._config.max_tokens > self._context:
                 results[i] = TranslationFailure(
-                    request, Reason.PROMPT_TOO_LONG,
+                    request,
+                    Reason.PROMPT_TOO_LONG,
                     f"prompt of {n_tokens} tokens + max_tokens {self._config.max_tokens} exceeds the model's "
-                    f"context of {self._context}", None, self.name, PROMPT_VERSION, sampling,
+                    f"context of {self._context}",
+                    None,
+                    self.name,
+                    PROMPT_VERSION,
+                    sampling,
                 )
             else:
                 runnable.append((i, prompt))
         start = 0
         while start < len(runnable):
             chunk = runnable[start : start + self._batch_size]
-            generated = self._generate_resilient([requests[i] for i, _ in chunk], [p for _, p in chunk])
+            generated = self._generate_resilient(
+                [requests[i] for i, _ in chunk], [p for _, p in chunk]
+            )
             for (i, _), result in zip(chunk, generated, strict=True):
                 results[i] = result
             start += len(chunk)
@@ -154,20 +174,45 @@ class HFTranslator(Translator):
             sampling = self.sampling_json()
             detail = f"generate failed: {type(exc).__name__}: {exc}"[:500]
             if not is_device_error(exc):  # the input's fault: the same on every re-run
-                return [TranslationFailure(r, Reason.TRANSLATOR_ERROR, detail, None, self.name, PROMPT_VERSION, sampling) for r in requests]
+                return [
+                    TranslationFailure(
+                        r,
+                        Reason.TRANSLATOR_ERROR,
+                        detail,
+                        None,
+                        self.name,
+                        PROMPT_VERSION,
+                        sampling,
+                    )
+                    for r in requests
+                ]
             self._free_device_memory()
             self._stats["device_retries"] += 1
             if len(requests) == 1:
-                return [TranslationFailure(requests[0], Reason.INFERENCE_ERROR, detail, None, self.name, PROMPT_VERSION, sampling)]
+                return [
+                    TranslationFailure(
+                        requests[0],
+                        Reason.INFERENCE_ERROR,
+                        detail,
+                        None,
+                        self.name,
+                        PROMPT_VERSION,
+                        sampling,
+                    )
+                ]
             half = (len(requests) + 1) // 2
             if half < self._batch_size:
-                LOG.warning("hf translator: %s; batch size %d -> %d", detail[:200], self._batch_size, half)
+                LOG.warning(
+                    "hf translator: %s; batch size %d -> %d", detail[:200], self._batch_size, half
+                )
                 self._batch_size = half
             out: list[Translation | TranslationFailure] = []
             start = 0
             while start < len(requests):  # at the current (possibly smaller again) batch size
                 size = self._batch_size
-                out += self._generate_resilient(requests[start : start + size], prompts[start : start + size])
+                out += self._generate_resilient(
+                    requests[start : start + size], prompts[start : start + size]
+                )
                 start += size
             return out
 
@@ -180,16 +225,22 @@ class HFTranslator(Translator):
         if self.device.startswith("cuda") and torch.cuda.is_available():
             torch.cuda.empty_cache()
 
-    def _generate(self, requests: list[TranslationRequest], prompts: list[str]) -> list[Translation | TranslationFailure]:
+    def _generate(
+        self, requests: list[TranslationRequest], prompts: list[str]
+    ) -> list[Translation | TranslationFailure]:
         import torch
 
         c = self._config
         sampling = self.sampling_json()
         started = time.monotonic()
-        enc = self._tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        enc = self._tokenizer(
+            prompts, return_tensors="pt", padding=True, add_special_tokens=False
+        ).to(self.device)
         kwargs = {"max_new_tokens": c.max_tokens, "pad_token_id": self._tokenizer.pad_token_id}
         if c.temperature > 0:
-            seed = int.from_bytes(hashlib.sha256("|".join(r.key for r in requests).encode()).digest()[:4], "big")
+            seed = int.from_bytes(
+                hashlib.sha256("|".join(r.key for r in requests).encode()).digest()[:4], "big"
+            )
             torch.manual_seed(seed ^ c.seed)
             kwargs.update(do_sample=True, temperature=c.temperature, top_p=c.top_p)
         else:
@@ -200,7 +251,9 @@ class HFTranslator(Translator):
         new_tokens = out[:, enc["input_ids"].shape[1] :]
         eos_ids = self._eos_ids()
         results: list[Translation | TranslationFailure] = []
-        for row, request, mask in zip(new_tokens.tolist(), requests, enc["attention_mask"].tolist(), strict=True):
+        for row, request, mask in zip(
+            new_tokens.tolist(), requests, enc["attention_mask"].tolist(), strict=True
+        ):
             stop = next((k for k, tok in enumerate(row) if tok in eos_ids), None)
             generated = row if stop is None else row[:stop]
             truncated = stop is None and len(row) >= c.max_tokens
@@ -210,8 +263,13 @@ class HFTranslator(Translator):
             self._stats["tokens_out"] += len(generated) + (0 if stop is None else 1)
             results.append(
                 build_result(
-                    request, reply, truncated=truncated, translator=self.name, prompt_version=PROMPT_VERSION,
-                    sampling=sampling, latency_s=latency / len(requests),
+                    request,
+                    reply,
+                    truncated=truncated,
+                    translator=self.name,
+                    prompt_version=PROMPT_VERSION,
+                    sampling=sampling,
+                    latency_s=latency / len(requests),
                 )
             )
         self._stats["latency_ms"] += latency * 1000

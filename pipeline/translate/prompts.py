@@ -48,7 +48,12 @@ STATIC_TYPES_NOTE = "Infer precise static types from the code, the docstring and
 def pair_notes(source: str, target: str) -> str | None:
     """The extra instruction for a (source, target) pair, or None."""
     src, dst = REGISTRY.get(source), REGISTRY.get(target)
-    if src is not None and dst is not None and not src.prompt.static_types and dst.prompt.static_types:
+    if (
+        src is not None
+        and dst is not None
+        and not src.prompt.static_types
+        and dst.prompt.static_types
+    ):
         return STATIC_TYPES_NOTE
     return None
 
@@ -75,7 +80,9 @@ def render_messages(pair: SourcePair, target_language: str) -> list[dict[str, st
     """The chat messages (OpenAI format) asking to translate ``pair`` into the target."""
     source = pair.language.lower()
     if target_language not in REGISTRY:
-        raise ValueError(f"no prompt template for target {target_language!r}; valid: {', '.join(REGISTRY)}")
+        raise ValueError(
+            f"no prompt template for target {target_language!r}; valid: {', '.join(REGISTRY)}"
+        )
     notes = TARGET_NOTES[target_language]
     extra = pair_notes(source, target_language)
     if extra:

@@ -44,7 +44,11 @@ from pipeline.translate.base import (
 from schemas import Translation
 
 #: py2many's flag and output file extension per target language.
-TARGETS: dict[str, tuple[str, str]] = {"cpp": ("--cpp", ".cpp"), "go": ("--go", ".go"), "rust": ("--rust", ".rs")}
+TARGETS: dict[str, tuple[str, str]] = {
+    "cpp": ("--cpp", ".cpp"),
+    "go": ("--go", ".go"),
+    "rust": ("--rust", ".rs"),
+}
 
 # "file.py:5:11: py2many.exceptions.AstNotImplementedError: Advanced Slicing not supported"
 _ERROR_LINE = re.compile(r"^\S+\.py:\d+:\d+: \S*(Error|Exception)\S*: .*$", re.MULTILINE)
@@ -72,7 +76,9 @@ def py2many_version() -> str:
 class Py2ManyTranslator(Translator):
     """Transpile Python functions with py2many; see the module docstring."""
 
-    def __init__(self, config: TranslateConfig | None = None, max_workers: int | None = None) -> None:
+    def __init__(
+        self, config: TranslateConfig | None = None, max_workers: int | None = None
+    ) -> None:
         self._timeout_s = config.py2many_timeout_s if config else 60.0
         self._exe = py2many_executable()
         self.name = f"py2many:{py2many_version()}"
@@ -83,20 +89,28 @@ class Py2ManyTranslator(Translator):
     def supports(self, source_language: str, target_language: str) -> bool:
         return source_language.lower() == "python" and target_language in TARGETS
 
-    def translate(self, requests: list[TranslationRequest]) -> list[Translation | TranslationFailure]:
+    def translate(
+        self, requests: list[TranslationRequest]
+    ) -> list[Translation | TranslationFailure]:
         with concurrent.futures.ThreadPoolExecutor(self._workers) as pool:
             return list(pool.map(self._one, requests))
 
     def stats(self) -> dict[str, float]:
         return {"requests": self._requests, "latency_ms": self._latency_ms}
 
-    def _fail(self, request: TranslationRequest, reason: str, detail: str, raw: str | None = None) -> TranslationFailure:
+    def _fail(
+        self, request: TranslationRequest, reason: str, detail: str, raw: str | None = None
+    ) -> TranslationFailure:
         return TranslationFailure(request, reason, detail, raw, self.name, "none", "{}")
 
     def _one(self, request: TranslationRequest) -> Translation | TranslationFailure:
         source = request.pair.language.lower()
         if source != "python":
-            return self._fail(request, Reason.UNSUPPORTED_SOURCE_LANGUAGE, f"py2many translates only Python, not {source}")
+            return self._fail(
+                request,
+                Reason.UNSUPPORTED_SOURCE_LANGUAGE,
+                f"py2many translates only Python, not {source}",
+            )
         if request.target_language not in TARGETS:
             return self._fail(
                 request,
@@ -112,20 +126,29 @@ class Py2ManyTranslator(Translator):
             try:
                 proc = subprocess.run(
                     [self._exe, flag, "--outdir", str(outdir), str(src)],
-                    capture_output=True, text=True, timeout=self._timeout_s, cwd=tmp,
+                    capture_output=True,
+                    text=True,
+                    timeout=self._timeout_s,
+                    cwd=tmp,
                     env={**os.environ, "PYTHONHASHSEED": "0"},
                 )
             except subprocess.TimeoutExpired:
-                return self._fail(request, Reason.TRANSLATOR_ERROR, f"py2many ran over {self._timeout_s:.0f} s")
+                return self._fail(
+                    request, Reason.TRANSLATOR_ERROR, f"py2many ran over {self._timeout_s:.0f} s"
+                )
             log = (proc.stdout + proc.stderr).replace(tmp + "/", "")
             out = outdir / f"func{ext}"
             raw = out.read_text(encoding="utf-8", errors="replace") if out.exists() else ""
         elapsed = time.monotonic() - started
         self._requests += 1
         self._latency_ms += elapsed * 1000
-        error = _ERROR_LINE.search(log) or (_TRACEBACK.search(log) if proc.returncode and not raw.strip() else None)
+        error = _ERROR_LINE.search(log) or (
+            _TRACEBACK.search(log) if proc.returncode and not raw.strip() else None
+        )
         if error:
-            return self._fail(request, Reason.TRANSLATOR_ERROR, error.group(0).strip()[:500], raw or None)
+            return self._fail(
+                request, Reason.TRANSLATOR_ERROR, error.group(0).strip()[:500], raw or None
+            )
         code = postprocess(request.target_language, raw) if raw.strip() else ""
         if not code.strip():
             detail = (log.strip().splitlines() or ["py2many wrote nothing"])[-1][:500]
@@ -174,7 +197,9 @@ def _top_level_main(tree, function_types: tuple[str, ...]) -> list[tuple[int, in
         name = node.child_by_field_name("name")
         if name is None and node.type == "function_definition":  # C/C++: the declarator holds it
             declarator = node.child_by_field_name("declarator")
-            while declarator is not None and declarator.child_by_field_name("declarator") is not None:
+            while (
+                declarator is not None and declarator.child_by_field_name("declarator") is not None
+            ):
                 declarator = declarator.child_by_field_name("declarator")
             name = declarator
         if name is not None and name.text == b"main":
@@ -199,20 +224,31 @@ def postprocess_rust(code: str) -> str:
 
 def postprocess_go(code: str) -> str:
     tree = _parse("go", code)
-    spans = [(n.start_byte, n.end_byte) for n in tree.root_node.children if n.type == "package_clause"]
+    spans = [
+        (n.start_byte, n.end_byte) for n in tree.root_node.children if n.type == "package_clause"
+    ]
     spans += _top_level_main(tree, ("function_declaration",))
     code = _remove_spans(code, spans)
     # Drop imports the remaining code no longer uses (go build rejects unused imports).
     tree = _parse("go", code)
     import_spans: list[tuple[int, int]] = []
-    body = _remove_spans(code, [(n.start_byte, n.end_byte) for n in tree.root_node.children if n.type == "import_declaration"])
+    body = _remove_spans(
+        code,
+        [
+            (n.start_byte, n.end_byte)
+            for n in tree.root_node.children
+            if n.type == "import_declaration"
+        ],
+    )
     for decl in (n for n in tree.root_node.children if n.type == "import_declaration"):
         specs = [s for s in _descendants(decl) if s.type == "import_spec"]
         unused = []
         for spec in specs:
             path = spec.child_by_field_name("path")
             alias = spec.child_by_field_name("name")
-            pkg = (alias.text if alias is not None else path.text.strip(b'"').split(b"/")[-1]).decode()
+            pkg = (
+                alias.text if alias is not None else path.text.strip(b'"').split(b"/")[-1]
+            ).decode()
             if pkg not in ("_", ".") and not re.search(rf"\b{re.escape(pkg)}\.", body):
                 unused.append(spec)
         if unused and len(unused) == len(specs):
@@ -245,7 +281,13 @@ _CPP_HEADERS: tuple[tuple[str, str], ...] = (
 def postprocess_cpp(code: str) -> str:
     code = _remove_spans(code, _top_level_main(_parse("cpp", code), ("function_definition",)))
     included = set(re.findall(r"#include\s*<([^>]+)>", code))
-    missing = sorted({h for name, h in _CPP_HEADERS if re.search(rf"{re.escape(name)}\b", code) and h not in included})
+    missing = sorted(
+        {
+            h
+            for name, h in _CPP_HEADERS
+            if re.search(rf"{re.escape(name)}\b", code) and h not in included
+        }
+    )
     if missing:
         code = "".join(f"#include <{h}>\n" for h in missing) + code
     return _tidy(code)

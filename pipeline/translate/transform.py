@@ -131,7 +131,9 @@ def preflight(config: TranslateConfig) -> None:
         try:
             AutoConfig.from_pretrained(config.model)
         except (OSError, ValueError) as exc:
-            raise TranslatorConfigError(f"--model={config.model} cannot be loaded: {' '.join(str(exc).split())[:300]}") from None
+            raise TranslatorConfigError(
+                f"--model={config.model} cannot be loaded: {' '.join(str(exc).split())[:300]}"
+            ) from None
 
 
 def translator_identity(config: TranslateConfig, backend: str) -> tuple[str, str, str]:
@@ -169,7 +171,9 @@ class _TranslateFn(StageFn):
     def process(self, batch: list[TranslationRequest]):
         t = self._translator
         ident = (t.name, t.prompt_version, t.sampling_json())
-        cached = self._cache.get_many(batch, *ident) if self._cache is not None else [None] * len(batch)
+        cached = (
+            self._cache.get_many(batch, *ident) if self._cache is not None else [None] * len(batch)
+        )
         todo = [r for r, c in zip(batch, cached, strict=True) if c is None]
         self.count("cache_hits", len(batch) - len(todo))
         repair_round = batch[0].repair_round if batch else 0  # a repair pass sends one round
@@ -181,9 +185,14 @@ class _TranslateFn(StageFn):
             before = t.stats()
             results = t.translate(todo)
             if len(results) != len(todo):
-                raise RuntimeError(f"{t.name} returned {len(results)} results for {len(todo)} requests")
+                raise RuntimeError(
+                    f"{t.name} returned {len(results)} results for {len(todo)} requests"
+                )
             after = t.stats()
-            deltas = {k: int(after.get(k, 0) - before.get(k, 0)) for k in ("requests", "tokens_in", "tokens_out")}
+            deltas = {
+                k: int(after.get(k, 0) - before.get(k, 0))
+                for k in ("requests", "tokens_in", "tokens_out")
+            }
             for k, n in deltas.items():
                 self.count(f"{self._backend}_{k}", n)
             if repair_round:
@@ -219,7 +228,11 @@ class _GroupCacheLookupFn(StageFn):
         from dataclasses import replace
 
         requests = [r for group in batch for r in group.requests()]
-        cached = self._cache.get_many(requests, *self._ident) if self._cache is not None else [None] * len(requests)
+        cached = (
+            self._cache.get_many(requests, *self._ident)
+            if self._cache is not None
+            else [None] * len(requests)
+        )
         found = {r.key: c for r, c in zip(requests, cached, strict=True) if c is not None}
         if requests and requests[0].repair_round:  # a repair pass sends one round
             count_repair_cache(requests[0].repair_round, len(found), len(requests) - len(found))
@@ -300,7 +313,9 @@ class Translate(beam.PTransform):
         else:
             requests = pairs | "Requests" >> beam.FlatMap(requests_for, config)
             results = _backend_results(requests, config, backend)
-        return results | "Route" >> beam.ParDo(_RouteFn()).with_outputs("rejected", main="candidates")
+        return results | "Route" >> beam.ParDo(_RouteFn()).with_outputs(
+            "rejected", main="candidates"
+        )
 
 
 class TranslateRequests(beam.PTransform):
@@ -315,7 +330,9 @@ class TranslateRequests(beam.PTransform):
     def __init__(self, config: TranslateConfig, vllm_handler: Any = None) -> None:
         super().__init__()
         if resolve_translator(config) == "vllm" and config.num_samples != 1:
-            raise ValueError("TranslateRequests on vLLM sends each request alone: use num_samples=1")
+            raise ValueError(
+                "TranslateRequests on vLLM sends each request alone: use num_samples=1"
+            )
         self._config = config
         self._vllm_handler = vllm_handler
 
@@ -329,12 +346,16 @@ class TranslateRequests(beam.PTransform):
             results = _vllm_results(groups, config, self._vllm_handler)
         else:
             results = _backend_results(requests, config, backend)
-        return results | "Route" >> beam.ParDo(_RouteFn()).with_outputs("rejected", main="candidates")
+        return results | "Route" >> beam.ParDo(_RouteFn()).with_outputs(
+            "rejected", main="candidates"
+        )
 
 
 def _backend_results(requests, config: TranslateConfig, backend: str):
     """py2many, hf, openai: batches of requests through the cache and the backend."""
-    batches = requests | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=config.batch_size)
+    batches = requests | "Batch" >> beam.BatchElements(
+        min_batch_size=1, max_batch_size=config.batch_size
+    )
     return batches | "TranslateBatch" >> beam.ParDo(_TranslateFn(config, backend))
 
 
@@ -342,8 +363,12 @@ def _vllm_results(groups, config: TranslateConfig, handler: Any):
     """vLLM: batches of sample groups through the cache lookup, RunInference and the cache store."""
     from pipeline.translate.vllm import VLLMTranslate
 
-    batches = groups | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=config.batch_size)
-    looked = batches | "CacheLookup" >> beam.ParDo(_GroupCacheLookupFn(config)).with_outputs("misses", main="hits")
+    batches = groups | "Batch" >> beam.BatchElements(
+        min_batch_size=1, max_batch_size=config.batch_size
+    )
+    looked = batches | "CacheLookup" >> beam.ParDo(_GroupCacheLookupFn(config)).with_outputs(
+        "misses", main="hits"
+    )
     generated = (
         looked.misses
         | "VLLM" >> VLLMTranslate(config, handler)
@@ -375,7 +400,10 @@ def throughput_from_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
         row: dict[str, Any] = {k: int(counters.get(v, 0)) for k, v in keys.items()}
         lat = dists.get(f"{NAMESPACE}/{backend}_latency_ms")
         if backend == "vllm" and lat is None:
-            lat_us = next((d for k, d in dists.items() if k.endswith("inference_batch_latency_micro_secs")), None)
+            lat_us = next(
+                (d for k, d in dists.items() if k.endswith("inference_batch_latency_micro_secs")),
+                None,
+            )
             if lat_us:
                 lat = {"mean": lat_us["mean"] / 1000, "sum": lat_us["sum"] / 1000}
         if lat:

@@ -659,7 +659,9 @@ class VLLMTranslator(Translator):
         pairs: dict[tuple[str, str], SourcePair] = {}
         repairs = [r for r in requests if r.repair_round]
         if repairs and self._config.num_samples != 1:
-            raise ValueError("repair requests go through a vLLM translator of their own with num_samples=1 (n=1)")
+            raise ValueError(
+                "repair requests go through a vLLM translator of their own with num_samples=1 (n=1)"
+            )
         for r in requests:
             if r.repair_round:
                 continue
@@ -669,7 +671,10 @@ class VLLMTranslator(Translator):
         results: dict[str, Translation | TranslationFailure] = {}
         batch = []
         limit = self._length.max_model_len
-        all_groups = [SampleGroup(pairs[key], key[1], tuple(sorted(set(attempts)))) for key, attempts in groups.items()]
+        all_groups = [
+            SampleGroup(pairs[key], key[1], tuple(sorted(set(attempts))))
+            for key, attempts in groups.items()
+        ]
         for group in all_groups + [repair_group(r) for r in repairs]:
             messages = group.messages()
             tokens = self._length.count(messages) if limit is not None else 0

@@ -33,7 +33,11 @@ def to_pseudo_js(code: str) -> str:
     """A deterministic JavaScript-looking rewrite of Python code (fixture only)."""
     out = []
     for line in code.splitlines():
-        line = re.sub(r"^(\s*)def (\w+)\((.*)\).*:$", lambda m: f"{m.group(1)}function {m.group(2)}({re.sub(r':[^,]+', '', m.group(3))}) {{", line)
+        line = re.sub(
+            r"^(\s*)def (\w+)\((.*)\).*:$",
+            lambda m: f"{m.group(1)}function {m.group(2)}({re.sub(r':[^,]+', '', m.group(3))}) {{",
+            line,
+        )
         line = line.replace("#", "//").replace(" and ", " && ").replace(" or ", " || ")
         line = line.replace("True", "true").replace("False", "false").replace("None", "null")
         if line.rstrip().endswith(":"):
@@ -45,7 +49,9 @@ def to_pseudo_js(code: str) -> str:
 def humaneval_rows(n: int = 164, split_of=None) -> list[ReleaseRow]:
     """Up to ``n`` pairs (python source, pseudo-JS translation) from HumanEval."""
     rows = []
-    for i, (task_id, prob) in enumerate(sorted(read_problems().items(), key=lambda kv: int(kv[0].split("/")[1]))):
+    for i, (task_id, prob) in enumerate(
+        sorted(read_problems().items(), key=lambda kv: int(kv[0].split("/")[1]))
+    ):
         if i >= n:
             break
         doc, head = split_prompt(prob["prompt"])
@@ -56,10 +62,18 @@ def humaneval_rows(n: int = 164, split_of=None) -> list[ReleaseRow]:
         split = split_of(i) if split_of else "test"
         rows.append(
             ReleaseRow(
-                repository_name=f"openai/human-eval/{pid}", func_path_in_repository=f"{pid}.py",
-                language2="javascript", func2=to_pseudo_js(code), language1_CSN="python",
-                func1_CSN=code, func_documentation_string=doc, func_code_url=None, pair_id=pid,
-                translator="fixture:pseudo-js", exec_status="not_run", split=split,
+                repository_name=f"openai/human-eval/{pid}",
+                func_path_in_repository=f"{pid}.py",
+                language2="javascript",
+                func2=to_pseudo_js(code),
+                language1_CSN="python",
+                func1_CSN=code,
+                func_documentation_string=doc,
+                func_code_url=None,
+                pair_id=pid,
+                translator="fixture:pseudo-js",
+                exec_status="not_run",
+                split=split,
             )
         )
     return rows

@@ -54,7 +54,9 @@ class LookupEncoder:
     """
 
     def __init__(self, vectors: dict[str, list[float]]) -> None:
-        self.vectors = {k: np.asarray(v, dtype=np.float32) / np.linalg.norm(v) for k, v in vectors.items()}
+        self.vectors = {
+            k: np.asarray(v, dtype=np.float32) / np.linalg.norm(v) for k, v in vectors.items()
+        }
 
     @property
     def exits(self) -> list[int]:

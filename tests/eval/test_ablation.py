@@ -22,10 +22,17 @@ TASKS = ["text-to-code/all", "code-to-code/source->translation"]
 
 def _result(name, exits, mrr_by_exit):
     return ModelResult(
-        name=name, kind="mose", path=None,
+        name=name,
+        kind="mose",
+        path=None,
         exits=tuple(
-            ExitResult(exit=e, parameters=1000 * e, ms_per_item=0.1 * e, items_per_s=10.0 / e,
-                       tasks={t: {"mrr": mrr_by_exit[e], "r@1": mrr_by_exit[e] / 2} for t in TASKS})
+            ExitResult(
+                exit=e,
+                parameters=1000 * e,
+                ms_per_item=0.1 * e,
+                items_per_s=10.0 / e,
+                tasks={t: {"mrr": mrr_by_exit[e], "r@1": mrr_by_exit[e] / 2} for t in TASKS},
+            )
             for e in exits
         ),
     )
@@ -36,12 +43,17 @@ def test_plan_has_the_three_modes_under_one_exit_list():
     assert list(runs) == ["self-distilled", "alone-2", "alone-4", "last-exit-only"]
     assert runs["self-distilled"].exits == (2, 4, 6) and runs["self-distilled"].self_distillation
     assert runs["alone-4"].num_layers == 4 and runs["alone-4"].exits == (4,)
-    assert runs["last-exit-only"].exits == (2, 4, 6) and not runs["last-exit-only"].self_distillation
+    assert (
+        runs["last-exit-only"].exits == (2, 4, 6) and not runs["last-exit-only"].self_distillation
+    )
 
 
 def test_every_run_gets_the_same_budget():
     cfg = AblationConfig(data="D", output="O", steps=50, pretrain_steps=20, seeds=(3,))
-    lines = [train_argv(r, cfg, "contrastive", cfg.steps, 3, Path("o"), Path("p")) for r in plan_runs(cfg.exits)]
+    lines = [
+        train_argv(r, cfg, "contrastive", cfg.steps, 3, Path("o"), Path("p"))
+        for r in plan_runs(cfg.exits)
+    ]
     for argv in lines:
         assert "--steps=50" in argv and "--seed=3" in argv and "--data=D" in argv
         assert "--objective=contrastive" in argv and "--init=p" in argv
@@ -109,7 +121,9 @@ def _residual(model, ids, layer):
     import torch
 
     captured = {}
-    handle = model.layers[layer - 1].register_forward_hook(lambda _m, _i, o: captured.setdefault("h", o))
+    handle = model.layers[layer - 1].register_forward_hook(
+        lambda _m, _i, o: captured.setdefault("h", o)
+    )
     with torch.no_grad():
         model(ids, exits=[e for e in model.exits if e >= layer][:1])
     handle.remove()
@@ -124,11 +138,22 @@ def test_ablation_end_to_end_on_tiny_shards(tmp_path):
     from eval.ablation import main
     from tests.eval.shards import humaneval_rows, write_release_shards
 
-    data = write_release_shards(tmp_path / "data", humaneval_rows(24, split_of=lambda i: "test" if i % 3 == 0 else "train"))
+    data = write_release_shards(
+        tmp_path / "data", humaneval_rows(24, split_of=lambda i: "test" if i % 3 == 0 else "train")
+    )
     out = tmp_path / "ablation"
-    common = [f"--data={data}", f"--output={out}", "--exits=1,2", "--steps=1", "--pretrain_steps=0",
-              "--max_length=64", "--latency_items=4", "--latency_repeats=1", "--train_arg=--batch_size=4",
-              "--config=tiny"]
+    common = [
+        f"--data={data}",
+        f"--output={out}",
+        "--exits=1,2",
+        "--steps=1",
+        "--pretrain_steps=0",
+        "--max_length=64",
+        "--latency_items=4",
+        "--latency_repeats=1",
+        "--train_arg=--batch_size=4",
+        "--config=tiny",
+    ]
     assert main([*common, "--jobs=2"]) == 0
     doc = json.loads((out / "ablation.json").read_text())
     assert [r["name"] for r in doc["runs"]] == ["self-distilled", "alone-1", "last-exit-only"]
@@ -147,7 +172,10 @@ def test_ablation_end_to_end_on_tiny_shards(tmp_path):
     assert main([*common, "--seeds=0,1", "--evaluate_only"]) == 0
     assert not (out / "checkpoints" / "alone-1" / "seed1").exists()
     again = json.loads((out / "ablation.json").read_text())
-    assert again["rows"][0]["self-distilled"]["text_mrr"]["mean"] == doc["rows"][0]["self-distilled"]["text_mrr"]["mean"]
+    assert (
+        again["rows"][0]["self-distilled"]["text_mrr"]["mean"]
+        == doc["rows"][0]["self-distilled"]["text_mrr"]["mean"]
+    )
     # --config names a model preset; an unknown one stops with a message, before any training
     assert main([*common, "--config=huge", "--seeds=5"]) == 1
     assert not (out / "checkpoints" / "alone-1" / "seed5").exists()

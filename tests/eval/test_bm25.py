@@ -31,8 +31,9 @@ def test_score_matches_the_formula_by_hand():
 def test_search_ranks_and_full_pool_ranks():
     corpus = ["def add(a, b): return a + b", "def read_file(path): open(path)", "def sort_list(xs)"]
     index = BM25Index(corpus)
-    res = index.search(["read a file from a path", "sort the list"], k=3,
-                       relevant=[np.array([1]), np.array([2])])
+    res = index.search(
+        ["read a file from a path", "sort the list"], k=3, relevant=[np.array([1]), np.array([2])]
+    )
     assert res.indices[:, 0].tolist() == [1, 2]
     assert res.first_relevant_rank.tolist() == [1, 1]
 

@@ -49,6 +49,7 @@ def test_several_relevant_hand_checked():
     assert query_metrics(ranked, relevant)["r@1"] == 1.0
     assert query_metrics(["b", "a"], relevant)["r@1"] == 0.0
 
+
 def test_mrr_uses_full_pool_rank_not_top_k():
     # the relevant item is outside the top-10 list: MRR must still count it
     ranked = [f"d{i}" for i in range(10)]
@@ -125,7 +126,9 @@ def test_chance_by_hand_for_one_relevant_item():
     c = chance_metrics(4, 1)
     assert c["mrr"] == pytest.approx((1 + 1 / 2 + 1 / 3 + 1 / 4) / 4)
     assert c["r@1"] == pytest.approx(0.25) and c["r@5"] == 1.0
-    assert chance_metrics(1000, 1)["mrr"] == pytest.approx(sum(1 / i for i in range(1, 1001)) / 1000)
+    assert chance_metrics(1000, 1)["mrr"] == pytest.approx(
+        sum(1 / i for i in range(1, 1001)) / 1000
+    )
     with pytest.raises(ValueError):
         chance_metrics(3, 4)
 

@@ -39,8 +39,11 @@ def test_every_exit_has_every_metric_and_a_cost(tasks):
 
 def test_report_files(tasks, tmp_path):
     config = EvalConfig(latency_items=8, latency_repeats=1)
-    results = [evaluate_encoder(StandInEncoder(), tasks, "standin", config=config), evaluate_bm25(tasks),
-               evaluate_chance(tasks)]
+    results = [
+        evaluate_encoder(StandInEncoder(), tasks, "standin", config=config),
+        evaluate_bm25(tasks),
+        evaluate_chance(tasks),
+    ]
     paths = write_report(tmp_path, results, tasks, {"data": "fixture", "split": "test"})
     doc = json.loads(paths["metrics"].read_text())
     assert [m["name"] for m in doc["models"]] == ["standin", "BM25", "chance"]

@@ -27,22 +27,46 @@ def tiny_bert(tmp_path_factory, shards):
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer()
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(corpus, trainers.WordPieceTrainer(
-        vocab_size=500, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]",
-                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+    tok.train_from_iterator(
+        corpus,
+        trainers.WordPieceTrainer(
+            vocab_size=500, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        ),
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
     path = tmp_path_factory.mktemp("bert")
     fast.save_pretrained(path)
-    config = BertConfig(vocab_size=fast.vocab_size, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
+    config = BertConfig(
+        vocab_size=fast.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
     BertModel(config).save_pretrained(path)
     return path
 
 
 def test_run_with_a_transformers_baseline(shards, tiny_bert, tmp_path, capsys):
     out = tmp_path / "eval"
-    rc = main([f"--baseline={tiny_bert}", f"--data={shards}", "--split=test", f"--output={out}",
-               "--latency_items=8", "--latency_repeats=1"])
+    rc = main(
+        [
+            f"--baseline={tiny_bert}",
+            f"--data={shards}",
+            "--split=test",
+            f"--output={out}",
+            "--latency_items=8",
+            "--latency_repeats=1",
+        ]
+    )
     assert rc == 0
     doc = json.loads((out / "metrics.json").read_text())
     assert [m["kind"] for m in doc["models"]] == ["baseline", "bm25", "chance"]
@@ -62,12 +86,38 @@ def test_run_needs_a_model_and_tasks(tmp_path, shards):
 def test_run_with_a_real_tiny_mose_checkpoint(shards, tmp_path):
     """Train a tiny MoSE model for a couple of steps, then evaluate every exit through the CLI."""
     from model import train
+
     ckpt = tmp_path / "ckpt"
-    assert train.main([f"--data={shards}", "--config=tiny", f"--output={ckpt}", "--objective=contrastive",
-                       "--steps=2", "--batch_size=4", "--max_length=64", "--log_every=1"]) == 0
+    assert (
+        train.main(
+            [
+                f"--data={shards}",
+                "--config=tiny",
+                f"--output={ckpt}",
+                "--objective=contrastive",
+                "--steps=2",
+                "--batch_size=4",
+                "--max_length=64",
+                "--log_every=1",
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "eval"
-    assert main([f"--model={ckpt}", f"--data={shards}", f"--output={out}", "--no_per_language",
-                 "--latency_items=8", "--latency_repeats=1", "--batch_size=8"]) == 0
+    assert (
+        main(
+            [
+                f"--model={ckpt}",
+                f"--data={shards}",
+                f"--output={out}",
+                "--no_per_language",
+                "--latency_items=8",
+                "--latency_repeats=1",
+                "--batch_size=8",
+            ]
+        )
+        == 0
+    )
     doc = json.loads((out / "metrics.json").read_text())
     mose = doc["models"][0]
     assert mose["kind"] == "mose" and [e["exit"] for e in mose["exits"]] == [2, 4, 6]
@@ -80,9 +130,20 @@ def test_run_with_a_real_tiny_mose_checkpoint(shards, tmp_path):
 
 
 def test_dump_tasks_without_a_model(shards, tmp_path, capsys):
-    assert main([f"--data={shards}", f"--output={tmp_path / 'out'}", f"--dump_tasks={tmp_path / 'tasks'}"]) == 0
+    assert (
+        main(
+            [
+                f"--data={shards}",
+                f"--output={tmp_path / 'out'}",
+                f"--dump_tasks={tmp_path / 'tasks'}",
+            ]
+        )
+        == 0
+    )
     corpus = (tmp_path / "tasks" / "text-to-code_all" / "corpus.jsonl").read_text().splitlines()
-    python = [json.loads(line)["text"] for line in corpus if json.loads(line)["language"] == "python"]
+    python = [
+        json.loads(line)["text"] for line in corpus if json.loads(line)["language"] == "python"
+    ]
     assert python and all('"""' not in text for text in python)  # docstrings stripped
     assert "nothing evaluated" in capsys.readouterr().out
 
@@ -93,8 +154,19 @@ def test_run_evaluates_a_released_layout_folder_per_exit(shards, tmp_path, capsy
 
     folder = write_released_folder(tmp_path / "ModularStarEncoder")
     out = tmp_path / "eval"
-    assert main([f"--model={folder}", f"--data={shards}", f"--output={out}", "--no_per_language",
-                 "--latency_items=4", "--latency_repeats=1"]) == 0
+    assert (
+        main(
+            [
+                f"--model={folder}",
+                f"--data={shards}",
+                f"--output={out}",
+                "--no_per_language",
+                "--latency_items=4",
+                "--latency_repeats=1",
+            ]
+        )
+        == 0
+    )
     doc = json.loads((out / "metrics.json").read_text())
     assert [m["kind"] for m in doc["models"]] == ["mose", "bm25", "chance"]
     assert [e["exit"] for e in doc["models"][0]["exits"]] == EXITS
@@ -103,8 +175,19 @@ def test_run_evaluates_a_released_layout_folder_per_exit(shards, tmp_path, capsy
     assert "| chance | - |" in printed and "pool " in printed
     assert "median of 1 runs over 4 code items" in (out / "report.md").read_text()
     # the same folder as a --baseline is recognised as a MoSE model, not run as remote code
-    assert main([f"--baseline={folder}", f"--data={shards}", f"--output={tmp_path / 'b'}",
-                 "--no_per_language", "--latency_items=2", "--latency_repeats=1"]) == 0
+    assert (
+        main(
+            [
+                f"--baseline={folder}",
+                f"--data={shards}",
+                f"--output={tmp_path / 'b'}",
+                "--no_per_language",
+                "--latency_items=2",
+                "--latency_repeats=1",
+            ]
+        )
+        == 0
+    )
     doc = json.loads((tmp_path / "b" / "metrics.json").read_text())
     assert [e["exit"] for e in doc["models"][0]["exits"]] == EXITS
 
@@ -116,11 +199,24 @@ def test_external_sets_and_title_through_the_cli(tiny_bert, tmp_path):
 
     folder = _codesearch(tmp_path / "codesearch")
     out = tmp_path / "eval"
-    assert main([f"--baseline={tiny_bert}", f"--external={folder}", f"--output={out}", "--title=Protocol check",
-                 "--latency_items=2", "--latency_repeats=1"]) == 0
+    assert (
+        main(
+            [
+                f"--baseline={tiny_bert}",
+                f"--external={folder}",
+                f"--output={out}",
+                "--title=Protocol check",
+                "--latency_items=2",
+                "--latency_repeats=1",
+            ]
+        )
+        == 0
+    )
     doc = json.loads((out / "metrics.json").read_text())
     bm25 = next(m for m in doc["models"] if m["kind"] == "bm25")
-    assert list(bm25["exits"][0]["tasks"]) == ["codesearch/python"]  # no --data: only the external set
+    assert list(bm25["exits"][0]["tasks"]) == [
+        "codesearch/python"
+    ]  # no --data: only the external set
     assert bm25["exits"][0]["tasks"]["codesearch/python"]["mrr"] > 0
     report = (out / "report.md").read_text()
     assert report.splitlines()[0].lstrip("# ") == "Protocol check"

@@ -61,7 +61,9 @@ def test_first_relevant_rank_is_the_full_pool_rank():
 
 def test_query_without_relevant_item_gets_rank_zero():
     corpus = np.eye(4, dtype=np.float32)
-    res = exact_search(corpus[:2], corpus, 2, relevant=[np.array([1]), np.array([], dtype=np.int64)])
+    res = exact_search(
+        corpus[:2], corpus, 2, relevant=[np.array([1]), np.array([], dtype=np.int64)]
+    )
     assert res.first_relevant_rank.tolist() == [2, 0]
 
 
@@ -101,7 +103,9 @@ def test_excluded_items_leave_the_ranking():
     res = exact_search(corpus[:1], corpus, 3, relevant=[np.array([2])], excluded=[np.array([0])])
     assert res.indices[0].tolist()[:2] == [1, 2]
     assert res.first_relevant_rank.tolist() == [2]
-    same = rank_score_matrix(corpus[:1] @ corpus.T, 3, relevant=[np.array([2])], excluded=[np.array([0])])
+    same = rank_score_matrix(
+        corpus[:1] @ corpus.T, 3, relevant=[np.array([2])], excluded=[np.array([0])]
+    )
     assert same.indices[0].tolist()[:2] == [1, 2] and same.first_relevant_rank.tolist() == [2]
     with pytest.raises(ValueError):
         exact_search(corpus[:1], corpus, 2, excluded=[np.array([0])], backend="faiss")

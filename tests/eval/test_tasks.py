@@ -23,9 +23,17 @@ from tests.eval.shards import humaneval_rows, write_release_shards
 
 def _row(pid, doc, src, tgt_lang, tgt, attempt=0, src_lang="python", split="test"):
     return ReleaseRow(
-        repository_name=f"r/{pid}", func_path_in_repository="f.py", language2=tgt_lang, func2=tgt,
-        language1_CSN=src_lang, func1_CSN=src, func_documentation_string=doc, func_code_url=None,
-        pair_id=pid, attempt=attempt, split=split,
+        repository_name=f"r/{pid}",
+        func_path_in_repository="f.py",
+        language2=tgt_lang,
+        func2=tgt,
+        language1_CSN=src_lang,
+        func1_CSN=src,
+        func_documentation_string=doc,
+        func_code_url=None,
+        pair_id=pid,
+        attempt=attempt,
+        split=split,
     ).to_row()
 
 
@@ -35,9 +43,27 @@ def _by_name(tasks):
 
 def test_text_and_code_tasks_from_rows():
     rows = [
-        _row("p1", "add two numbers", "def add(a, b): return a + b", "go", "func add(a, b int) int { return a + b }"),
-        _row("p1", "add two numbers", "def add(a, b): return a + b", "rust", "fn add(a: i32, b: i32) -> i32 { a + b }"),
-        _row("p2", "negate a number", "def neg(a): return -a", "go", "func neg(a int) int { return -a }"),
+        _row(
+            "p1",
+            "add two numbers",
+            "def add(a, b): return a + b",
+            "go",
+            "func add(a, b int) int { return a + b }",
+        ),
+        _row(
+            "p1",
+            "add two numbers",
+            "def add(a, b): return a + b",
+            "rust",
+            "fn add(a: i32, b: i32) -> i32 { a + b }",
+        ),
+        _row(
+            "p2",
+            "negate a number",
+            "def neg(a): return -a",
+            "go",
+            "func neg(a int) int { return -a }",
+        ),
     ]
     tasks = _by_name(tasks_from_release_rows(rows))
     go = tasks["text-to-code/go"]
@@ -50,7 +76,10 @@ def test_text_and_code_tasks_from_rows():
     assert len(every.relevant[every.queries.index("add two numbers")]) == 3
     s2t = tasks["code-to-code/source->translation"]
     assert s2t.query_kind == "code" and s2t.pool_size == 3
-    assert {s2t.corpus_languages[j] for j in s2t.relevant[s2t.queries.index("def add(a, b): return a + b")]} == {"go", "rust"}
+    assert {
+        s2t.corpus_languages[j]
+        for j in s2t.relevant[s2t.queries.index("def add(a, b): return a + b")]
+    } == {"go", "rust"}
     t2s = tasks["code-to-code/translation->source"]
     assert t2s.num_queries == 3 and t2s.pool_size == 2
     assert "code-to-code/source->rust" in tasks and "code-to-code/go->source" in tasks
@@ -62,13 +91,17 @@ def test_text_and_code_tasks_from_rows():
 def test_duplicates_collapse_and_relevance_is_the_union():
     rows = [
         _row("p1", "same doc", "def f(): return 1", "go", "func f() int { return 1 }"),
-        _row("p2", "same doc", "def g(): return 2", "go", "func f() int { return 1 }"),  # same Go code
+        _row(
+            "p2", "same doc", "def g(): return 2", "go", "func f() int { return 1 }"
+        ),  # same Go code
         _row("p3", "other", "def h(): return 3", "go", "func h() int { return 3 }", attempt=1),
         _row("p3", "other", "def h(): return 3", "go", "func h0() int { return 3 }", attempt=0),
     ]
     go = _by_name(tasks_from_release_rows(rows))["text-to-code/go"]
     assert go.pool_size == 2  # p1/p2 Go code collapsed; p3 keeps its lowest attempt only
-    assert "func h0() int { return 3 }" in go.corpus and "func h() int { return 3 }" not in go.corpus
+    assert (
+        "func h0() int { return 3 }" in go.corpus and "func h() int { return 3 }" not in go.corpus
+    )
     assert go.num_queries == 2  # the two identical docstrings are one query
     q = go.queries.index("same doc")
     assert len(go.relevant[q]) == 1
@@ -89,8 +122,16 @@ def test_tasks_from_release_shards_on_disk(tmp_path):
 def test_codesearchnet_jsonl(tmp_path):
     path = tmp_path / "python_test_0.jsonl.gz"
     recs = [
-        {"language": "python", "docstring": "Add numbers.", "code": "def add(a, b):\n    return a + b"},
-        {"language": "python", "docstring_tokens": ["Read", "a", "file"], "code_tokens": ["def", "read", "(", ")"]},
+        {
+            "language": "python",
+            "docstring": "Add numbers.",
+            "code": "def add(a, b):\n    return a + b",
+        },
+        {
+            "language": "python",
+            "docstring_tokens": ["Read", "a", "file"],
+            "code_tokens": ["def", "read", "(", ")"],
+        },
         {"language": "go", "docstring": "Sum.", "code": "func Sum() {}"},
     ]
     with gzip.open(path, "wt") as fh:
@@ -108,9 +149,14 @@ def test_coir_beir_folder(tmp_path):
         "\n".join(json.dumps({"_id": f"d{i}", "text": f"code {i}"}) for i in range(4)) + "\n"
     )
     (tmp_path / "queries.jsonl").write_text(
-        json.dumps({"_id": "q1", "text": "find 2"}) + "\n" + json.dumps({"_id": "q2", "text": "none"}) + "\n"
+        json.dumps({"_id": "q1", "text": "find 2"})
+        + "\n"
+        + json.dumps({"_id": "q2", "text": "none"})
+        + "\n"
     )
-    (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td2\t1\nq1\td3\t1\nq2\td1\t0\n")
+    (tmp_path / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\nq1\td2\t1\nq1\td3\t1\nq2\td1\t0\n"
+    )
     [task] = load_external(str(tmp_path))
     assert task.num_queries == 1 and task.pool_size == 4
     assert sorted(task.corpus[j] for j in task.relevant[0]) == ["code 2", "code 3"]
@@ -121,12 +167,20 @@ def test_coir_beir_folder(tmp_path):
 
 
 DOC_ROWS = [
-    ("g1", "Return the greatest common divisor of two integers.",
-     'def gcd(a, b):\n    """Return the greatest common divisor of two integers."""\n    while b:\n        a, b = b, a % b\n    return a\n',
-     "go", "// Gcd: return the greatest common divisor of two integers.\nfunc Gcd(a, b int) int {\n\tfor b != 0 {\n\t\ta, b = b, a%b\n\t}\n\treturn a\n}\n"),
-    ("g2", "Clamp a value into the closed interval from low to high.",
-     'def clamp(x, lo, hi):\n    """Clamp a value into the closed interval from low to high."""\n    return max(lo, min(x, hi))\n',
-     "go", "func Clamp(x, lo, hi int) int {\n\t// clamp a value into the closed interval from low to high\n\treturn max(lo, min(x, hi))\n}\n"),
+    (
+        "g1",
+        "Return the greatest common divisor of two integers.",
+        'def gcd(a, b):\n    """Return the greatest common divisor of two integers."""\n    while b:\n        a, b = b, a % b\n    return a\n',
+        "go",
+        "// Gcd: return the greatest common divisor of two integers.\nfunc Gcd(a, b int) int {\n\tfor b != 0 {\n\t\ta, b = b, a%b\n\t}\n\treturn a\n}\n",
+    ),
+    (
+        "g2",
+        "Clamp a value into the closed interval from low to high.",
+        'def clamp(x, lo, hi):\n    """Clamp a value into the closed interval from low to high."""\n    return max(lo, min(x, hi))\n',
+        "go",
+        "func Clamp(x, lo, hi int) int {\n\t// clamp a value into the closed interval from low to high\n\treturn max(lo, min(x, hi))\n}\n",
+    ),
 ]
 
 
@@ -151,7 +205,9 @@ def test_a_pool_that_contains_its_query_is_refused():
     # as stored, every function holds its docstring word for word: the leak check must fail
     with pytest.raises(LeakError, match="found verbatim in the pool"):
         tasks_from_release_rows(_doc_rows(), strip=False)
-    leaky = _by_name(tasks_from_release_rows(_doc_rows(), strip=False, check_leaks=False))["text-to-code/go"]
+    leaky = _by_name(tasks_from_release_rows(_doc_rows(), strip=False, check_leaks=False))[
+        "text-to-code/go"
+    ]
     # punctuation and case do not hide it: "// Gcd: return the GREATEST ..." still matches
     assert find_leaks(leaky) == [(0, 0), (1, 1)]
     with pytest.raises(LeakError):
@@ -169,7 +225,9 @@ def test_dump_tasks_writes_what_was_searched(tmp_path):
     queries = [json.loads(line) for line in (every / "queries.jsonl").read_text().splitlines()]
     corpus = [json.loads(line) for line in (every / "corpus.jsonl").read_text().splitlines()]
     summary = json.loads((every / "task.json").read_text())
-    assert summary["pool_size"] == len(corpus) == 4 and "without its docstring" in summary["indexed"]
+    assert (
+        summary["pool_size"] == len(corpus) == 4 and "without its docstring" in summary["indexed"]
+    )
     assert {q["text"] for q in queries} == {doc for _, doc, *_ in DOC_ROWS}
     ids = {c["id"] for c in corpus}
     assert all(set(q["relevant"]) <= ids and len(q["relevant"]) == 2 for q in queries)

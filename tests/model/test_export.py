@@ -20,7 +20,12 @@ TEXTS = [
     "function f(x) { return x; }",
     "Represent this python code snippet for retrieval:",
 ] * 20
-CODES = ["def f(x):\n    return x * 2\n", "int g() { return 1; }\n" * 12, "x", "y = 1\n" * 200]  # the last is truncated
+CODES = [
+    "def f(x):\n    return x * 2\n",
+    "int g() { return 1; }\n" * 12,
+    "x",
+    "y = 1\n" * 200,
+]  # the last is truncated
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +73,7 @@ def test_transformers_folder_is_our_exit_without_remote_code(checkpoint, tmp_pat
 
 def test_sentence_transformers_folder_gives_our_vectors(checkpoint, tmp_path):
     import sentence_transformers as st
+
     out = tmp_path / "st4"
     assert export_main([f"--model={checkpoint}", "--exit=4", f"--output={out}"]) == 0
     model = st.SentenceTransformer(str(out), device="cpu")
@@ -94,4 +100,6 @@ def test_exit_not_in_the_model_is_reported(checkpoint, tmp_path):
 def test_the_long_input_is_truncated_the_same_way(checkpoint):
     tokenizer = MoseTokenizer.load(checkpoint)
     [formatted] = tokenizer.format_code([CODES[-1]], ["python"], 128)
-    assert len(formatted) == 128 and formatted[-1] == tokenizer.cls_id  # cut to max_length, <cls> kept
+    assert (
+        len(formatted) == 128 and formatted[-1] == tokenizer.cls_id
+    )  # cut to max_length, <cls> kept

@@ -136,8 +136,12 @@ def test_pretraining_heads_are_separate_as_released():
     model = _tiny()
     heads = model.head
     names = {n for n, _ in heads.named_parameters()}
-    assert {"predictions.transform.dense.weight", "predictions.decoder.weight",
-            "seq_relationship.weight", "conditional_embeddings.weight"} <= names
+    assert {
+        "predictions.transform.dense.weight",
+        "predictions.decoder.weight",
+        "seq_relationship.weight",
+        "conditional_embeddings.weight",
+    } <= names
     hidden = torch.randn(5, model.config.hidden_size)
     assert heads.mlm_logits(hidden, 1).shape == (5, model.config.vocab_size)
     # the ICC logit is the difference of the two class logits, so its sigmoid is the softmax's

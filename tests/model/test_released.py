@@ -284,16 +284,40 @@ def test_a_mismatched_layout_is_a_value_error(released, tmp_path):
 
 #: config.json of modularStarEncoder/ModularStarEncoder as published (revision 26243d8).
 PUBLISHED_CONFIG = {
-    "architectures": ["ModularStarEncoder"], "attention_dropout": 0.1,
-    "auto_map": {"AutoConfig": "config.ModularStarEncoderConfig", "AutoModel": "modularStarEncoder.ModularStarEncoder"},
-    "bos_token_id": 0, "conditional_size": 4, "embedding_dropout": 0.1, "eos_token_id": 0,
-    "hidden_act": "gelu_pytorch_tanh", "hidden_size": 1024, "initializer_range": 0.018042,
-    "intermediate_size": 12288, "keys_to_ignore_at_inference": "past_key_values", "layer_matryoshka_loss": True,
-    "layer_norm_eps": 1e-05, "matryoshka_layers": [4, 9, 18, 27, 36], "max_position_embeddings": 2048,
-    "mlp_type": "default", "model_type": "ModularStarEncoder", "norm_epsilon": 1e-05, "norm_type": "layer_norm",
-    "num_attention_heads": 16, "num_hidden_layers": 36, "num_key_value_heads": 4, "residual_dropout": 0.1,
-    "rope_theta": 999999.4420358813, "sliding_window": None, "torch_dtype": "bfloat16",
-    "transformers_version": "4.39.3", "use_bias": True, "use_cache": False, "vocab_size": 49156,
+    "architectures": ["ModularStarEncoder"],
+    "attention_dropout": 0.1,
+    "auto_map": {
+        "AutoConfig": "config.ModularStarEncoderConfig",
+        "AutoModel": "modularStarEncoder.ModularStarEncoder",
+    },
+    "bos_token_id": 0,
+    "conditional_size": 4,
+    "embedding_dropout": 0.1,
+    "eos_token_id": 0,
+    "hidden_act": "gelu_pytorch_tanh",
+    "hidden_size": 1024,
+    "initializer_range": 0.018042,
+    "intermediate_size": 12288,
+    "keys_to_ignore_at_inference": "past_key_values",
+    "layer_matryoshka_loss": True,
+    "layer_norm_eps": 1e-05,
+    "matryoshka_layers": [4, 9, 18, 27, 36],
+    "max_position_embeddings": 2048,
+    "mlp_type": "default",
+    "model_type": "ModularStarEncoder",
+    "norm_epsilon": 1e-05,
+    "norm_type": "layer_norm",
+    "num_attention_heads": 16,
+    "num_hidden_layers": 36,
+    "num_key_value_heads": 4,
+    "residual_dropout": 0.1,
+    "rope_theta": 999999.4420358813,
+    "sliding_window": None,
+    "torch_dtype": "bfloat16",
+    "transformers_version": "4.39.3",
+    "use_bias": True,
+    "use_cache": False,
+    "vocab_size": 49156,
 }
 
 
@@ -308,7 +332,9 @@ def test_the_published_1b_config_translates_to_the_1b_preset():
     with torch.device("meta"):
         shaped = MoseModel(preset)
     shapes = {key_to_released(k, preset): tuple(v.shape) for k, v in shaped.state_dict().items()}
-    assert "starEncoder2.layers.35.mlp.c_fc.weight" in shapes and "projection_heads.4.weight" in shapes
+    assert (
+        "starEncoder2.layers.35.mlp.c_fc.weight" in shapes and "projection_heads.4.weight" in shapes
+    )
     config = released_to_config(PUBLISHED_CONFIG, shapes)
     assert config.exits == [4, 9, 18, 27, 36] and config.vocab_size == 49156
     assert (config.sep_token_id, config.cls_token_id, config.mask_token_id) == (49152, 49153, 49154)

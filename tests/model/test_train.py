@@ -115,9 +115,18 @@ def test_paper_recipe(shard_dir, tmp_path):
     then multi-step decay, and a learned CLIP temperature."""
     pre, out = tmp_path / "pre", tmp_path / "paper"
     assert main([f"--data={shard_dir}", f"--output={pre}", "--steps=1", *COMMON]) == 0
-    argv = [f"--data={shard_dir}", f"--output={out}", f"--init={pre}", "--objective=contrastive",
-            "--recipe=paper", "--steps=4", "--warmup=1", "--lr_milestones=0.5", "--lr=1e-3",
-            *COMMON]
+    argv = [
+        f"--data={shard_dir}",
+        f"--output={out}",
+        f"--init={pre}",
+        "--objective=contrastive",
+        "--recipe=paper",
+        "--steps=4",
+        "--warmup=1",
+        "--lr_milestones=0.5",
+        "--lr=1e-3",
+        *COMMON,
+    ]
     assert main(argv) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["attention_dropout"] == config["residual_dropout"] == 0.1
@@ -143,14 +152,18 @@ def test_multistep_schedule_of_the_paper_recipe():
     assert cfg.fixed_temperature() is None and cfg.dropout_rate() == 0.1
     assert cfg.checkpointing()  # on by default for 1b
     assert not TrainConfig(data="", output="").checkpointing()
-    assert not TrainConfig(data="", output="", config="1b", gradient_checkpointing=False).checkpointing()
+    assert not TrainConfig(
+        data="", output="", config="1b", gradient_checkpointing=False
+    ).checkpointing()
 
 
 def test_attention_kernels_agree_and_flash_needs_its_package(shard_dir, tmp_path):
     base = [f"--data={shard_dir}", "--steps=1", *COMMON]
     assert main([*base, f"--output={tmp_path / 's'}", "--attn_implementation=sdpa"]) == 0
     assert main([*base, f"--output={tmp_path / 'e'}", "--attn_implementation=eager"]) == 0
-    assert _log(tmp_path / "e")[0]["loss"] == pytest.approx(_log(tmp_path / "s")[0]["loss"], rel=1e-5)
+    assert _log(tmp_path / "e")[0]["loss"] == pytest.approx(
+        _log(tmp_path / "s")[0]["loss"], rel=1e-5
+    )
     if importlib.util.find_spec("flash_attn") is None:
         argv = [*base, f"--output={tmp_path / 'f'}", "--attn_implementation=flash_attention_2"]
         assert main(argv) == 2

@@ -42,21 +42,31 @@ def test_planted_eval_items_are_removed_with_the_set_name(eval_jsonl):
     rows = [
         {"id": "leak0", "code": _edit(items[0]["code"], rng), "repo": "r1"},
         {"id": "leak3", "code": _edit(items[3]["code"], rng), "repo": "r2"},
-        {"id": "he7", "code": he["prompt"] + he["canonical_solution"] + "\n# copied\n", "repo": "r3"},
+        {
+            "id": "he7",
+            "code": he["prompt"] + he["canonical_solution"] + "\n# copied\n",
+            "repo": "r3",
+        },
         {"id": "clean1", "code": render(random_function(rng)), "repo": "r4"},
         {"id": "clean2", "code": render(random_function(rng)), "repo": "r5"},
     ]
     with TestPipeline() as p:
         out = p | beam.Create(rows) | Decontaminate(MinHashConfig(), [str(path), "humaneval"])
-        assert_that(out["kept"] | "K" >> beam.Map(lambda r: (r["id"], r["repo"])),
-                    equal_to([("clean1", "r4"), ("clean2", "r5")]), label="kept")
         assert_that(
-            out["removed"] | "R" >> beam.Map(lambda r: (r["id"], r["reason"], r["eval_match"], r["repo"])),
-            equal_to([
-                ("leak0", "contaminated:heldout", "heldout:T/0", "r1"),
-                ("leak3", "contaminated:heldout", "heldout:T/3", "r2"),
-                ("he7", "contaminated:humaneval", "humaneval:HumanEval/7", "r3"),
-            ]),
+            out["kept"] | "K" >> beam.Map(lambda r: (r["id"], r["repo"])),
+            equal_to([("clean1", "r4"), ("clean2", "r5")]),
+            label="kept",
+        )
+        assert_that(
+            out["removed"]
+            | "R" >> beam.Map(lambda r: (r["id"], r["reason"], r["eval_match"], r["repo"])),
+            equal_to(
+                [
+                    ("leak0", "contaminated:heldout", "heldout:T/0", "r1"),
+                    ("leak3", "contaminated:heldout", "heldout:T/3", "r2"),
+                    ("he7", "contaminated:humaneval", "humaneval:HumanEval/7", "r3"),
+                ]
+            ),
             label="removed",
         )
 
@@ -72,7 +82,9 @@ def test_no_eval_sets_keeps_everything():
 def test_eval_set_loading_guesses_the_text_column(tmp_path):
     he = load_eval_set("humaneval")
     assert len(he) == 164 and he[0].item_id == "HumanEval/0" and "def " in he[0].text
-    table = pa.table({"prompt": ["def f(x):\n"], "canonical_solution": ["    return x\n"], "task_id": ["M/1"]})
+    table = pa.table(
+        {"prompt": ["def f(x):\n"], "canonical_solution": ["    return x\n"], "task_id": ["M/1"]}
+    )
     pq.write_table(table, tmp_path / "mini.parquet")
     (item,) = load_eval_set(str(tmp_path / "mini.parquet"))
     assert (item.set_name, item.item_id, item.text) == ("mini", "M/1", "def f(x):\n    return x\n")
@@ -100,7 +112,9 @@ def test_index_matches_only_near_duplicates():
     rng = random.Random(9)
     texts = [render(random_function(rng)) for _ in range(3)]
     index = EvalIndex(load_eval_set_items(texts), MinHashConfig())
-    matches = index.match_batch([texts[1], _edit(texts[2], rng, 2), render(random_function(rng)), ""])
+    matches = index.match_batch(
+        [texts[1], _edit(texts[2], rng, 2), render(random_function(rng)), ""]
+    )
     assert [m.item_id if m else None for m in matches] == ["1", "2", None, None]
 
 

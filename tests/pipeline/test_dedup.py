@@ -36,14 +36,26 @@ def test_exact_dedup_keeps_one_row_per_normalised_text_by_the_rule():
     ]
     with TestPipeline() as p:
         out = p | beam.Create(rows) | ExactDedup(MinHashConfig())
-        assert_that(out["kept"] | "K" >> beam.Map(_summary),
-                    equal_to([("long_id_mit", "long_id_mit", None, None), ("u", "u", None, None)]), label="kept")
+        assert_that(
+            out["kept"] | "K" >> beam.Map(_summary),
+            equal_to([("long_id_mit", "long_id_mit", None, None), ("u", "u", None, None)]),
+            label="kept",
+        )
         assert_that(
             out["removed"] | "R" >> beam.Map(lambda r: (*_summary(r), r["extra"], r["code"])),
-            equal_to([
-                ("s1", "long_id_mit", "long_id_mit", "exact_duplicate", 2, "def f(): return 1"),
-                ("s2", "long_id_mit", "long_id_mit", "exact_duplicate", 3, "def  f():  return 1  "),
-            ]),
+            equal_to(
+                [
+                    ("s1", "long_id_mit", "long_id_mit", "exact_duplicate", 2, "def f(): return 1"),
+                    (
+                        "s2",
+                        "long_id_mit",
+                        "long_id_mit",
+                        "exact_duplicate",
+                        3,
+                        "def  f():  return 1  ",
+                    ),
+                ]
+            ),
             label="removed",
         )
 
@@ -60,8 +72,10 @@ def _run_near(rows, cfg):
 
 def _capture(path):
     """An assert_that matcher that saves the elements (matchers run in a pickled copy)."""
+
     def check(actual):
         Path(path).write_text(json.dumps(list(actual)))
+
     return check
 
 
@@ -115,7 +129,9 @@ def test_components_that_chain_through_bands_are_merged():
     kept, removed = _run_near(rows, MinHashConfig(verify="signature"))
     assert [r["id"] for r in kept] == ["B"]
     assert sorted(_summary(r) for r in removed) == [
-        ("yyC", "B", "B", "near_duplicate"), ("zzA", "B", "B", "near_duplicate")]
+        ("yyC", "B", "B", "near_duplicate"),
+        ("zzA", "B", "B", "near_duplicate"),
+    ]
 
 
 def test_dedup_points_exact_duplicates_at_the_final_representative():
@@ -127,12 +143,21 @@ def test_dedup_points_exact_duplicates_at_the_final_representative():
     ]
     with TestPipeline() as p:
         out = p | beam.Create(rows) | Dedup(MinHashConfig())
-        assert_that(out["kept"] | "K" >> beam.Map(_summary), equal_to([("longer_mit", "longer_mit", None, None)]),
-                    label="kept")
-        assert_that(out["removed"] | "R" >> beam.Map(_summary), equal_to([
-            ("x1", "longer_mit", "longer_mit", "near_duplicate"),
-            ("x1copy", "longer_mit", "longer_mit", "exact_duplicate"),
-        ]), label="removed")
+        assert_that(
+            out["kept"] | "K" >> beam.Map(_summary),
+            equal_to([("longer_mit", "longer_mit", None, None)]),
+            label="kept",
+        )
+        assert_that(
+            out["removed"] | "R" >> beam.Map(_summary),
+            equal_to(
+                [
+                    ("x1", "longer_mit", "longer_mit", "near_duplicate"),
+                    ("x1copy", "longer_mit", "longer_mit", "exact_duplicate"),
+                ]
+            ),
+            label="removed",
+        )
 
 
 def test_duplicate_ids_fail_loudly():
@@ -160,7 +185,11 @@ def test_partitioned_band_keys_give_the_same_candidate_pairs_as_plain_buckets(pa
     by_part = defaultdict(list)
     for out in _SignatureFn(cfg).process(rows):
         by_part[out[0]].append(out[1])
-    got = {(a[0], b[0]) for item in by_part.items() for a, b in _partition_pairs(item, cfg.max_bucket_size)}
+    got = {
+        (a[0], b[0])
+        for item in by_part.items()
+        for a, b in _partition_pairs(item, cfg.max_bucket_size)
+    }
     buckets = defaultdict(list)
     keys = band_keys(signatures([r["code"] for r in rows]), *cfg.band_rows)
     for row, key_row in zip(rows, keys, strict=True):

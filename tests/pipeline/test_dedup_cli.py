@@ -27,8 +27,16 @@ def _corpus():
         r["tests"] = [{"input": "1", "output": "2"}]  # a nested column travels too
     rows.append({**rows[0], "id": "p0000a_ws", "code": rows[0]["code"].replace("\n", "\n\n")})
     he = read_problems()["HumanEval/3"]
-    rows.append({"id": "leak", "code": he["prompt"] + he["canonical_solution"], "license": "mit",
-                 "exec_status": "passed", "repository_name": "leaky/repo", "tests": []})
+    rows.append(
+        {
+            "id": "leak",
+            "code": he["prompt"] + he["canonical_solution"],
+            "license": "mit",
+            "exec_status": "passed",
+            "repository_name": "leaky/repo",
+            "tests": [],
+        }
+    )
     return rows
 
 
@@ -39,11 +47,29 @@ def test_cli_end_to_end_on_jsonl(tmp_path):
     rng = random.Random(99)
     held = render(random_function(rng))
     _write_jsonl(tmp_path / "held.jsonl", [{"task_id": "H/0", "code": held}])
-    _write_jsonl(src, rows + [{"id": "heldcopy", "code": held, "license": None, "exec_status": None,
-                               "repository_name": "x/y", "tests": []}])
+    _write_jsonl(
+        src,
+        rows
+        + [
+            {
+                "id": "heldcopy",
+                "code": held,
+                "license": None,
+                "exec_status": None,
+                "repository_name": "x/y",
+                "tests": [],
+            }
+        ],
+    )
     out = tmp_path / "out"
-    rc = main([f"--input={src}", f"--output={out}", f"--decontaminate=humaneval,{tmp_path / 'held.jsonl'}",
-               "--split_fractions=0.6,0.2,0.2"])
+    rc = main(
+        [
+            f"--input={src}",
+            f"--output={out}",
+            f"--decontaminate=humaneval,{tmp_path / 'held.jsonl'}",
+            "--split_fractions=0.6,0.2,0.2",
+        ]
+    )
     assert rc == 0
     kept, removed = _read(out / "kept.parquet"), _read(out / "removed.parquet")
     assert len(kept) + len(removed) == len(rows) + 1
@@ -70,8 +96,17 @@ def test_cli_parquet_input_with_nothing_to_remove(tmp_path):
     rng = random.Random(1)
     table = pa.table({"uid": [1, 2, 3], "text": [render(random_function(rng)) for _ in range(3)]})
     pq.write_table(table, tmp_path / "in.parquet")
-    rc = main([f"--input={tmp_path / 'in.parquet'}", f"--output={tmp_path / 'out'}", "--column=text",
-               "--id_column=uid", "--threshold=0.8", "--num_perm=128", "--ngram=4"])
+    rc = main(
+        [
+            f"--input={tmp_path / 'in.parquet'}",
+            f"--output={tmp_path / 'out'}",
+            "--column=text",
+            "--id_column=uid",
+            "--threshold=0.8",
+            "--num_perm=128",
+            "--ngram=4",
+        ]
+    )
     assert rc == 0
     kept = pq.read_table(tmp_path / "out" / "kept.parquet")
     assert kept.schema.field("uid").type == pa.int64()
@@ -84,15 +119,33 @@ def test_cli_rejects_bad_input(tmp_path, capsys):
     _write_jsonl(tmp_path / "in.jsonl", [{"id": "1", "body": "x"}])
     assert main([f"--input={tmp_path / 'in.jsonl'}", f"--output={tmp_path / 'o'}"]) == 2
     assert "no column 'code'" in capsys.readouterr().err
-    assert main([f"--input={tmp_path / 'in.jsonl'}", f"--output={tmp_path / 'o'}", "--column=body",
-                 "--decontaminate=missing.jsonl"]) == 2
+    assert (
+        main(
+            [
+                f"--input={tmp_path / 'in.jsonl'}",
+                f"--output={tmp_path / 'o'}",
+                "--column=body",
+                "--decontaminate=missing.jsonl",
+            ]
+        )
+        == 2
+    )
 
 
 def test_multi_processing_gives_the_same_result(tmp_path):
     src = tmp_path / "in.jsonl"
     _write_jsonl(src, _corpus())
     assert main([f"--input={src}", f"--output={tmp_path / 'a'}"]) == 0
-    assert main([f"--input={src}", f"--output={tmp_path / 'b'}", "--direct_running_mode=multi_processing",
-                 "--direct_num_workers=2"]) == 0
+    assert (
+        main(
+            [
+                f"--input={src}",
+                f"--output={tmp_path / 'b'}",
+                "--direct_running_mode=multi_processing",
+                "--direct_num_workers=2",
+            ]
+        )
+        == 0
+    )
     for name in ("kept.parquet", "removed.parquet"):
         assert _read(tmp_path / "a" / name) == _read(tmp_path / "b" / name)

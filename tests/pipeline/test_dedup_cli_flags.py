@@ -164,16 +164,24 @@ def test_seed_drives_the_minhash_permutations_and_the_split_assignment(tmp_path,
     removals without verification) and assigns repositories to other splits."""
     rows = [{**r, "repository_name": f"org/repo{i}"} for i, r in enumerate(corpus)]
     flags = ("--verify=none", "--split_fractions=0.5,0.25,0.25")
-    runs = {name: _run(tmp_path, name, rows, *flags, f"--seed={seed}")
-            for name, seed in (("a", 1), ("again", 1), ("b", 2))}
+    runs = {
+        name: _run(tmp_path, name, rows, *flags, f"--seed={seed}")
+        for name, seed in (("a", 1), ("again", 1), ("b", 2))
+    }
 
     def outcome(run):
         kept, removed, stats = run
         return (sorted((r["id"], r["split"]) for r in kept), sorted(r["id"] for r in removed))
 
     assert outcome(runs["a"]) == outcome(runs["again"])
-    assert {name: run[2]["config"]["seed"] for name, run in runs.items()} == {"a": 1, "again": 1, "b": 2}
+    assert {name: run[2]["config"]["seed"] for name, run in runs.items()} == {
+        "a": 1,
+        "again": 1,
+        "b": 2,
+    }
     (split_a, removed_a), (split_b, removed_b) = outcome(runs["a"]), outcome(runs["b"])
     common = {i for i, _ in split_a} & {i for i, _ in split_b}
-    assert {(i, s) for i, s in split_a if i in common} != {(i, s) for i, s in split_b if i in common}
+    assert {(i, s) for i, s in split_a if i in common} != {
+        (i, s) for i, s in split_b if i in common
+    }
     assert removed_a != removed_b

@@ -10,7 +10,20 @@ import random
 
 from pipeline.minhash import jaccard
 
-KEYWORDS = ("def", "return", "if", "else", "for", "in", "while", "import", "class", "self", "None", "True")
+KEYWORDS = (
+    "def",
+    "return",
+    "if",
+    "else",
+    "for",
+    "in",
+    "while",
+    "import",
+    "class",
+    "self",
+    "None",
+    "True",
+)
 
 
 def _token(rng: random.Random) -> str:
@@ -51,7 +64,9 @@ def variant_at(rng: random.Random, tokens: list[str], target: float) -> tuple[st
     return render(out), sim
 
 
-def make_corpus(n_pairs: int = 120, n_singletons: int = 60, seed: int = 7, low: float = 0.4, high: float = 0.97):
+def make_corpus(
+    n_pairs: int = 120, n_singletons: int = 60, seed: int = 7, low: float = 0.4, high: float = 0.97
+):
     """Rows ``{id, code, license, exec_status, repository_name}`` and the planted pairs.
 
     Returns (rows, pairs) where pairs are ``(base_id, variant_id, true_jaccard)``; targets are
@@ -64,12 +79,35 @@ def make_corpus(n_pairs: int = 120, n_singletons: int = 60, seed: int = 7, low: 
         toks = random_function(rng)
         variant, sim = variant_at(rng, toks, target)
         a, b = f"p{i:04d}a", f"p{i:04d}b"
-        rows.append({"id": a, "code": render(toks), "license": "mit", "exec_status": "passed", "repository_name": f"repo{i % 37}"})
-        rows.append({"id": b, "code": variant, "license": "gpl-3.0", "exec_status": "failed", "repository_name": f"repo{(i * 7) % 41}"})
+        rows.append(
+            {
+                "id": a,
+                "code": render(toks),
+                "license": "mit",
+                "exec_status": "passed",
+                "repository_name": f"repo{i % 37}",
+            }
+        )
+        rows.append(
+            {
+                "id": b,
+                "code": variant,
+                "license": "gpl-3.0",
+                "exec_status": "failed",
+                "repository_name": f"repo{(i * 7) % 41}",
+            }
+        )
         pairs.append((a, b, sim))
     for i in range(n_singletons):
-        rows.append({"id": f"s{i:04d}", "code": render(random_function(rng)), "license": None, "exec_status": None,
-                     "repository_name": f"repo{i % 13}"})
+        rows.append(
+            {
+                "id": f"s{i:04d}",
+                "code": render(random_function(rng)),
+                "license": None,
+                "exec_status": None,
+                "repository_name": f"repo{i % 13}",
+            }
+        )
     return rows, pairs
 
 
@@ -119,7 +157,12 @@ def _near_removed_ids(rows, config) -> set[str]:
 
         with beam.Pipeline() as p:
             out = p | beam.Create(rows) | NearDedup(config)
-            (out["removed"] | beam.Map(lambda r: r["id"]) | beam.combiners.ToList() | beam.Map(save))
+            (
+                out["removed"]
+                | beam.Map(lambda r: r["id"])
+                | beam.combiners.ToList()
+                | beam.Map(save)
+            )
         return set(json.loads(out_path.read_text()))
 
 
@@ -128,12 +171,21 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.minhash import MinHashConfig
 
     rows, pairs = make_corpus()
-    print(f"# planted corpus: {len(pairs)} pairs, true Jaccard {min(p[2] for p in pairs):.2f}-"
-          f"{max(p[2] for p in pairs):.2f}, {sum(p[2] >= 0.7 for p in pairs)} at >= 0.7; "
-          f"{len(rows) - 2 * len(pairs)} singletons; threshold 0.7, 256 perms, 5-grams")
-    print("verify | bands x rows | precision | recall | precision (|J-0.7|>=0.05) | recall (|J-0.7|>=0.05) | tp fp fn")
-    for verify, fpw, fnw in (("signature", 0.5, 0.5), ("exact", 0.5, 0.5), ("none", 0.5, 0.5),
-                             ("signature", 0.1, 0.9), ("exact", 0.1, 0.9)):
+    print(
+        f"# planted corpus: {len(pairs)} pairs, true Jaccard {min(p[2] for p in pairs):.2f}-"
+        f"{max(p[2] for p in pairs):.2f}, {sum(p[2] >= 0.7 for p in pairs)} at >= 0.7; "
+        f"{len(rows) - 2 * len(pairs)} singletons; threshold 0.7, 256 perms, 5-grams"
+    )
+    print(
+        "verify | bands x rows | precision | recall | precision (|J-0.7|>=0.05) | recall (|J-0.7|>=0.05) | tp fp fn"
+    )
+    for verify, fpw, fnw in (
+        ("signature", 0.5, 0.5),
+        ("exact", 0.5, 0.5),
+        ("none", 0.5, 0.5),
+        ("signature", 0.1, 0.9),
+        ("exact", 0.1, 0.9),
+    ):
         cfg = MinHashConfig(verify=verify, false_positive_weight=fpw, false_negative_weight=fnw)
         removed = _near_removed_ids(rows, cfg)
         p, r, tp, fp, fn = precision_recall(pairs, removed)

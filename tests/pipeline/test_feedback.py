@@ -260,7 +260,9 @@ def test_facts_of_real_runs_never_show_a_held_out_case(backend):
             # the documented calls' messages stay, the held-out ones are counted, not shown
             assert "message(s) about calls on held-out inputs left out" in facts["message"]
             assert "test_harness." in facts["message"] and "/work/" not in facts["message"]
-    assert "your_code.rs:1:1" in json.loads(verdicts["rust_type"].feedback)["message"]  # where R is defined
+    assert (
+        "your_code.rs:1:1" in json.loads(verdicts["rust_type"].feedback)["message"]
+    )  # where R is defined
     assert json.loads(verdicts["go_value"].feedback) == {
         "cases": [
             {"call": "clamp_add(2, 3)", "expected": "5", "got": "6"},

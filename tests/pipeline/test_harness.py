@@ -43,10 +43,17 @@ def test_signature_types_from_hints():
 
     sig = signature_of(
         "from typing import *\ndef f(a: int, b: List[str], c: Optional[Dict[str, float]] = None,"
-        " d: 'Tuple[int, str]' = (1, 'x'), e=3) -> list[int]: pass", "f")
+        " d: 'Tuple[int, str]' = (1, 'x'), e=3) -> list[int]: pass",
+        "f",
+    )
     assert sig.params == ("a", "b", "c", "d", "e")
     assert [str(t) for t in sig.param_types] == [
-        "int", "list[str]", "optional[dict[str, float]]", "tuple[int, str]", "any"]
+        "int",
+        "list[str]",
+        "optional[dict[str, float]]",
+        "tuple[int, str]",
+        "any",
+    ]
     assert str(sig.returns) == "list[int]"
     assert sig.defaults == (None, (1, "x"), 3)
     assert from_annotation(ast.parse("int | None", mode="eval").body) == PyType("optional", (INT,))
@@ -66,9 +73,14 @@ def test_translator_naming_conventions_are_found():
 
 
 def test_cpp_declares_arguments_with_the_translations_own_types():
-    src = HARNESSES["cpp"].render(req("inline int sum_list(std::vector<int>& xs, int k) { return 0; }"))
+    src = HARNESSES["cpp"].render(
+        req("inline int sum_list(std::vector<int>& xs, int k) { return 0; }")
+    )
     assert "using F = __h::ft<decltype(&sum_list)>;" in src
-    assert "F::arg<0> a0{1, 2, 3}; F::arg<1> a1{2}; return __h::value((sum_list(a0, a1), __h::VoidTag{}));" in src
+    assert (
+        "F::arg<0> a0{1, 2, 3}; F::arg<1> a1{2}; return __h::value((sum_list(a0, a1), __h::VoidTag{}));"
+        in src
+    )
     assert "#include <vector>" in src and "__h::run_case(1, []() -> std::string {" in src
 
 
@@ -82,15 +94,30 @@ def test_java_literals_follow_the_declared_parameter_types():
 
 
 def test_go_and_rust_literals_follow_the_declared_types():
-    go = HARNESSES["go"].render(req("package main\n\nfunc SumList(xs []int64, k int) (int, error) { return 0, nil }\n"))
-    assert "SumList([]int64{1, 2, 3}, 2)" in go and 'if r1 != nil { return __raised("error") }; return __value(r0)' in go
-    only_err = HARNESSES["go"].render(req("package main\n\nfunc SumList(xs []int, k int) error { return nil }\n"))
-    assert 'r0 := SumList([]int{1, 2, 3}, 2); if r0 != nil { return __raised("error") }; return "N"' in only_err
+    go = HARNESSES["go"].render(
+        req("package main\n\nfunc SumList(xs []int64, k int) (int, error) { return 0, nil }\n")
+    )
+    assert (
+        "SumList([]int64{1, 2, 3}, 2)" in go
+        and 'if r1 != nil { return __raised("error") }; return __value(r0)' in go
+    )
+    only_err = HARNESSES["go"].render(
+        req("package main\n\nfunc SumList(xs []int, k int) error { return nil }\n")
+    )
+    assert (
+        'r0 := SumList([]int{1, 2, 3}, 2); if r0 != nil { return __raised("error") }; return "N"'
+        in only_err
+    )
     rust = HARNESSES["rust"].render(req("pub fn sum_list(xs: &Vec<i32>, k: i32) -> i64 { 0 }"))
     assert "let r = sum_list(&vec![1i32, 2i32, 3i32], 2i32); h_value(&r)" in rust
-    rust_str = HARNESSES["rust"].render(req(
-        "fn wrap(s: &str) -> String { s.to_string() }", cases=(Case(("a\"b",), "[a\"b]"),),
-        sig=signature_of("def wrap(s: str) -> str: pass", "wrap"), name="wrap"))
+    rust_str = HARNESSES["rust"].render(
+        req(
+            "fn wrap(s: &str) -> String { s.to_string() }",
+            cases=(Case(('a"b',), '[a"b]'),),
+            sig=signature_of("def wrap(s: str) -> str: pass", "wrap"),
+            name="wrap",
+        )
+    )
     assert 'wrap("a\\"b")' in rust_str
 
 
@@ -113,26 +140,44 @@ def test_dynamic_languages_render_python_values():
 def test_typescript_values_take_the_shape_of_the_declared_parameter_types():
     sig = signature_of("def f(d, e, s, n, t): pass", "f")
     cases = (Case(({"a": [1, None]}, {"k": 2}, {3, 1}, 2**60, (1, "x")), None),)
-    code = ("export function f<T>(d: Record<string, (number | null)[]>, e: Map<string, number>,\n"
-            "  s: ReadonlySet<number>, n: bigint, t: [number, string]): void {}")
+    code = (
+        "export function f<T>(d: Record<string, (number | null)[]>, e: Map<string, number>,\n"
+        "  s: ReadonlySet<number>, n: bigint, t: [number, string]): void {}"
+    )
     src = HARNESSES["typescript"].render(req(code, cases, sig, "f"))
-    call = ('(f as any)({"a": [1, null]}, new Map<any, any>([["k", 2]]), new Set([1, 3]), '
-            '1152921504606846976n, [1, "x"])')
+    call = (
+        '(f as any)({"a": [1, null]}, new Map<any, any>([["k", 2]]), new Set([1, 3]), '
+        '1152921504606846976n, [1, "x"])'
+    )
     assert call in src
     assert src.rstrip().endswith("export {};")  # a module: its names cannot clash with globals
-    arrow = HARNESSES["typescript"].render(req(
-        "const sumList = (xs: number[], k: number): number => 0;\n"))
+    arrow = HARNESSES["typescript"].render(
+        req("const sumList = (xs: number[], k: number): number => 0;\n")
+    )
     assert "(sumList as any)([1, 2, 3], 2)" in arrow
 
 
 def test_unrenderable_cases_are_reported_not_guessed():
-    sig = signature_of("from typing import Dict\ndef total(d: Dict[str, int]) -> int: pass", "total")
+    sig = signature_of(
+        "from typing import Dict\ndef total(d: Dict[str, int]) -> int: pass", "total"
+    )
     with pytest.raises(Unrenderable, match="dict in c"):
-        HARNESSES["c"].render(req("int total(int *d) { return 0; }", (Case(({"a": 1},), 1),), sig, "total"))
+        HARNESSES["c"].render(
+            req("int total(int *d) { return 0; }", (Case(({"a": 1},), 1),), sig, "total")
+        )
     with pytest.raises(Unrenderable, match="takes 2 parameters"):
-        HARNESSES["c"].render(req("int sum_list(int *xs, int k) { return 0; }"))  # no length parameter
+        HARNESSES["c"].render(
+            req("int sum_list(int *xs, int k) { return 0; }")
+        )  # no length parameter
     with pytest.raises(Unrenderable, match="list in c"):  # list results have no C convention
-        HARNESSES["c"].render(req("int *f(int n) { return 0; }", (Case((1,), [1]),), signature_of("def f(n): pass", "f"), "f"))
+        HARNESSES["c"].render(
+            req(
+                "int *f(int n) { return 0; }",
+                (Case((1,), [1]),),
+                signature_of("def f(n): pass", "f"),
+                "f",
+            )
+        )
     with pytest.raises(Unrenderable, match="parameter type Foo in java"):
         HARNESSES["java"].render(req("class S { static int sumList(Foo xs, int k) { return 0; } }"))
     with pytest.raises(Unrenderable, match="takes 1 parameters"):
@@ -141,19 +186,40 @@ def test_unrenderable_cases_are_reported_not_guessed():
 
 def test_library_units_have_a_trivial_main_where_needed():
     assert "int main() { return 0; }" in HARNESSES["cpp"].library_unit("int f() { return 1; }")
-    assert "func main() {}" in HARNESSES["go"].library_unit("package foo\nfunc F() int { return 1 }")
+    assert "func main() {}" in HARNESSES["go"].library_unit(
+        "package foo\nfunc F() int { return 1 }"
+    )
     assert "public class Main" in HARNESSES["java"].library_unit("public class Solution { }")
     assert HARNESSES["rust"].library_unit("fn main() {}\n").count("fn main") == 1
 
 
 def test_cpp_templates_take_the_python_types_and_rust_lifetimes_are_dropped():
-    sig = signature_of("from typing import Tuple\ndef dist(p: Tuple[int, int], q: Tuple[int, int]) -> int: pass", "dist")
-    src = HARNESSES["cpp"].render(req("inline int dist(auto& p, auto& q) { return 0; }", (Case(((1, 2), (4, 6)), 7),), sig, "dist"))
-    assert "std::vector<long long> a0{1, 2}; std::vector<long long> a1{4, 6}; return __h::value((dist(a0, a1)," in src
+    sig = signature_of(
+        "from typing import Tuple\ndef dist(p: Tuple[int, int], q: Tuple[int, int]) -> int: pass",
+        "dist",
+    )
+    src = HARNESSES["cpp"].render(
+        req(
+            "inline int dist(auto& p, auto& q) { return 0; }",
+            (Case(((1, 2), (4, 6)), 7),),
+            sig,
+            "dist",
+        )
+    )
+    assert (
+        "std::vector<long long> a0{1, 2}; std::vector<long long> a1{4, 6}; return __h::value((dist(a0, a1),"
+        in src
+    )
     assert "decltype(&dist)" not in src
     sig = signature_of("from typing import Dict\ndef wf(t: str) -> Dict[str, int]: pass", "wf")
-    rust = HARNESSES["rust"].render(req(
-        "pub fn wf<'a>(t: &'a str) -> HashMap<&'a str, i32> { HashMap::new() }", (Case(("a b a",), {"a": 2, "b": 1}),), sig, "wf"))
+    rust = HARNESSES["rust"].render(
+        req(
+            "pub fn wf<'a>(t: &'a str) -> HashMap<&'a str, i32> { HashMap::new() }",
+            (Case(("a b a",), {"a": 2, "b": 1}),),
+            sig,
+            "wf",
+        )
+    )
     assert 'let r = wf("a b a"); h_value(&r)' in rust
 
 

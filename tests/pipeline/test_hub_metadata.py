@@ -60,7 +60,10 @@ def release_row(i: int, split: str, repo: str, src: str, tgt: str) -> dict:
 
 
 def make_output_dir(
-    root: Path, rows: tuple[tuple[str, str, str, str], ...] = FIXTURE_ROWS, *, shards: dict | None = None
+    root: Path,
+    rows: tuple[tuple[str, str, str, str], ...] = FIXTURE_ROWS,
+    *,
+    shards: dict | None = None,
 ) -> Path:
     """Build a pipeline output directory (docs/design.md, "Running and outputs") the way a run leaves it.
 
@@ -81,7 +84,10 @@ def make_output_dir(
             pq.write_table(table, data / f"{split}-{k:05d}-of-{n:05d}.parquet")
     (root / "rejected").mkdir()
     rejected = [RejectedRow(stage="parse", reason="parse_error", pair_id="pairX").to_row()]
-    pq.write_table(pa.Table.from_pylist(rejected, schema=REJECTED_SCHEMA), root / "rejected" / "rejected-00000-of-00001.parquet")
+    pq.write_table(
+        pa.Table.from_pylist(rejected, schema=REJECTED_SCHEMA),
+        root / "rejected" / "rejected-00000-of-00001.parquet",
+    )
     stats = {
         "run_id": "run0123abcd",
         "schema_version": "1.1",
@@ -146,8 +152,16 @@ def test_hub_yaml_configs_features_and_sizes(tmp_path):
     assert names == RELEASE_SCHEMA.names
     assert tuple(names[:8]) == SYNTHCONL_COLUMNS
     dtypes = {f["name"]: f["dtype"] for f in info["features"]}
-    assert dtypes["func2"] == "string" and dtypes["attempt"] == "int32" and dtypes["parse_ok"] == "bool"
-    assert [(s["name"], s["num_examples"]) for s in info["splits"]] == [("train", 5), ("validation", 2), ("test", 2)]
+    assert (
+        dtypes["func2"] == "string"
+        and dtypes["attempt"] == "int32"
+        and dtypes["parse_ok"] == "bool"
+    )
+    assert [(s["name"], s["num_examples"]) for s in info["splits"]] == [
+        ("train", 5),
+        ("validation", 2),
+        ("test", 2),
+    ]
     assert info["dataset_size"] == sum(s["num_bytes"] for s in info["splits"])
     disk = sum(p.stat().st_size for p in (out / "data").glob("*.parquet"))
     assert info["download_size"] == disk

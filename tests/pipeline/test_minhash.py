@@ -96,8 +96,15 @@ def test_band_parameters_come_from_datasketch_optimiser():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"threshold": 1.5}, {"num_perm": 1}, {"verify": "maybe"}, {"bands": 30, "rows": 10}, {"bands": 4},
-     {"max_bucket_size": 1}, {"passing_statuses": "passed"}],
+    [
+        {"threshold": 1.5},
+        {"num_perm": 1},
+        {"verify": "maybe"},
+        {"bands": 30, "rows": 10},
+        {"bands": 4},
+        {"max_bucket_size": 1},
+        {"passing_statuses": "passed"},
+    ],
 )
 def test_config_rejects_bad_values(kwargs):
     with pytest.raises(ValueError):
@@ -165,7 +172,11 @@ def test_union_find_merge_of_partial_results_equals_global():
         ufs[2].merge(ufs[0])
         assert ufs[2].components() == expected
     # the root is the smallest member (shortest, then lexicographic)
-    assert connected_components([("n10", "n2"), ("n2", "n100")]) == {"n10": "n2", "n2": "n2", "n100": "n2"}
+    assert connected_components([("n10", "n2"), ("n2", "n100")]) == {
+        "n10": "n2",
+        "n2": "n2",
+        "n100": "n2",
+    }
 
 
 def test_representative_rule():
@@ -177,8 +188,14 @@ def test_representative_rule():
     ]
     assert choose_representative(rank_key(r, cfg) for r in rows) == "cccc"  # permissive + passed
     assert choose_representative(rank_key(r, cfg) for r in rows[:2]) == "bbbbbb"  # permissive first
-    tie = [{"id": "zz", "license": None}, {"id": "abc", "license": None}, {"id": "yy", "license": None}]
-    assert choose_representative(rank_key(r, cfg) for r in tie) == "yy"  # shortest, then lexicographic
+    tie = [
+        {"id": "zz", "license": None},
+        {"id": "abc", "license": None},
+        {"id": "yy", "license": None},
+    ]
+    assert (
+        choose_representative(rank_key(r, cfg) for r in tie) == "yy"
+    )  # shortest, then lexicographic
     passed = [{"id": "a1", "exec_status": "failed"}, {"id": "a22", "exec_status": "passed"}]
     assert choose_representative(rank_key(r, cfg) for r in passed) == "a22"
     assert is_permissive("Apache-2.0") and is_permissive("cc0-1.0") and not is_permissive("gpl-2.0")

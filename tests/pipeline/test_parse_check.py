@@ -65,7 +65,10 @@ def test_invalid_code_names_line_col_and_snippet(checker, language):
 
 def test_methods_outside_a_class_parse(checker):
     assert checker.check("java", "public int size() {\n    return this.n;\n}\n") == (True, None)
-    assert checker.check("php", "public function size() {\n    return $this->n;\n}\n") == (True, None)
+    assert checker.check("php", "public function size() {\n    return $this->n;\n}\n") == (
+        True,
+        None,
+    )
     assert checker.check("javascript", "async get size () {\n  return this.n\n}\n") == (True, None)
     assert checker.check("javascript", "foo(a, b);\nbar()\n") == (True, None)  # calls, not a method
     ok, error = checker.check("javascript", "size(a) {\n  return a +;\n}\n")
@@ -85,10 +88,20 @@ def test_empty_code_and_unknown_language(checker):
 
 
 def _candidate(language: str, code: str, i: int) -> Candidate:
-    pair = SourcePair.create(repository_name="o/r", func_path_in_repository="m.py", func_name=f"f{i}",
-                             language="python", code=f"def f{i}():\n    pass\n", docstring="d")
-    return Candidate(pair, Translation(pair_id=pair.pair_id, target_language=language, code=code,
-                                       translator="test:none"))
+    pair = SourcePair.create(
+        repository_name="o/r",
+        func_path_in_repository="m.py",
+        func_name=f"f{i}",
+        language="python",
+        code=f"def f{i}():\n    pass\n",
+        docstring="d",
+    )
+    return Candidate(
+        pair,
+        Translation(
+            pair_id=pair.pair_id, target_language=language, code=code, translator="test:none"
+        ),
+    )
 
 
 def test_parse_check_stage_routes_and_counts(tmp_path):
@@ -96,17 +109,32 @@ def test_parse_check_stage_routes_and_counts(tmp_path):
     items += [_candidate(lang, INVALID[lang], 100 + i) for i, lang in enumerate(sorted(INVALID))]
     p = beam.Pipeline(runner="DirectRunner")
     out = p | beam.Create(items) | ParseCheck()
-    (out["candidates"] | "C" >> beam.Map(lambda c: json.dumps(c.verdict.to_row()))
-     | "WC" >> beam.io.WriteToText(str(tmp_path / "ok")))
-    (out["rejected"] | "R" >> beam.Map(lambda r: json.dumps(r.to_row()))
-     | "WR" >> beam.io.WriteToText(str(tmp_path / "bad")))
+    (
+        out["candidates"]
+        | "C" >> beam.Map(lambda c: json.dumps(c.verdict.to_row()))
+        | "WC" >> beam.io.WriteToText(str(tmp_path / "ok"))
+    )
+    (
+        out["rejected"]
+        | "R" >> beam.Map(lambda r: json.dumps(r.to_row()))
+        | "WR" >> beam.io.WriteToText(str(tmp_path / "bad"))
+    )
     result = p.run()
     result.wait_until_finish()
-    read = lambda prefix: [json.loads(x) for f in tmp_path.glob(prefix + "*") for x in f.read_text().splitlines()]  # noqa: E731
+
+    def read(prefix: str) -> list:
+        return [
+            json.loads(x) for f in tmp_path.glob(prefix + "*") for x in f.read_text().splitlines()
+        ]
+
     ok, bad = read("ok"), read("bad")
     n = len(VALID)
     assert len(ok) == n and all(v["parse_ok"] and v["exec_status"] == "not_run" for v in ok)
-    assert len(bad) == n and {r["stage"] for r in bad} == {"parse"} and {r["reason"] for r in bad} == {"parse_error"}
+    assert (
+        len(bad) == n
+        and {r["stage"] for r in bad} == {"parse"}
+        and {r["reason"] for r in bad} == {"parse_error"}
+    )
     assert all(r["detail"].startswith("2:") and r["translated_code"] for r in bad)
     counters = beam_metrics(result)["counters"]
     assert counters["parse/total"] == 2 * n and counters["parse/kept"] == n

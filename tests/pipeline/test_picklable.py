@@ -139,7 +139,9 @@ def test_every_pipeline_module_imports():
     assert len(BEAM_CLASSES) >= 30  # discovery finds the stages' transforms, not nothing
 
 
-@pytest.mark.parametrize(("where", "cls"), BEAM_CLASSES, ids=[f"{m}.{n}" for (m, n), _ in BEAM_CLASSES])
+@pytest.mark.parametrize(
+    ("where", "cls"), BEAM_CLASSES, ids=[f"{m}.{n}" for (m, n), _ in BEAM_CLASSES]
+)
 def test_transform_round_trips_through_the_pickler(where, cls, tmp_path):
     obj = _build(cls, tmp_path)  # NoSample, ValueError, TypeError: the test fails, naming why
     clone = pickler.loads(pickler.dumps(obj))
@@ -156,7 +158,12 @@ def _default_graph(tmp_path: Path) -> beam.Pipeline:
     from pipeline.sinks import OutputLayout
 
     options = PipelineOptions(
-        ["--runner=DirectRunner", "--sandbox=none", "--translator=py2many", f"--output={tmp_path / 'out'}"]
+        [
+            "--runner=DirectRunner",
+            "--sandbox=none",
+            "--translator=py2many",
+            f"--output={tmp_path / 'out'}",
+        ]
     )
     cfg = run_config_from_options(options)
     configs = run.stage_configs(cfg, "none")
@@ -198,10 +205,16 @@ def test_whole_graph_unpickles_in_a_fresh_interpreter(tmp_path):
         "sys.exit(1 if bad else 0)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script, str(folder)], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", script, str(folder)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     failures = []
     for line in filter(None, done.stdout.splitlines()):
         index, _, error = line.partition("\t")
         failures.append(f"{payloads[int(index)][0]}: {error}")
-    assert done.returncode == 0, "DoFns that do not unpickle on a worker:\n" + "\n".join(failures) + done.stderr[-2000:]
+    assert done.returncode == 0, (
+        "DoFns that do not unpickle on a worker:\n" + "\n".join(failures) + done.stderr[-2000:]
+    )

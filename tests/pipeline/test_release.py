@@ -29,7 +29,9 @@ class StandInHfApi:
     list at call time, since the release deletes its temporary folder afterwards.
     """
 
-    def __init__(self, token: str, *, fail: bool = False, remote_files: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, token: str, *, fail: bool = False, remote_files: tuple[str, ...] = ()
+    ) -> None:
         self.token = token
         self.calls: list[tuple[str, tuple, dict]] = []
         self.uploaded_files: list[str] = []
@@ -51,7 +53,9 @@ class StandInHfApi:
 
     def _snapshot(self, folder: str) -> None:
         root = Path(folder)
-        self.uploaded_files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+        self.uploaded_files = sorted(
+            str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()
+        )
         self.uploaded_card = (root / "README.md").read_text()
 
     def upload_folder(self, *args, **kwargs):
@@ -184,7 +188,9 @@ def test_wrong_schema_and_wrong_split_column_fail(out_dir, capsys):
     (out_dir / "data" / "validation-00000-of-00001.parquet").unlink()
     rows = [release_row(i, *FIXTURE_ROWS[i]) for i in (5, 6)]
     rows[0]["split"] = "train"
-    bad = pa.schema([f for f in RELEASE_SCHEMA if f.name != "dedup_cluster"])  # no schema_version either
+    bad = pa.schema(
+        [f for f in RELEASE_SCHEMA if f.name != "dedup_cluster"]
+    )  # no schema_version either
     for r in rows:
         r.pop("dedup_cluster")
     _add_shard(out_dir, "validation-00000-of-00001.parquet", rows, bad)
@@ -270,7 +276,11 @@ def test_upload_to_a_branch_with_rejected_rows(out_dir, monkeypatch):
     assert rc == 0
     assert api.names() == ["create_repo", "create_branch", "upload_folder"]
     args, kwargs = api.call("create_branch")
-    assert args == ("acme/codetrans",) and kwargs["branch"] == "v1.0" and kwargs["repo_type"] == "dataset"
+    assert (
+        args == ("acme/codetrans",)
+        and kwargs["branch"] == "v1.0"
+        and kwargs["repo_type"] == "dataset"
+    )
     assert api.call("upload_folder")[1]["revision"] == "v1.0"
     assert "rejected/rejected-00000-of-00001.parquet" in api.uploaded_files
 
@@ -279,24 +289,35 @@ def test_large_upload_removes_stale_shards(out_dir, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_secret")
     stale = ("data/train-00000-of-00009.parquet", "notes.txt")
     api = StandInLargeHfApi("unused", remote_files=stale)
-    assert main([str(out_dir), "--repo_id=acme/codetrans", "--large"], api_factory=lambda token: api) == 0
+    assert (
+        main([str(out_dir), "--repo_id=acme/codetrans", "--large"], api_factory=lambda token: api)
+        == 0
+    )
     assert api.names() == ["create_repo", "upload_large_folder", "list_repo_files", "delete_files"]
     assert api.call("upload_large_folder")[1]["repo_type"] == "dataset"
     _, kwargs = api.call("delete_files")
-    assert kwargs["delete_patterns"] == ["data/train-00000-of-00009.parquet"]  # notes.txt is not ours
+    assert kwargs["delete_patterns"] == [
+        "data/train-00000-of-00009.parquet"
+    ]  # notes.txt is not ours
     assert "run0123abcd" in kwargs["commit_message"]
 
 
 def test_large_flag_falls_back_to_upload_folder_on_new_clients(out_dir, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_secret")
     api = StandInHfApi("unused")  # huggingface_hub 2.x: no upload_large_folder
-    assert main([str(out_dir), "--repo_id=acme/codetrans", "--large"], api_factory=lambda token: api) == 0
+    assert (
+        main([str(out_dir), "--repo_id=acme/codetrans", "--large"], api_factory=lambda token: api)
+        == 0
+    )
     assert api.names() == ["create_repo", "upload_folder"]
 
 
 def test_failed_upload_exits_1_without_traceback(out_dir, monkeypatch, capsys):
     monkeypatch.setenv("HF_TOKEN", "hf_secret")
-    rc = main([str(out_dir), "--repo_id=acme/codetrans"], api_factory=lambda token: StandInHfApi(token, fail=True))
+    rc = main(
+        [str(out_dir), "--repo_id=acme/codetrans"],
+        api_factory=lambda token: StandInHfApi(token, fail=True),
+    )
     err = capsys.readouterr().err
     assert rc == 1
     assert "upload to acme/codetrans failed: RuntimeError: 401 Unauthorized" in err
@@ -331,13 +352,23 @@ def test_broken_card_yaml_is_a_clear_error(out_dir, capsys):
 
 def test_license_and_pretty_name_flags_set_the_hub_metadata(out_dir, tmp_path):
     stage = tmp_path / "stage"
-    rc = main([str(out_dir), "--repo_id=acme/codetrans", "--dry_run", f"--staging_dir={stage}",
-               "--license=apache-2.0", "--pretty_name=CodeTrans Fixture"])
+    rc = main(
+        [
+            str(out_dir),
+            "--repo_id=acme/codetrans",
+            "--dry_run",
+            f"--staging_dir={stage}",
+            "--license=apache-2.0",
+            "--pretty_name=CodeTrans Fixture",
+        ]
+    )
     assert rc == 0
     meta = yaml.safe_load((stage / "README.md").read_text().split("---\n")[1])
     assert (meta["license"], meta["pretty_name"]) == ("apache-2.0", "CodeTrans Fixture")
     # Without the flags: the pipeline card's license and the repository's name.
     plain = tmp_path / "plain"
-    assert main([str(out_dir), "--repo_id=acme/codetrans", "--dry_run", f"--staging_dir={plain}"]) == 0
+    assert (
+        main([str(out_dir), "--repo_id=acme/codetrans", "--dry_run", f"--staging_dir={plain}"]) == 0
+    )
     meta = yaml.safe_load((plain / "README.md").read_text().split("---\n")[1])
     assert (meta["license"], meta["pretty_name"]) == ("other", "codetrans")

@@ -30,12 +30,22 @@ from tests.support import BACKENDS, allowed_missing, available, get_sandbox, in_
 
 # Few targets keep the end-to-end runs to tens of seconds.
 BASE = ["--runner=DirectRunner", "--target_languages=go,rust", "--decontaminate=humaneval"]
-BACKEND_PARAMS = [pytest.param(b, marks=[getattr(pytest.mark, b), pytest.mark.slow]) for b in BACKENDS]
-_GOOD = {"repo": "o/r", "path": "a.py", "func_name": "inc", "language": "python",
-         "code": "def inc(x: int) -> int:\n    \"\"\"Add one.\n\n    >>> inc(1)\n    2\n    \"\"\"\n"
-                 "    return x + 1\n",
-         "original_string": "", "docstring": "Add one.", "sha": "0" * 40, "url": "u",
-         "partition": "train"}
+BACKEND_PARAMS = [
+    pytest.param(b, marks=[getattr(pytest.mark, b), pytest.mark.slow]) for b in BACKENDS
+]
+_GOOD = {
+    "repo": "o/r",
+    "path": "a.py",
+    "func_name": "inc",
+    "language": "python",
+    "code": 'def inc(x: int) -> int:\n    """Add one.\n\n    >>> inc(1)\n    2\n    """\n'
+    "    return x + 1\n",
+    "original_string": "",
+    "docstring": "Add one.",
+    "sha": "0" * 40,
+    "url": "u",
+    "partition": "train",
+}
 
 
 def _rows(directory: Path) -> list[dict]:
@@ -94,9 +104,14 @@ def test_sample_run_writes_the_documented_layout(sample_run):
         assert tuple(schema.names[:8]) == SYNTHCONL_COLUMNS
         assert schema.names == RELEASE_SCHEMA.names
         assert schema_version_of(schema) == "1.1"
-    assert pq.read_schema(next((sample_run / "rejected").glob("*.parquet"))).names == REJECTED_SCHEMA.names
+    assert (
+        pq.read_schema(next((sample_run / "rejected").glob("*.parquet"))).names
+        == REJECTED_SCHEMA.names
+    )
     card = (sample_run / "README.md").read_text()
-    assert card.startswith("---\n") and "## Language matrix" in card and "## Rejection reasons" in card
+    assert (
+        card.startswith("---\n") and "## Language matrix" in card and "## Rejection reasons" in card
+    )
 
 
 def test_the_run_used_the_backend_it_was_asked_for(sample_run):
@@ -104,7 +119,9 @@ def test_the_run_used_the_backend_it_was_asked_for(sample_run):
     backend = stats["config"]["sandbox"]
     assert stats["sandbox"] == {"requested": backend, "backend": backend, "warning": None}
     counters = stats["metrics"]["counters"]
-    assert sum(v for k, v in counters.items() if k.startswith("execute/") and "cache_hits" in k) == 0
+    assert (
+        sum(v for k, v in counters.items() if k.startswith("execute/") and "cache_hits" in k) == 0
+    )
 
 
 def test_every_row_is_accounted_for(sample_run):
@@ -114,7 +131,9 @@ def test_every_row_is_accounted_for(sample_run):
     assert acc["balanced"], acc
     assert acc["source_rows"] >= 60
     assert acc["source_rows"] == acc["pairs"] + acc["ready_candidates"] + acc["rejected_at_source"]
-    assert acc["translation_requests"] == len(released) + sum(r["stage"] != "source" for r in rejected)
+    assert acc["translation_requests"] == len(released) + sum(
+        r["stage"] != "source" for r in rejected
+    )
     assert stats["released_rows"] == len(released) > 0
     assert all(r["stage"] and r["reason"] for r in rejected)
     assert sum(stats["splits"].values()) == len(released)
@@ -124,14 +143,31 @@ def test_stats_report_per_stage_rates(sample_run):
     stats = _stats(sample_run)
     rates, flow = stats["stage_rates"], {s["stage"]: s for s in stats["stages"]}
     rows = {r["stage"]: r for r in rates["stages"]}
-    assert [r for r in rows if r != "other"] == ["source", "translate", "parse", "execute", "select", "finalize"]
-    assert rows["execute"]["in"] == flow["execute"]["in"] > 0 and rows["execute"]["out"] == flow["execute"]["out"]
-    assert rows["execute"]["busy_s"] > 0 and rows["execute"]["rows_per_s"] > 0 and rows["execute"]["cpu_s"] > 0
+    assert [r for r in rows if r != "other"] == [
+        "source",
+        "translate",
+        "parse",
+        "execute",
+        "select",
+        "finalize",
+    ]
+    assert (
+        rows["execute"]["in"] == flow["execute"]["in"] > 0
+        and rows["execute"]["out"] == flow["execute"]["out"]
+    )
+    assert (
+        rows["execute"]["busy_s"] > 0
+        and rows["execute"]["rows_per_s"] > 0
+        and rows["execute"]["cpu_s"] > 0
+    )
     assert rows["execute"]["cpu_s_per_released_row"] == pytest.approx(
-        rows["execute"]["cpu_s"] / stats["released_rows"], abs=1e-3)
+        rows["execute"]["cpu_s"] / stats["released_rows"], abs=1e-3
+    )
     # every second is credited once: the stages and the rest add up to the run's total
     assert sum(r["cpu_s"] for r in rows.values()) == pytest.approx(rates["cpu_s"], abs=0.1)
-    if stats["sandbox"]["backend"] == "docker":  # containers are no children: read from their cgroup
+    if (
+        stats["sandbox"]["backend"] == "docker"
+    ):  # containers are no children: read from their cgroup
         assert 0 < rates["sandbox_cpu_s"] <= rows["execute"]["cpu_s"]
         assert stats["metrics"]["counters"]["execute/sandbox_cpu_us"] > 0
     else:  # bwrap sandboxes are children: in the process CPU already
@@ -166,8 +202,13 @@ def test_both_backends_give_the_same_verdicts(runs):
     assert _verdicts(_rows(docker / "data")) == _verdicts(_rows(bwrap / "data"))
 
     def rejections(out: Path) -> list[tuple]:
-        return sorted(((r["stage"], r["reason"], r["pair_id"], r["target_language"], r["attempt"])
-                       for r in _rows(out / "rejected")), key=str)
+        return sorted(
+            (
+                (r["stage"], r["reason"], r["pair_id"], r["target_language"], r["attempt"])
+                for r in _rows(out / "rejected")
+            ),
+            key=str,
+        )
 
     assert rejections(docker) == rejections(bwrap)
 
@@ -187,8 +228,12 @@ def test_default_sandbox_is_auto_and_takes_docker(runs, tmp_path):
     explicit = runs.sample(expected)
     out = tmp_path / "auto"
     runs.translations(out / "cache")
-    argv = ["--runner=DirectRunner", "--target_languages=go", "--decontaminate=humaneval",
-            f"--output={out}"]
+    argv = [
+        "--runner=DirectRunner",
+        "--target_languages=go",
+        "--decontaminate=humaneval",
+        f"--output={out}",
+    ]
     assert main(argv) == 0
     stats = _stats(out)
     assert stats["config"]["sandbox"] == "auto"
@@ -208,8 +253,18 @@ def test_auto_takes_bubblewrap_when_no_docker_daemon_answers(tmp_path, monkeypat
     get_sandbox("bwrap")
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-daemon.sock")
     out = tmp_path / "out"
-    assert main(["--runner=DirectRunner", "--target_languages=go", "--decontaminate=",
-                 f"--source=csn:{_tiny_source(tmp_path)}", f"--output={out}"]) == 0
+    assert (
+        main(
+            [
+                "--runner=DirectRunner",
+                "--target_languages=go",
+                "--decontaminate=",
+                f"--source=csn:{_tiny_source(tmp_path)}",
+                f"--output={out}",
+            ]
+        )
+        == 0
+    )
     stats = _stats(out)
     assert stats["sandbox"] == {"requested": "auto", "backend": "bwrap", "warning": None}
     assert [(r["language2"], r["exec_status"]) for r in _rows(out / "data")] == [("go", "passed")]
@@ -220,8 +275,9 @@ def test_an_unusable_explicit_backend_is_a_clean_error(tmp_path, monkeypatch, ca
     falls back to another backend or to no sandbox."""
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-daemon.sock")
     out = tmp_path / "out"
-    assert main(["--sandbox=docker", f"--source=csn:{_tiny_source(tmp_path)}",
-                 f"--output={out}"]) == 2
+    assert (
+        main(["--sandbox=docker", f"--source=csn:{_tiny_source(tmp_path)}", f"--output={out}"]) == 2
+    )
     err = capsys.readouterr().err
     assert "--sandbox=docker is not usable here" in err and "no Docker daemon answers" in err
     assert not (out / "stats.json").exists()
@@ -232,12 +288,18 @@ def test_rerun_resumes_and_gives_the_same_dataset(runs, backend, tmp_path):
     sample_run = runs.sample(backend)
     out = tmp_path / "again"
     shutil.copytree(sample_run, out)
-    before = sorted((r["pair_id"], r["language2"], r["func2"], r["split"]) for r in _rows(out / "data"))
+    before = sorted(
+        (r["pair_id"], r["language2"], r["func2"], r["split"]) for r in _rows(out / "data")
+    )
     assert main([*BASE, f"--sandbox={backend}", f"--output={out}"]) == 0
-    after = sorted((r["pair_id"], r["language2"], r["func2"], r["split"]) for r in _rows(out / "data"))
+    after = sorted(
+        (r["pair_id"], r["language2"], r["func2"], r["split"]) for r in _rows(out / "data")
+    )
     assert after == before
     counters = _stats(out)["metrics"]["counters"]
-    generated = sum(v for k, v in counters.items() if k.startswith("translate/") and k.endswith("cache_misses"))
+    generated = sum(
+        v for k, v in counters.items() if k.startswith("translate/") and k.endswith("cache_misses")
+    )
     assert generated == 0, {k: v for k, v in counters.items() if k.startswith("translate/")}
 
 
@@ -247,8 +309,18 @@ def test_multiprocessing_runner_gives_the_same_rows(runs, backend, tmp_path):
     out = tmp_path / "mp"
     # Same caches as the in-process run, so this compares graph execution, not py2many again.
     shutil.copytree(sample_run / "cache", out / "cache")
-    assert main([*BASE, f"--sandbox={backend}", f"--output={out}",
-                 "--direct_running_mode=multi_processing", "--direct_num_workers=2"]) == 0
+    assert (
+        main(
+            [
+                *BASE,
+                f"--sandbox={backend}",
+                f"--output={out}",
+                "--direct_running_mode=multi_processing",
+                "--direct_num_workers=2",
+            ]
+        )
+        == 0
+    )
     key = lambda r: (r["pair_id"], r["language2"], r["func2"], r["split"], r["exec_status"])  # noqa: E731
     assert sorted(map(key, _rows(out / "data"))) == sorted(map(key, _rows(sample_run / "data")))
 
@@ -256,16 +328,28 @@ def test_multiprocessing_runner_gives_the_same_rows(runs, backend, tmp_path):
 def test_bad_input_is_rejected_with_reasons_not_crashed(tmp_path):
     """Rejection at the source does not depend on the sandbox: ``--sandbox=none`` on purpose,
     and the run says loudly that nothing was executed."""
-    lines = [json.dumps(_GOOD), "{not json", json.dumps({**_GOOD, "code": "", "func_name": "empty"}),
-             json.dumps({**_GOOD, "language": "cobol", "func_name": "cob"}),
-             json.dumps({**_GOOD, "func_name": "big", "code": "def big():\n" + "    x = 1\n" * 200_000})]
+    lines = [
+        json.dumps(_GOOD),
+        "{not json",
+        json.dumps({**_GOOD, "code": "", "func_name": "empty"}),
+        json.dumps({**_GOOD, "language": "cobol", "func_name": "cob"}),
+        json.dumps({**_GOOD, "func_name": "big", "code": "def big():\n" + "    x = 1\n" * 200_000}),
+    ]
     path = tmp_path / "csn.jsonl.gz"
     with gzip.open(path, "wb") as f:
         f.write(("\n".join(lines) + "\n").encode() + b"\xff\xfe broken utf8 line\n")
     out = tmp_path / "out"
-    assert main([*BASE, "--sandbox=none", "--decontaminate=", f"--source=csn:{path}", f"--output={out}"]) == 0
+    assert (
+        main(
+            [*BASE, "--sandbox=none", "--decontaminate=", f"--source=csn:{path}", f"--output={out}"]
+        )
+        == 0
+    )
     stats = _stats(out)
-    assert stats["sandbox"]["backend"] == "none" and "parse-checked only" in stats["sandbox"]["warning"]
+    assert (
+        stats["sandbox"]["backend"] == "none"
+        and "parse-checked only" in stats["sandbox"]["warning"]
+    )
     assert {r["exec_status"] for r in _rows(out / "data")} == {"not_run"}
     assert stats["accounting"]["balanced"]
     assert stats["accounting"]["source_rows"] == 6

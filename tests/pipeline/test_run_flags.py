@@ -142,8 +142,10 @@ def test_max_code_bytes_rejects_larger_sources(base, tmp_path):
 
 def _go_file(name: str, body_lines: int) -> str:
     body = "".join(f"\ty += {i}\n" for i in range(body_lines))
-    return (f"package p\n\n// {name} returns x plus a constant.\nfunc {name}(x int) int {{\n"
-            f"\ty := x\n{body}\treturn y\n}}\n")
+    return (
+        f"package p\n\n// {name} returns x plus a constant.\nfunc {name}(x int) int {{\n"
+        f"\ty := x\n{body}\treturn y\n}}\n"
+    )
 
 
 def test_repo_corpus_max_file_bytes_keeps_larger_files_out(tmp_path):
@@ -158,8 +160,22 @@ def test_repo_corpus_max_file_bytes_keeps_larger_files_out(tmp_path):
     corpora = {}
     for flag in ([], [f"--repo_corpus_max_file_bytes={limit}"]):
         out = tmp_path / ("limited" if flag else "default")
-        assert main(["--runner=DirectRunner", f"--source=repo:{root}", "--translator=py2many",
-                     "--sandbox=bwrap", "--decontaminate=", "--emit_repo_corpus",
-                     f"--output={out}", *flag]) == 0
-        corpora[bool(flag)] = sorted(r["path"] for r in pq.read_table(out / "repo_corpus").to_pylist())
+        assert (
+            main(
+                [
+                    "--runner=DirectRunner",
+                    f"--source=repo:{root}",
+                    "--translator=py2many",
+                    "--sandbox=bwrap",
+                    "--decontaminate=",
+                    "--emit_repo_corpus",
+                    f"--output={out}",
+                    *flag,
+                ]
+            )
+            == 0
+        )
+        corpora[bool(flag)] = sorted(
+            r["path"] for r in pq.read_table(out / "repo_corpus").to_pylist()
+        )
     assert corpora == {False: ["large.go", "small.go"], True: ["small.go"]}

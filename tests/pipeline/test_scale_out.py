@@ -52,7 +52,13 @@ def _runner(argv: list[str]) -> str:
 
 def test_guide_has_a_command_per_runner():
     runners = {_runner(argv) for argv in COMMANDS}
-    assert {"DataflowRunner", "SparkRunner", "FlinkRunner", "PortableRunner", "DirectRunner"} <= runners
+    assert {
+        "DataflowRunner",
+        "SparkRunner",
+        "FlinkRunner",
+        "PortableRunner",
+        "DirectRunner",
+    } <= runners
 
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=[_runner(a) or "default" for a in COMMANDS])
@@ -71,15 +77,24 @@ def test_guide_command_parses(argv):
     portable = options.view_as(PortableOptions)
     if runner == "PortableRunner":
         assert portable.job_endpoint
-    if runner in ("SparkRunner", "FlinkRunner", "PortableRunner") and portable.job_endpoint != "embed":
+    if (
+        runner in ("SparkRunner", "FlinkRunner", "PortableRunner")
+        and portable.job_endpoint != "embed"
+    ):
         assert portable.environment_type == "DOCKER"
         assert portable.environment_config, "the worker image"
         assert cfg.output.startswith("/mnt/shared/"), "clusters need a shared mount (docs)"
-        assert "://" in cfg.cache_dir, "SQLite must not sit on a shared mount: the caches go to a URL"
-    if portable.job_endpoint == "embed":  # the local Runner API run of the guide (what was run here)
+        assert "://" in cfg.cache_dir, (
+            "SQLite must not sit on a shared mount: the caches go to a URL"
+        )
+    if (
+        portable.job_endpoint == "embed"
+    ):  # the local Runner API run of the guide (what was run here)
         assert portable.environment_type == "LOOPBACK"
     if options.view_as(GoogleCloudOptions).template_location:
-        assert options.view_as(GoogleCloudOptions).dataflow_endpoint, "local temp/staging need a non-service endpoint"
+        assert options.view_as(GoogleCloudOptions).dataflow_endpoint, (
+            "local temp/staging need a non-service endpoint"
+        )
 
 
 def test_object_store_output_is_kept_as_a_url_and_so_are_its_caches():
@@ -88,6 +103,11 @@ def test_object_store_output_is_kept_as_a_url_and_so_are_its_caches():
     cfg = run_config_from_options(PipelineOptions(["--output=gs://bucket/codetrans/run1"]))
     assert str(cfg.output) == "gs://bucket/codetrans/run1"
     assert cfg.cache_dir == "gs://bucket/codetrans/run1/cache"
-    local = run_config_from_options(PipelineOptions(["--output=/data/run1", "--cache_dir=s3://bucket/cache"]))
+    local = run_config_from_options(
+        PipelineOptions(["--output=/data/run1", "--cache_dir=s3://bucket/cache"])
+    )
     assert local.cache_dir == "s3://bucket/cache"
-    assert run_config_from_options(PipelineOptions(["--output=/data/run1"])).cache_dir == "/data/run1/cache"
+    assert (
+        run_config_from_options(PipelineOptions(["--output=/data/run1"])).cache_dir
+        == "/data/run1/cache"
+    )

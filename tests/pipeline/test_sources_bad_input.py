@@ -15,9 +15,21 @@ import pytest
 from pipeline.sources import SourceConfig, SourceError, SourceStats, read_source, resolve_spec
 from schemas import Candidate, RejectedRow, SourcePair
 
-INC = 'def inc(x: int) -> int:\n    """Add one.\n\n    >>> inc(1)\n    2\n    """\n    return x + 1\n'
-GOOD = {"repo": "o/r", "path": "a.py", "func_name": "inc", "language": "python", "code": INC,
-        "original_string": INC, "docstring": "Add one.", "sha": "0" * 40, "url": "u", "partition": "train"}
+INC = (
+    'def inc(x: int) -> int:\n    """Add one.\n\n    >>> inc(1)\n    2\n    """\n    return x + 1\n'
+)
+GOOD = {
+    "repo": "o/r",
+    "path": "a.py",
+    "func_name": "inc",
+    "language": "python",
+    "code": INC,
+    "original_string": INC,
+    "docstring": "Add one.",
+    "sha": "0" * 40,
+    "url": "u",
+    "partition": "train",
+}
 
 
 def read(spec: str, config: SourceConfig | None = None) -> tuple[list, SourceStats]:
@@ -39,17 +51,21 @@ def line(row: dict) -> bytes:
 def test_each_bad_row_gets_its_reason_and_location(tmp_path, gz):
     missing = {k: v for k, v in GOOD.items() if k != "func_name"}
     lines = [
-        line(GOOD),                                                   # 1 kept
-        b'{"repo": "o/r", "path": ',                                  # 2 malformed_json
-        b"\xff\xfe broken utf8 \x80",                                 # 3 invalid_utf8
-        line({**GOOD, "func_name": "empty", "code": "   \n", "original_string": ""}),  # 4 empty_code
-        line({**GOOD, "func_name": "big", "code": "def big():\n" + "    x = 1\n" * 120_000}),  # 5 too_large
-        line({**GOOD, "func_name": "cob", "language": "cobol"}),      # 6 unknown_language
-        line(missing),                                                # 7 missing_field
-        b"",                                                          # 8 blank: not a row
-        b"[1, 2, 3]",                                                 # 9 malformed_json (not an object)
-        line({**GOOD, "func_name": "nodoc", "docstring": " "}),       # 10 empty_docstring
-        line({**GOOD, "func_name": "numeric", "language": 3}),        # 11 missing_field (not a string)
+        line(GOOD),  # 1 kept
+        b'{"repo": "o/r", "path": ',  # 2 malformed_json
+        b"\xff\xfe broken utf8 \x80",  # 3 invalid_utf8
+        line(
+            {**GOOD, "func_name": "empty", "code": "   \n", "original_string": ""}
+        ),  # 4 empty_code
+        line(
+            {**GOOD, "func_name": "big", "code": "def big():\n" + "    x = 1\n" * 120_000}
+        ),  # 5 too_large
+        line({**GOOD, "func_name": "cob", "language": "cobol"}),  # 6 unknown_language
+        line(missing),  # 7 missing_field
+        b"",  # 8 blank: not a row
+        b"[1, 2, 3]",  # 9 malformed_json (not an object)
+        line({**GOOD, "func_name": "nodoc", "docstring": " "}),  # 10 empty_docstring
+        line({**GOOD, "func_name": "numeric", "language": 3}),  # 11 missing_field (not a string)
     ]
     path = write_lines(tmp_path / ("csn.jsonl.gz" if gz else "csn.jsonl"), lines, gz=gz)
     records, stats = read(f"csn:{path}")
@@ -57,8 +73,14 @@ def test_each_bad_row_gets_its_reason_and_location(tmp_path, gz):
     rejected = records[1:]
     assert all(isinstance(r, RejectedRow) and r.stage == "source" for r in rejected)
     assert [(r.reason, r.detail.split(":")[1]) for r in rejected] == [
-        ("malformed_json", "2"), ("invalid_utf8", "3"), ("empty_code", "4"), ("too_large", "5"),
-        ("unknown_language", "6"), ("missing_field", "7"), ("malformed_json", "9"), ("empty_docstring", "10"),
+        ("malformed_json", "2"),
+        ("invalid_utf8", "3"),
+        ("empty_code", "4"),
+        ("too_large", "5"),
+        ("unknown_language", "6"),
+        ("missing_field", "7"),
+        ("malformed_json", "9"),
+        ("empty_docstring", "10"),
         ("missing_field", "11"),
     ]
     assert all(r.detail.startswith(path.name + ":") for r in rejected)
@@ -88,17 +110,37 @@ def test_truncated_gzip_keeps_the_rows_before_and_records_the_break(tmp_path):
 
 
 def test_synthconl_bad_rows(tmp_path):
-    row = {"repository_name": "o/r", "func_path_in_repository": "a.py", "language2": "go",
-           "func2": "func inc(x int) int {\n\treturn x + 1\n}\n", "language1_CSN": "python", "func1_CSN": INC,
-           "func_documentation_string": "Add one.", "func_code_url": None}
-    lines = [line(row), line({**row, "language2": "klingon"}), line({**row, "func2": ""}),
-             line({k: v for k, v in row.items() if k != "func2"}), line({**row, "func1_CSN": ""}), b"{oops"]
+    row = {
+        "repository_name": "o/r",
+        "func_path_in_repository": "a.py",
+        "language2": "go",
+        "func2": "func inc(x int) int {\n\treturn x + 1\n}\n",
+        "language1_CSN": "python",
+        "func1_CSN": INC,
+        "func_documentation_string": "Add one.",
+        "func_code_url": None,
+    }
+    lines = [
+        line(row),
+        line({**row, "language2": "klingon"}),
+        line({**row, "func2": ""}),
+        line({k: v for k, v in row.items() if k != "func2"}),
+        line({**row, "func1_CSN": ""}),
+        b"{oops",
+    ]
     path = write_lines(tmp_path / "s.jsonl", lines)
     records, _ = read(f"synthconl:{path}")
     assert isinstance(records[0], Candidate)
-    assert [r.reason for r in records[1:]] == ["unknown_language", "empty_code", "missing_field", "empty_code",
-                                               "malformed_json"]
-    assert records[1].target_language == "klingon" and records[1].translated_code.startswith("func inc")
+    assert [r.reason for r in records[1:]] == [
+        "unknown_language",
+        "empty_code",
+        "missing_field",
+        "empty_code",
+        "malformed_json",
+    ]
+    assert records[1].target_language == "klingon" and records[1].translated_code.startswith(
+        "func inc"
+    )
 
 
 def test_parquet_unknown_rows_and_columns(tmp_path):
@@ -114,7 +156,9 @@ def test_parquet_unknown_rows_and_columns(tmp_path):
 
 
 def test_repo_file_with_invalid_utf8_is_one_rejected_row(tmp_path):
-    (tmp_path / "good.py").write_text('def f(x):\n    """Return twice the value of x."""\n    y = 2 * x\n    return y\n')
+    (tmp_path / "good.py").write_text(
+        'def f(x):\n    """Return twice the value of x."""\n    y = 2 * x\n    return y\n'
+    )
     (tmp_path / "bad.py").write_bytes(b'def g():\n    """\xff\xfe."""\n    return 1\n')
     records, _ = read(f"repo:{tmp_path}")
     assert [type(r).__name__ for r in records] == ["RejectedRow", "SourcePair"]

@@ -81,7 +81,9 @@ class Box:
 '''
     cases = doctest_cases(code, "Box.double")
     assert [(c.args, c.expected) for c in cases] == [
-        ("(2.5,)", "5.0"), ("('ab',)", "'abab'"), ("((1, None),)", "(1, None, 1, None)")
+        ("(2.5,)", "5.0"),
+        ("('ab',)", "'abab'"),
+        ("((1, None),)", "(1, None, 1, None)"),
     ]
 
 
@@ -93,7 +95,9 @@ def test_code_without_usable_examples_gives_nothing():
 
 
 def test_docstring_field_is_the_fallback_when_code_has_none():
-    cases, _ = doctest_cases_counted("def inc(x):\n    return x + 1\n", "inc", "Add one.\n\n>>> inc(1)\n2\n")
+    cases, _ = doctest_cases_counted(
+        "def inc(x):\n    return x + 1\n", "inc", "Add one.\n\n>>> inc(1)\n2\n"
+    )
     assert cases == [TestCase("(1,)", "2", "doctest")]
 
 
@@ -110,7 +114,9 @@ def test_sample_doctests_are_all_correct():
             continue
         globs = dict(typing_names)
         exec(compile(row["code"], row["func_name"], "exec"), globs)  # noqa: S102 - our own sample
-        (test,) = doctest.DocTestFinder().find(globs[row["func_name"]], row["func_name"], globs=globs)
+        (test,) = doctest.DocTestFinder().find(
+            globs[row["func_name"]], row["func_name"], globs=globs
+        )
         runner = doctest.DocTestRunner()
         runner.run(test)
         result = runner.summarize(verbose=False)

@@ -30,7 +30,7 @@ def functions(language: str, text: str) -> dict[str, dict]:
 
 # --- Rust -----------------------------------------------------------------------------------
 
-RUST = '''//! Stacks and shapes.
+RUST = """//! Stacks and shapes.
 //!
 //! Module documentation is not a function's documentation.
 
@@ -173,16 +173,21 @@ mod real {
         x
     }
 }
-'''
+"""
 
 
 def test_rust_doc_comments_are_read_as_rustdoc_reads_them():
     fns = functions("rust", RUST)
     add = fns["add"]
-    assert add["docstring"] == "Adds the two numbers given and returns their sum."  # stops at # Examples
+    assert (
+        add["docstring"] == "Adds the two numbers given and returns their sum."
+    )  # stops at # Examples
     assert add["reason"] is None
     # attributes sit between the doc and the fn; the code is the item itself, from `pub fn`
-    assert add["code"].startswith("pub fn add(a: i32, b: i32) -> i32 {") and "#[inline]" not in add["code"]
+    assert (
+        add["code"].startswith("pub fn add(a: i32, b: i32) -> i32 {")
+        and "#[inline]" not in add["code"]
+    )
     assert fns["mul"]["docstring"] == "Multiplies the two numbers given together."
     assert fns["plain"]["reason"] == "no_docstring" and fns["four"]["reason"] == "no_docstring"
     assert fns["argmax"]["reason"] is None and "better" not in fns  # nested fn left out
@@ -198,7 +203,9 @@ def test_rust_methods_are_named_after_their_impl_or_trait():
     assert fns["Stack.default"]["reason"] == "override_without_docs"
     assert fns["Shape.describe"]["reason"] is None  # a trait's default method
     assert "Shape.area" not in fns  # a signature without a body is not a function
-    assert fns["Circle.area"]["reason"] is None and fns["Circle.area"]["override"]  # documented override kept
+    assert (
+        fns["Circle.area"]["reason"] is None and fns["Circle.area"]["override"]
+    )  # documented override kept
     assert fns["Square.area"]["reason"] == "override_without_docs"
 
 
@@ -213,7 +220,7 @@ def test_rust_test_attributes_from_frameworks():
     text = (
         "/// Runs the server and checks the reply.\n#[tokio::test]\nasync fn serves() {\n    let a = 1;\n"
         "    assert_eq!(a, 1);\n}\n\n"
-        "#[cfg(all(test, feature = \"slow\"))]\nmod slow {\n    /// A helper for the slow checks only.\n"
+        '#[cfg(all(test, feature = "slow"))]\nmod slow {\n    /// A helper for the slow checks only.\n'
         "    fn helper() -> u8 {\n        let x = 1;\n        x\n    }\n}\n"
     )
     fns = functions("rust", text)
@@ -222,7 +229,7 @@ def test_rust_test_attributes_from_frameworks():
 
 # --- C --------------------------------------------------------------------------------------
 
-C = r'''#include <stdlib.h>
+C = r"""#include <stdlib.h>
 
 /**
  * @brief Duplicates the string given into fresh memory.
@@ -329,19 +336,43 @@ list_append(struct list *list, void *data)
     struct list *node = list_new(data);
     return list_concat(list, node);
 }
-'''
+"""
 
 
 def test_c_documentation_styles():
     fns = functions("c", C)
-    assert fns["str_dup"]["docstring"] == "Duplicates the string given into fresh memory."  # \brief unwrapped
-    assert fns["str_dup"]["code"].startswith("static char *\nstr_dup(const char *s)\n{")  # pointer return
-    assert fns["buf_free"]["docstring"] == "Frees the buffer and resets the pointer to NULL so it cannot be used again."
-    assert fns["max_int"]["docstring"] == "Returns the larger of the two integers given. Ties return the first."
-    assert fns["abs_int"]["docstring"] == "Computes the absolute value of x here."  # stops at \param
-    assert fns["ring_push"]["docstring"] == "Push one byte into the ring buffer."  # kernel-doc header
-    assert fns["list_append"]["docstring"] == "Adds a new element on to the end of the list."  # gtk-doc
-    for name in ("str_dup", "buf_free", "max_int", "abs_int", "ring_push", "list_append", "enable_feature"):
+    assert (
+        fns["str_dup"]["docstring"] == "Duplicates the string given into fresh memory."
+    )  # \brief unwrapped
+    assert fns["str_dup"]["code"].startswith(
+        "static char *\nstr_dup(const char *s)\n{"
+    )  # pointer return
+    assert (
+        fns["buf_free"]["docstring"]
+        == "Frees the buffer and resets the pointer to NULL so it cannot be used again."
+    )
+    assert (
+        fns["max_int"]["docstring"]
+        == "Returns the larger of the two integers given. Ties return the first."
+    )
+    assert (
+        fns["abs_int"]["docstring"] == "Computes the absolute value of x here."
+    )  # stops at \param
+    assert (
+        fns["ring_push"]["docstring"] == "Push one byte into the ring buffer."
+    )  # kernel-doc header
+    assert (
+        fns["list_append"]["docstring"] == "Adds a new element on to the end of the list."
+    )  # gtk-doc
+    for name in (
+        "str_dup",
+        "buf_free",
+        "max_int",
+        "abs_int",
+        "ring_push",
+        "list_append",
+        "enable_feature",
+    ):
         assert fns[name]["reason"] is None, name
 
 
@@ -350,8 +381,12 @@ def test_c_definitions_only_and_comment_placement():
     assert fns["separated"]["reason"] == "no_docstring"
     assert fns["after_trailing"]["reason"] == "no_docstring"
     assert "prototype_only" not in fns
-    assert fns["negator"]["docstring"] == "Returns a pointer to a function that negates its argument."
-    assert fns["negator"]["reason"] is None and fns["negator"]["code"].startswith("int (*negator(void))(int)\n{")
+    assert (
+        fns["negator"]["docstring"] == "Returns a pointer to a function that negates its argument."
+    )
+    assert fns["negator"]["reason"] is None and fns["negator"]["code"].startswith(
+        "int (*negator(void))(int)\n{"
+    )
 
 
 def test_c_function_names_with_test_are_left_out():
@@ -361,7 +396,7 @@ def test_c_function_names_with_test_are_left_out():
 
 # --- C++ ------------------------------------------------------------------------------------
 
-CPP = r'''#include <vector>
+CPP = r"""#include <vector>
 
 namespace geo {
 
@@ -449,7 +484,7 @@ std::vector<geo::Point> io::read_points(const char* path) {
   parse(path, out);
   return out;
 }
-'''
+"""
 
 
 def test_cpp_methods_templates_and_namespaces():
@@ -459,7 +494,10 @@ def test_cpp_methods_templates_and_namespaces():
     assert fns["Point.dot"]["reason"] is None  # out-of-line Point::dot
     assert fns["Point.dot"]["code"].startswith("double Point::dot(const Point& o) const {")
     largest = fns["largest"]  # the doc sits before `template`, and the code keeps that line
-    assert largest["docstring"] == "Largest element of a non-empty vector." and largest["reason"] is None
+    assert (
+        largest["docstring"] == "Largest element of a non-empty vector."
+        and largest["reason"] is None
+    )
     assert largest["code"].startswith("template <typename T>\nT largest(")
     assert fns["scale_all"]["reason"] is None  # geo:: is a namespace of this file: not an owner
     assert fns["io.read_points"]["reason"] is None  # io:: is unknown here: named like a class
@@ -474,7 +512,9 @@ def test_cpp_constructors_operators_overrides_and_declarations():
     assert fns["Point.operator=="]["reason"] == "extension_method"
     assert fns["Point.area"]["reason"] is None and fns["Point.area"]["override"]
     assert fns["Point.name"]["reason"] == "override_without_docs"
-    assert len([f for f in extract_functions("cpp", CPP) if f["name"] == "Point"]) == 1  # `= default` is not one
+    assert (
+        len([f for f in extract_functions("cpp", CPP) if f["name"] == "Point"]) == 1
+    )  # `= default` is not one
     assert "Point.draw" not in fns  # pure virtual: no body
 
 
@@ -500,7 +540,9 @@ def test_cpp_gtest_macros_are_tests():
 
 
 def test_java_and_python_overrides_without_docs_are_counted_as_such():
-    java = functions("java", '''class Dog extends Animal {
+    java = functions(
+        "java",
+        """class Dog extends Animal {
     @Override
     public String sound() {
         String s = "woof";
@@ -514,10 +556,13 @@ def test_java_and_python_overrides_without_docs_are_counted_as_such():
         move(steps);
     }
 }
-''')
+""",
+    )
     assert java["Dog.sound"]["reason"] == "override_without_docs"
     assert java["Dog.walk"]["reason"] is None
-    python = functions("python", '''class Dog(Animal):
+    python = functions(
+        "python",
+        """class Dog(Animal):
     @override
     def sound(self):
         s = "woof"
@@ -526,7 +571,8 @@ def test_java_and_python_overrides_without_docs_are_counted_as_such():
     def bark(self):
         s = "woof"
         return s
-''')
+""",
+    )
     assert python["Dog.sound"]["reason"] == "override_without_docs"
     assert python["Dog.bark"]["reason"] == "no_docstring"
 
@@ -577,8 +623,12 @@ def rust_std_collections() -> dict[str, str]:
     highlighted page (``share/doc/rust/html/src``); removing the markup gives the text back.
     """
     try:
-        sysroot = subprocess.run([str(Path.home() / ".cargo/bin/rustc"), "--print", "sysroot"],
-                                 capture_output=True, text=True, timeout=30).stdout.strip()
+        sysroot = subprocess.run(
+            [str(Path.home() / ".cargo/bin/rustc"), "--print", "sysroot"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return {}
     if not sysroot:
@@ -589,7 +639,9 @@ def rust_std_collections() -> dict[str, str]:
     pages = Path(sysroot) / "share/doc/rust/html/src/alloc/collections"
     out = {}
     for page in sorted(pages.rglob("*.rs.html")):
-        match = re.search(r'<pre class="rust"><code>(.*?)</code></pre>', page.read_text(encoding="utf-8"), re.S)
+        match = re.search(
+            r'<pre class="rust"><code>(.*?)</code></pre>', page.read_text(encoding="utf-8"), re.S
+        )
         if match:
             code = re.sub(r"<a href=#\d+ id=\d+ data-nosnippet>\d+</a>", "", match.group(1))
             out[page.name[:-5]] = html.unescape(re.sub(r"<[^>]+>", "", code))
@@ -607,9 +659,14 @@ def test_rust_standard_library_collections():
     kept_fns = [fn for fn, reason in names.values() if reason is None]
     assert len(kept_fns) > 300  # ~500 with Rust 1.95
     push_back, reason = names["linked_list.rs:LinkedList.push_back"]
-    assert reason is None and "element to the back of" in push_back["docstring"]  # wording varies by release
+    assert (
+        reason is None and "element to the back of" in push_back["docstring"]
+    )  # wording varies by release
     assert names["linked_list.rs:LinkedList.new"][1] == "constructor"
-    assert names["linked_list.rs:LinkedList.clone"][1] in ("extension_method", "override_without_docs")
+    assert names["linked_list.rs:LinkedList.clone"][1] in (
+        "extension_method",
+        "override_without_docs",
+    )
     assert all(len(fn["docstring"].split()) >= 3 and fn["code_lines"] >= 3 for fn in kept_fns)
 
 

@@ -36,11 +36,16 @@ def csn_hub_row(i: int, language: str = "go", **over) -> dict:
     """A row with the Hub ``code_search_net`` columns (token lists included, as there)."""
     code = INC.replace("inc", f"inc{i}") if language == "python" else GO.replace("Abs", f"Abs{i}")
     row = {
-        "repository_name": f"acme/r{i % 4}", "func_path_in_repository": f"pkg/f{i}.{'py' if language == 'python' else 'go'}",
-        "func_name": f"inc{i}" if language == "python" else f"Abs{i}", "whole_func_string": code,
-        "language": language, "func_code_string": code, "func_code_tokens": code.split(),
+        "repository_name": f"acme/r{i % 4}",
+        "func_path_in_repository": f"pkg/f{i}.{'py' if language == 'python' else 'go'}",
+        "func_name": f"inc{i}" if language == "python" else f"Abs{i}",
+        "whole_func_string": code,
+        "language": language,
+        "func_code_string": code,
+        "func_code_tokens": code.split(),
         "func_documentation_string": f"Function number {i} does its job.",
-        "func_documentation_tokens": ["Function", "number", str(i)], "split_name": "train",
+        "func_documentation_tokens": ["Function", "number", str(i)],
+        "split_name": "train",
         "func_code_url": f"https://github.com/acme/r{i % 4}/blob/{'a' * 40}/pkg/f{i}#L1-L6",
     }
     row.update(over)
@@ -48,9 +53,16 @@ def csn_hub_row(i: int, language: str = "go", **over) -> dict:
 
 
 def synthconl_row(i: int) -> dict:
-    return {"repository_name": "acme/tools", "func_path_in_repository": f"tools/m{i}.py", "language2": "go",
-            "func2": GO, "language1_CSN": "python", "func1_CSN": INC.replace("inc", f"inc{i}"),
-            "func_documentation_string": "Add one to x.", "func_code_url": f"https://example.com/{i}"}
+    return {
+        "repository_name": "acme/tools",
+        "func_path_in_repository": f"tools/m{i}.py",
+        "language2": "go",
+        "func2": GO,
+        "language1_CSN": "python",
+        "func1_CSN": INC.replace("inc", f"inc{i}"),
+        "func_documentation_string": "Add one to x.",
+        "func_code_url": f"https://example.com/{i}",
+    }
 
 
 def columns_of(rows: list[dict]) -> dict[str, list]:
@@ -82,8 +94,12 @@ def beam_matches_read_source(spec: str) -> int:
     p = BeamTestPipeline()
     out = p | transform
     assert_that(out["pairs"] | beam.Map(lambda r: r.pair_id), equal_to(pairs), label="Pairs")
-    assert_that(out["candidates"] | beam.Map(lambda c: c.key), equal_to(candidates), label="Candidates")
-    assert_that(out["rejected"] | beam.Map(lambda r: r.detail), equal_to(rejected), label="Rejected")
+    assert_that(
+        out["candidates"] | beam.Map(lambda c: c.key), equal_to(candidates), label="Candidates"
+    )
+    assert_that(
+        out["rejected"] | beam.Map(lambda r: r.detail), equal_to(rejected), label="Rejected"
+    )
     p.run().wait_until_finish()
     return len(transform.units)
 
@@ -91,21 +107,24 @@ def beam_matches_read_source(spec: str) -> int:
 # --- the spec ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("rest", "expected"), [
-    ("code-search-net/code_search_net", HfSpec("code-search-net/code_search_net")),
-    ("org/ds:test", HfSpec("org/ds", None, "test")),
-    ("org/ds:validation", HfSpec("org/ds", None, "validation")),
-    ("org/ds:valid", HfSpec("org/ds", None, "valid")),
-    ("org/ds:dev", HfSpec("org/ds", None, "dev")),
-    ("org/ds:python", HfSpec("org/ds", "python", "train")),
-    ("org/ds:python:test", HfSpec("org/ds", "python", "test")),
-    ("org/ds:train[:1000]", HfSpec("org/ds", None, "train", None, "1000")),
-    ("org/ds:python:train[10%:20%]", HfSpec("org/ds", "python", "train", "10%", "20%")),
-    ("org/ds:extra[-5:]", HfSpec("org/ds", None, "extra", "-5", None)),
-    ("org/ds:python:extra", HfSpec("org/ds", "python", "extra")),
-    ("/data/sets/my/local-dir:go:test", HfSpec("/data/sets/my/local-dir", "go", "test")),
-    ("squad", HfSpec("squad")),
-])
+@pytest.mark.parametrize(
+    ("rest", "expected"),
+    [
+        ("code-search-net/code_search_net", HfSpec("code-search-net/code_search_net")),
+        ("org/ds:test", HfSpec("org/ds", None, "test")),
+        ("org/ds:validation", HfSpec("org/ds", None, "validation")),
+        ("org/ds:valid", HfSpec("org/ds", None, "valid")),
+        ("org/ds:dev", HfSpec("org/ds", None, "dev")),
+        ("org/ds:python", HfSpec("org/ds", "python", "train")),
+        ("org/ds:python:test", HfSpec("org/ds", "python", "test")),
+        ("org/ds:train[:1000]", HfSpec("org/ds", None, "train", None, "1000")),
+        ("org/ds:python:train[10%:20%]", HfSpec("org/ds", "python", "train", "10%", "20%")),
+        ("org/ds:extra[-5:]", HfSpec("org/ds", None, "extra", "-5", None)),
+        ("org/ds:python:extra", HfSpec("org/ds", "python", "extra")),
+        ("/data/sets/my/local-dir:go:test", HfSpec("/data/sets/my/local-dir", "go", "test")),
+        ("squad", HfSpec("squad")),
+    ],
+)
 def test_spec_parts_are_config_and_split_by_the_documented_rule(rest, expected):
     assert parse_hf_spec(rest) == expected
 
@@ -115,13 +134,16 @@ def test_spec_label_names_config_and_slice():
     assert parse_hf_spec("org/ds:go:test").label == "hf:org/ds:go:test"
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    ("hf:", "needs a dataset name"),
-    ("hf:a:b:c:d", "too many ':'-separated parts"),
-    ("hf:org/ds:cfg:train[x]", "is not a split name"),
-    ("hf:a/b/c", "no such dataset directory"),
-    ("synthconl:hf:", "needs a dataset name"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("hf:", "needs a dataset name"),
+        ("hf:a:b:c:d", "too many ':'-separated parts"),
+        ("hf:org/ds:cfg:train[x]", "is not a split name"),
+        ("hf:a/b/c", "no such dataset directory"),
+        ("synthconl:hf:", "needs a dataset name"),
+    ],
+)
 def test_malformed_specs_are_one_line_source_errors(spec, message):
     with pytest.raises(SourceError) as info:
         resolve_spec(spec)
@@ -139,37 +161,56 @@ def test_saved_dataset_reads_one_unit_per_arrow_shard_and_beam_agrees(tmp_path):
     records, stats = read(f"hf:{path}")
     pairs = [r for r in records if isinstance(r, SourcePair)]
     assert [p.func_name for p in pairs] == [f"Abs{i}" for i in range(10)]  # every row, in order
-    assert pairs[3].repository_name == "acme/r3" and pairs[3].url.endswith("#L1-L6") and pairs[3].partition == "train"
+    assert (
+        pairs[3].repository_name == "acme/r3"
+        and pairs[3].url.endswith("#L1-L6")
+        and pairs[3].partition == "train"
+    )
     assert pairs[0].docstring == "Function number 0 does its job." and pairs[0].language == "go"
     (bad,) = [r for r in records if isinstance(r, RejectedRow)]
-    assert bad.reason == "unknown_language" and bad.detail.startswith(f"hf:{path}:default:train:shard 3:row ")
+    assert bad.reason == "unknown_language" and bad.detail.startswith(
+        f"hf:{path}:default:train:shard 3:row "
+    )
     assert stats.total == 11 and stats.kept == 10
     assert beam_matches_read_source(f"hf:{path}") == 4
 
 
 def test_python_rows_get_doctest_tests(tmp_path):
-    path = save(tmp_path / "py", [csn_hub_row(i, language="python") for i in range(3)], num_shards=2)
+    path = save(
+        tmp_path / "py", [csn_hub_row(i, language="python") for i in range(3)], num_shards=2
+    )
     records, stats = read(f"hf:{path}")
     assert [len(r.tests) for r in records] == [1, 1, 1] and stats.tests_extracted == 3
 
 
 def test_saved_dataset_dict_picks_the_split(tmp_path):
     train = datasets.Dataset.from_dict(columns_of([csn_hub_row(i) for i in range(6)]))
-    test = datasets.Dataset.from_dict(columns_of([csn_hub_row(i, split_name="test") for i in range(100, 103)]))
+    test = datasets.Dataset.from_dict(
+        columns_of([csn_hub_row(i, split_name="test") for i in range(100, 103)])
+    )
     path = tmp_path / "dd"
-    datasets.DatasetDict({"train": train, "test": test}).save_to_disk(str(path), num_shards={"train": 3, "test": 1})
+    datasets.DatasetDict({"train": train, "test": test}).save_to_disk(
+        str(path), num_shards={"train": 3, "test": 1}
+    )
     assert len(resolve_spec(f"hf:{path}")) == 3
     records, _ = read(f"hf:{path}:test")
     assert [r.func_name for r in records] == ["Abs100", "Abs101", "Abs102"]
     assert records[0].partition == "test"
-    with pytest.raises(SourceError, match=r"unknown split 'validation'; available splits: train, test$"):
+    with pytest.raises(
+        SourceError, match=r"unknown split 'validation'; available splits: train, test$"
+    ):
         resolve_spec(f"hf:{path}:validation")
-    with pytest.raises(SourceError, match=r"unknown config 'python'; available configs: none \(splits: train, test\)"):
+    with pytest.raises(
+        SourceError,
+        match=r"unknown config 'python'; available configs: none \(splits: train, test\)",
+    ):
         resolve_spec(f"hf:{path}:python")
 
 
 def test_a_split_slice_cuts_across_shards(tmp_path):
-    path = save(tmp_path / "saved", [csn_hub_row(i) for i in range(12)], num_shards=4)  # 3 rows a shard
+    path = save(
+        tmp_path / "saved", [csn_hub_row(i) for i in range(12)], num_shards=4
+    )  # 3 rows a shard
     units = resolve_spec(f"hf:{path}:train[4:8]")
     assert [(u.hub.index, u.hub.start, u.hub.stop) for u in units] == [(1, 1, 3), (2, 0, 2)]
     records, _ = read(f"hf:{path}:train[4:8]")
@@ -196,7 +237,9 @@ def test_corrupt_arrow_shard_keeps_the_rows_before_it(tmp_path):
     assert stats.kept == 1250 + 1000
     (bad,) = [r for r in records if isinstance(r, RejectedRow)]
     assert bad.reason == "read_error"
-    assert bad.detail.startswith(f"hf:{path}:default:train:shard 1:row 1001: shard unreadable from here on")
+    assert bad.detail.startswith(
+        f"hf:{path}:default:train:shard 1:row 1001: shard unreadable from here on"
+    )
 
 
 # --- parquet folders ---------------------------------------------------------------------------
@@ -204,9 +247,15 @@ def test_corrupt_arrow_shard_keeps_the_rows_before_it(tmp_path):
 
 def make_config_layout(root: Path) -> Path:
     """Hub parquet layout with configs: CONFIG/SPLIT/NNNN.parquet."""
-    write_parquet(root / "python" / "train" / "0000.parquet", [csn_hub_row(i, "python") for i in range(3)])
-    write_parquet(root / "python" / "train" / "0001.parquet", [csn_hub_row(i, "python") for i in range(3, 5)])
-    write_parquet(root / "python" / "test" / "0000.parquet", [csn_hub_row(i, "python") for i in range(50, 52)])
+    write_parquet(
+        root / "python" / "train" / "0000.parquet", [csn_hub_row(i, "python") for i in range(3)]
+    )
+    write_parquet(
+        root / "python" / "train" / "0001.parquet", [csn_hub_row(i, "python") for i in range(3, 5)]
+    )
+    write_parquet(
+        root / "python" / "test" / "0000.parquet", [csn_hub_row(i, "python") for i in range(50, 52)]
+    )
     write_parquet(root / "go" / "train" / "0000.parquet", [csn_hub_row(i) for i in range(70, 73)])
     return root
 
@@ -217,11 +266,15 @@ def test_parquet_configs_and_splits_select_files(tmp_path):
     assert [r.func_name for r in read(f"hf:{root}:python")[0]] == [f"inc{i}" for i in range(5)]
     assert [r.func_name for r in read(f"hf:{root}:python:test")[0]] == ["inc50", "inc51"]
     assert [r.func_name for r in read(f"hf:{root}:go")[0]] == ["Abs70", "Abs71", "Abs72"]
-    with pytest.raises(SourceError, match=r"has several configs; name one as hf:NAME:CONFIG\[:SPLIT\]: go, python$"):
+    with pytest.raises(
+        SourceError, match=r"has several configs; name one as hf:NAME:CONFIG\[:SPLIT\]: go, python$"
+    ):
         resolve_spec(f"hf:{root}")
     with pytest.raises(SourceError, match=r"unknown config 'java'; available configs: go, python$"):
         resolve_spec(f"hf:{root}:java:train")
-    with pytest.raises(SourceError, match=r"unknown split 'validation'; available splits: train, test$"):
+    with pytest.raises(
+        SourceError, match=r"unknown split 'validation'; available splits: train, test$"
+    ):
         resolve_spec(f"hf:{root}:python:validation")
 
 
@@ -243,9 +296,18 @@ configs:
 
 def test_configs_declared_in_the_dataset_card_select_files(tmp_path):
     root = tmp_path / "snapshot"
-    write_parquet(root / "python" / "train-00000-of-00002.parquet", [csn_hub_row(i, "python") for i in range(2)])
-    write_parquet(root / "python" / "train-00001-of-00002.parquet", [csn_hub_row(i, "python") for i in range(2, 3)])
-    write_parquet(root / "python" / "test-00000-of-00001.parquet", [csn_hub_row(i, "python") for i in range(40, 41)])
+    write_parquet(
+        root / "python" / "train-00000-of-00002.parquet",
+        [csn_hub_row(i, "python") for i in range(2)],
+    )
+    write_parquet(
+        root / "python" / "train-00001-of-00002.parquet",
+        [csn_hub_row(i, "python") for i in range(2, 3)],
+    )
+    write_parquet(
+        root / "python" / "test-00000-of-00001.parquet",
+        [csn_hub_row(i, "python") for i in range(40, 41)],
+    )
     write_parquet(root / "go" / "part-0.parquet", [csn_hub_row(i) for i in range(60, 62)])
     (root / "README.md").write_text(CARD)
     assert len(resolve_spec(f"hf:{root}")) == 2  # the card's default config, split train
@@ -260,30 +322,47 @@ def test_configs_declared_in_the_dataset_card_select_files(tmp_path):
 
 def test_hub_data_layout_one_unit_per_parquet_file_and_beam_agrees(tmp_path):
     root = tmp_path / "ds"
-    write_parquet(root / "data" / "train-00000-of-00002.parquet", [csn_hub_row(i) for i in range(4)])
-    write_parquet(root / "data" / "train-00001-of-00002.parquet", [csn_hub_row(i) for i in range(4, 7)])
-    write_parquet(root / "data" / "validation-00000-of-00001.parquet", [csn_hub_row(i) for i in range(90, 92)])
+    write_parquet(
+        root / "data" / "train-00000-of-00002.parquet", [csn_hub_row(i) for i in range(4)]
+    )
+    write_parquet(
+        root / "data" / "train-00001-of-00002.parquet", [csn_hub_row(i) for i in range(4, 7)]
+    )
+    write_parquet(
+        root / "data" / "validation-00000-of-00001.parquet", [csn_hub_row(i) for i in range(90, 92)]
+    )
     assert len(resolve_spec(f"hf:{root}")) == 2
-    assert [r.func_name for r in read(f"hf:{root}:dev")[0]] == ["Abs90", "Abs91"]  # dev = validation
+    assert [r.func_name for r in read(f"hf:{root}:dev")[0]] == [
+        "Abs90",
+        "Abs91",
+    ]  # dev = validation
     assert beam_matches_read_source(f"hf:{root}:train") == 2
 
 
 def test_corrupt_parquet_shard_is_one_read_error_and_the_others_are_read(tmp_path):
     root = tmp_path / "ds"
-    write_parquet(root / "data" / "train-00000-of-00002.parquet", [csn_hub_row(i) for i in range(4)])
+    write_parquet(
+        root / "data" / "train-00000-of-00002.parquet", [csn_hub_row(i) for i in range(4)]
+    )
     broken = root / "data" / "train-00001-of-00002.parquet"
     write_parquet(broken, [csn_hub_row(i) for i in range(4, 8)])
     broken.write_bytes(broken.read_bytes()[:200])  # no footer any more
     records, stats = read(f"hf:{root}")
     assert stats.kept == 4
     (bad,) = [r for r in records if isinstance(r, RejectedRow)]
-    assert bad.reason == "read_error" and bad.detail.startswith(f"hf:{root}:default:train:shard 1:row 1: ")
+    assert bad.reason == "read_error" and bad.detail.startswith(
+        f"hf:{root}:default:train:shard 1:row 1: "
+    )
 
 
 def test_synthconl_hf_gives_candidates_and_rejects_other_columns_once(tmp_path):
     root = tmp_path / "synth"
-    write_parquet(root / "data" / "train-00000-of-00002.parquet", [synthconl_row(i) for i in range(2)])
-    write_parquet(root / "data" / "train-00001-of-00002.parquet", [synthconl_row(i) for i in range(2, 3)])
+    write_parquet(
+        root / "data" / "train-00000-of-00002.parquet", [synthconl_row(i) for i in range(2)]
+    )
+    write_parquet(
+        root / "data" / "train-00001-of-00002.parquet", [synthconl_row(i) for i in range(2, 3)]
+    )
     assert set(synthconl_row(0)) == set(SYNTHCONL_COLUMNS)
     records, _ = read(f"synthconl:hf:{root}")
     assert [type(r).__name__ for r in records] == ["Candidate"] * 3
@@ -309,14 +388,18 @@ def make_json_dir(root: Path, shards: int = 3, per_shard: int = 3) -> Path:
 def test_json_folder_streams_through_load_dataset_one_unit_per_file(tmp_path):
     root = make_json_dir(tmp_path / "js")
     units = resolve_spec(f"hf:{root}")
-    assert [(u.hub.fmt, u.hub.index, u.hub.num_shards) for u in units] == [("stream", k, 3) for k in range(3)]
+    assert [(u.hub.fmt, u.hub.index, u.hub.num_shards) for u in units] == [
+        ("stream", k, 3) for k in range(3)
+    ]
     records, _ = read(f"hf:{root}")
     assert [r.func_name for r in records] == [f"Abs{i}" for i in range(9)]
     assert records[4].partition == "train"
     assert beam_matches_read_source(f"hf:{root}") == 3
     assert [r.func_name for r in read(f"hf:{root}:train[2:5]")[0]] == ["Abs2", "Abs3", "Abs4"]
     assert [r.func_name for r in read(f"hf:{root}:test")[0]] == ["Abs99"]
-    with pytest.raises(SourceError, match=r"unknown split 'validation'; available splits: train, test$"):
+    with pytest.raises(
+        SourceError, match=r"unknown split 'validation'; available splits: train, test$"
+    ):
         resolve_spec(f"hf:{root}:validation")
     with pytest.raises(SourceError, match=r"unknown config 'python'; available configs: default$"):
         resolve_spec(f"hf:{root}:python")
@@ -326,7 +409,11 @@ def test_without_streaming_the_split_is_downloaded_then_read(tmp_path):
     root = make_json_dir(tmp_path / "js")
     config = SourceConfig(hf_streaming=False)
     assert [r.func_name for r in read_source(f"hf:{root}", config)] == [f"Abs{i}" for i in range(9)]
-    assert [r.func_name for r in read_source(f"hf:{root}:train[2:5]", config)] == ["Abs2", "Abs3", "Abs4"]
+    assert [r.func_name for r in read_source(f"hf:{root}:train[2:5]", config)] == [
+        "Abs2",
+        "Abs3",
+        "Abs4",
+    ]
 
 
 class FakeHub:
@@ -357,11 +444,17 @@ class FakeHub:
             raise ValueError(f"BuilderConfig '{config}' not found. Available: ['go']")
         if split != "train":
             raise ValueError(f"Bad split: {split}. Available splits: ['train']")
-        return datasets.IterableDataset.from_generator(self._rows, gen_kwargs={"shard": self.shards})
+        return datasets.IterableDataset.from_generator(
+            self._rows, gen_kwargs={"shard": self.shards}
+        )
 
 
 def test_hub_stream_is_read_shard_by_shard_with_a_broken_shard(monkeypatch):
-    shards = [[csn_hub_row(0), csn_hub_row(1)], [csn_hub_row(2), "BOOM", csn_hub_row(3)], [csn_hub_row(4)]]
+    shards = [
+        [csn_hub_row(0), csn_hub_row(1)],
+        [csn_hub_row(2), "BOOM", csn_hub_row(3)],
+        [csn_hub_row(4)],
+    ]
     hub = FakeHub(shards)
     monkeypatch.setattr(datasets, "load_dataset", hub)
     monkeypatch.setattr(datasets, "get_dataset_config_names", lambda name: ["go"])
@@ -369,7 +462,12 @@ def test_hub_stream_is_read_shard_by_shard_with_a_broken_shard(monkeypatch):
     units = resolve_spec(spec)
     assert [(u.hub.index, u.hub.num_shards) for u in units] == [(0, 3), (1, 3), (2, 3)]
     records, stats = read(spec)
-    assert [r.func_name for r in records if isinstance(r, SourcePair)] == ["Abs0", "Abs1", "Abs2", "Abs4"]
+    assert [r.func_name for r in records if isinstance(r, SourcePair)] == [
+        "Abs0",
+        "Abs1",
+        "Abs2",
+        "Abs4",
+    ]
     (bad,) = [r for r in records if isinstance(r, RejectedRow)]
     assert bad.reason == "read_error"
     assert bad.detail.startswith("hf:code-search-net/code_search_net:go:train:shard 1:row 2: ")
@@ -400,7 +498,9 @@ def test_hub_stream_is_pinned_to_one_commit_that_every_shard_reads(monkeypatch):
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeHfApi)
     FakeHfApi.asked = []
     spec = "hf:org/ds@v1.0:go:train"
-    assert parse_hf_spec(spec[3:]).revision == "v1.0" and parse_hf_spec("org/ds:go").revision is None
+    assert (
+        parse_hf_spec(spec[3:]).revision == "v1.0" and parse_hf_spec("org/ds:go").revision is None
+    )
     units = resolve_spec(spec)
     assert FakeHfApi.asked == [("org/ds", "v1.0")]
     assert [u.hub.revision for u in units] == [FakeHfApi.SHA] * 3
@@ -435,8 +535,20 @@ def test_pipeline_run_reads_a_saved_dataset(tmp_path):
 
     path = save(tmp_path / "saved", [csn_hub_row(i, "python") for i in range(2)], num_shards=2)
     out = tmp_path / "out"
-    assert main(["--runner=DirectRunner", f"--source=hf:{path}", "--translator=py2many", "--target_languages=go",
-                 "--sandbox=none", "--decontaminate=", f"--output={out}"]) == 0
+    assert (
+        main(
+            [
+                "--runner=DirectRunner",
+                f"--source=hf:{path}",
+                "--translator=py2many",
+                "--target_languages=go",
+                "--sandbox=none",
+                "--decontaminate=",
+                f"--output={out}",
+            ]
+        )
+        == 0
+    )
     stats = json.loads((out / "stats.json").read_text())
     assert stats["accounting"]["balanced"] and stats["accounting"]["source_rows"] == 2
     assert stats["accounting"]["pairs"] == 2

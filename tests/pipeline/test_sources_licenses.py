@@ -35,10 +35,16 @@ def spdx_text(spdx_id: str, holder: str = "2021 Jane Doe") -> str:
     import spdx_lookup
 
     template = spdx_lookup.by_id(spdx_id).template
-    text = re.sub(r"<<var;name=.*?;original=(.*?);match=.*?>>", lambda m: m.group(1), template, flags=re.S)
+    text = re.sub(
+        r"<<var;name=.*?;original=(.*?);match=.*?>>", lambda m: m.group(1), template, flags=re.S
+    )
     text = re.sub(r"<<(begin|end)Optional[^>]*>>", "", text)
-    text = re.sub(r"^.*copyright.*<(year|owner|copyright holders)>.*$", f"Copyright (c) {holder}", text,
-                  flags=re.M | re.I)
+    text = re.sub(
+        r"^.*copyright.*<(year|owner|copyright holders)>.*$",
+        f"Copyright (c) {holder}",
+        text,
+        flags=re.M | re.I,
+    )
     return text
 
 
@@ -59,18 +65,21 @@ def common(name: str) -> str:
 # --- texts ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("spdx_id", "expected"), [
-    ("MIT", "mit"),
-    ("X11", "x11"),
-    ("BSD-2-Clause", "bsd-2-clause"),
-    ("BSD-3-Clause", "bsd-3-clause"),
-    ("ISC", "isc"),
-    ("Unlicense", "unlicense"),
-    ("Zlib", "zlib"),
-    ("BSL-1.0", "bsl-1.0"),
-    ("MPL-2.0", "mpl-2.0"),
-    ("AGPL-3.0", "agpl-3.0"),
-])
+@pytest.mark.parametrize(
+    ("spdx_id", "expected"),
+    [
+        ("MIT", "mit"),
+        ("X11", "x11"),
+        ("BSD-2-Clause", "bsd-2-clause"),
+        ("BSD-3-Clause", "bsd-3-clause"),
+        ("ISC", "isc"),
+        ("Unlicense", "unlicense"),
+        ("Zlib", "zlib"),
+        ("BSL-1.0", "bsl-1.0"),
+        ("MPL-2.0", "mpl-2.0"),
+        ("AGPL-3.0", "agpl-3.0"),
+    ],
+)
 def test_license_texts_are_told_apart(tmp_path, spdx_id, expected):
     write(tmp_path, "LICENSE", spdx_text(spdx_id))
     info = identify_license(tmp_path)
@@ -78,10 +87,19 @@ def test_license_texts_are_told_apart(tmp_path, spdx_id, expected):
     assert info.evidence == "LICENSE (text)" and info.confidence >= 0.9
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("GPL-2", "gpl-2.0"), ("GPL-3", "gpl-3.0"), ("LGPL-2.1", "lgpl-2.1"), ("LGPL-3", "lgpl-3.0"),
-    ("Apache-2.0", "apache-2.0"), ("BSD", "bsd-3-clause"), ("MPL-2.0", "mpl-2.0"), ("CC0-1.0", "cc0-1.0"),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("GPL-2", "gpl-2.0"),
+        ("GPL-3", "gpl-3.0"),
+        ("LGPL-2.1", "lgpl-2.1"),
+        ("LGPL-3", "lgpl-3.0"),
+        ("Apache-2.0", "apache-2.0"),
+        ("BSD", "bsd-3-clause"),
+        ("MPL-2.0", "mpl-2.0"),
+        ("CC0-1.0", "cc0-1.0"),
+    ],
+)
 def test_debian_license_files(tmp_path, name, expected):
     write(tmp_path, "COPYING", common(name))
     assert detect_license(tmp_path) == expected
@@ -89,7 +107,10 @@ def test_debian_license_files(tmp_path, name, expected):
 
 def test_apache_with_notice_or_without_appendix_is_still_apache(tmp_path):
     apache = common("Apache-2.0")
-    notice = "\n\nNOTICE\n\nThis product includes software developed by Acme Corp (https://acme.example).\n" * 3
+    notice = (
+        "\n\nNOTICE\n\nThis product includes software developed by Acme Corp (https://acme.example).\n"
+        * 3
+    )
     assert match_text(apache + notice).license_id == "apache-2.0"
     cut = apache[: apache.index("END OF TERMS AND CONDITIONS") + len("END OF TERMS AND CONDITIONS")]
     assert match_text(cut).license_id == "apache-2.0"
@@ -99,14 +120,22 @@ def scancode_text(key: str) -> str:
     """A license text from ScanCode's database (``licensedcode-data``), without its front matter."""
     import importlib.resources
 
-    raw = (importlib.resources.files("licensedcode") / "data" / "licenses" / f"{key}.LICENSE").read_text()
+    raw = (
+        importlib.resources.files("licensedcode") / "data" / "licenses" / f"{key}.LICENSE"
+    ).read_text()
     return raw.split("\n---\n", 1)[1]
 
 
 def test_licenses_newer_than_the_spdx_list_are_recognised_without_taking_older_matches(tmp_path):
     mit0 = "MIT No Attribution\n\nCopyright 2023 Jane Doe\n\n" + scancode_text("mit-0")
-    assert match_text(mit0).license_id == "mit-0" and match_text(spdx_text("MIT")).license_id == "mit"
-    write(tmp_path, "LICENSE.md", "# Blue Oak Model License\n\nVersion 1.0.0\n\n" + scancode_text("blueoak-1.0.0"))
+    assert (
+        match_text(mit0).license_id == "mit-0" and match_text(spdx_text("MIT")).license_id == "mit"
+    )
+    write(
+        tmp_path,
+        "LICENSE.md",
+        "# Blue Oak Model License\n\nVersion 1.0.0\n\n" + scancode_text("blueoak-1.0.0"),
+    )
     assert detect_license(tmp_path) == "blueoak-1.0.0" and is_permissive("blueoak-1.0.0")
     # Pixar's license is Apache-2.0 with a changed trademark clause, newer than the spdx list:
     # it never takes Apache's match, and is itself reported as the Apache-2.0 it modifies.
@@ -122,29 +151,43 @@ def test_a_bundled_third_party_text_does_not_change_the_projects_license():
 
 def test_titles_and_fragments_are_recognised_with_low_confidence():
     for text, expected in [
-        ("Apache License\nVersion 2.0, January 2004\nhttp://www.apache.org/licenses/\n", "apache-2.0"),
+        (
+            "Apache License\nVersion 2.0, January 2004\nhttp://www.apache.org/licenses/\n",
+            "apache-2.0",
+        ),
         ("GNU GENERAL PUBLIC LICENSE\n   Version 3, 29 June 2007", "gpl-3.0"),
         ("GNU LESSER GENERAL PUBLIC LICENSE\n   Version 3, 29 June 2007", "lgpl-3.0"),
     ]:
         found = match_text(text)
-        assert found.license_id == expected and found.method == "fragment" and found.confidence <= 0.5
+        assert (
+            found.license_id == expected and found.method == "fragment" and found.confidence <= 0.5
+        )
 
 
 def test_a_standard_header_as_the_whole_license_file(tmp_path):
-    write(tmp_path, "LICENSE.md", (
-        "Licensed under the Apache License, Version 2.0 (the \"License\"); you may not use this file except in "
-        "compliance with the License. You may obtain a copy of the License at\n\n"
-        "    http://www.apache.org/licenses/LICENSE-2.0\n\nUnless required by applicable law or agreed to in writing, "
-        "software distributed under the License is distributed on an \"AS IS\" BASIS, WITHOUT WARRANTIES OR "
-        "CONDITIONS OF ANY KIND, either express or implied. See the License for the specific language governing "
-        "permissions and limitations under the License.\n"))
+    write(
+        tmp_path,
+        "LICENSE.md",
+        (
+            'Licensed under the Apache License, Version 2.0 (the "License"); you may not use this file except in '
+            "compliance with the License. You may obtain a copy of the License at\n\n"
+            "    http://www.apache.org/licenses/LICENSE-2.0\n\nUnless required by applicable law or agreed to in writing, "
+            'software distributed under the License is distributed on an "AS IS" BASIS, WITHOUT WARRANTIES OR '
+            "CONDITIONS OF ANY KIND, either express or implied. See the License for the specific language governing "
+            "permissions and limitations under the License.\n"
+        ),
+    )
     info = identify_license(tmp_path)
     assert info.expression == "apache-2.0" and info.evidence == "LICENSE.md (header)"
 
 
 def test_custom_and_proprietary_texts_are_unknown(tmp_path):
-    write(tmp_path, "LICENSE", "Copyright 2020 Acme Corp. All rights reserved.\n\n"
-          "This software is proprietary. You may not copy, modify or distribute it without our written consent.\n")
+    write(
+        tmp_path,
+        "LICENSE",
+        "Copyright 2020 Acme Corp. All rights reserved.\n\n"
+        "This software is proprietary. You may not copy, modify or distribute it without our written consent.\n",
+    )
     info = identify_license(tmp_path)
     assert info == LicenseInfo(None, "LICENSE: no SPDX license recognised", 0.0)
     assert detect_license(tmp_path / "missing") is None
@@ -155,12 +198,29 @@ def test_custom_and_proprietary_texts_are_unknown(tmp_path):
 
 
 def test_license_file_names(tmp_path):
-    for name in ("LICENSE-MIT", "licence.txt", "COPYING.LESSER", "UNLICENSE", "License.rst", "LICENSE.APACHE2",
-                 "LICENSE.py", "LICENSES", "licenses.md.bak", "README.md"):
+    for name in (
+        "LICENSE-MIT",
+        "licence.txt",
+        "COPYING.LESSER",
+        "UNLICENSE",
+        "License.rst",
+        "LICENSE.APACHE2",
+        "LICENSE.py",
+        "LICENSES",
+        "licenses.md.bak",
+        "README.md",
+    ):
         write(tmp_path, name, "x")
     (tmp_path / "LICENSE").mkdir()
     names = [p.name for p in license_files(tmp_path)]
-    assert names == ["COPYING.LESSER", "licence.txt", "LICENSE-MIT", "LICENSE.APACHE2", "License.rst", "UNLICENSE"]
+    assert names == [
+        "COPYING.LESSER",
+        "licence.txt",
+        "LICENSE-MIT",
+        "LICENSE.APACHE2",
+        "License.rst",
+        "UNLICENSE",
+    ]
 
 
 def test_split_license_files_are_alternatives(tmp_path):
@@ -177,8 +237,12 @@ def test_split_license_files_are_alternatives(tmp_path):
 
 def test_a_pointer_file_next_to_the_texts(tmp_path):
     # cryptography's / packaging's layout: LICENSE points at two files with the texts.
-    write(tmp_path, "LICENSE", "This software is made available under the terms of *either* of the licenses "
-          "found in LICENSE.APACHE or LICENSE.BSD. Contributions are made under the terms of *both* these licenses.")
+    write(
+        tmp_path,
+        "LICENSE",
+        "This software is made available under the terms of *either* of the licenses "
+        "found in LICENSE.APACHE or LICENSE.BSD. Contributions are made under the terms of *both* these licenses.",
+    )
     write(tmp_path, "LICENSE.APACHE", common("Apache-2.0"))
     write(tmp_path, "LICENSE.BSD", spdx_text("BSD-2-Clause"))
     assert detect_license(tmp_path) == "apache-2.0 or bsd-2-clause"
@@ -193,25 +257,68 @@ def test_gpl_next_to_lgpl_is_lgpl(tmp_path):
 # --- package metadata -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "text", "expected", "field"), [
-    ("package.json", json.dumps({"name": "x", "license": "ISC"}), "isc", "license"),
-    ("package.json", json.dumps({"license": {"type": "MIT"}}), "mit", "license"),
-    ("package.json", json.dumps({"licenses": [{"type": "MIT"}, {"type": "GPL-2.0"}]}), "mit or gpl-2.0", "licenses"),
-    ("Cargo.toml", '[package]\nname = "x"\nlicense = "MIT/Apache-2.0"\n', "mit or apache-2.0", "package.license"),
-    ("pyproject.toml", '[project]\nname = "x"\nlicense = "BSD-3-Clause"\n', "bsd-3-clause", "project.license"),
-    ("pyproject.toml", '[project]\nname = "x"\nlicense = {text = "Apache-2.0"}\n', "apache-2.0",
-     "project.license.text"),
-    ("pyproject.toml", '[tool.poetry]\nname = "x"\nlicense = "GPL-3.0-only"\n', "gpl-3.0", "tool.poetry.license"),
-    ("setup.cfg", "[metadata]\nname = x\nlicense = MIT\n", "mit", "metadata.license"),
-    ("composer.json", json.dumps({"license": ["LGPL-2.1-only", "GPL-3.0-or-later"]}),
-     "lgpl-2.1 or gpl-3.0-or-later", "license"),
-    ("acme.gemspec", 'Gem::Specification.new do |s|\n  s.name = "acme"\n  s.licenses = ["MIT", "Ruby"]\nend\n',
-     "mit or ruby", "license"),
-    ("acme.gemspec", "Gem::Specification.new do |spec|\n  spec.license = 'BSD-2-Clause'\nend\n", "bsd-2-clause",
-     "license"),
-    ("PKG-INFO", "Metadata-Version: 2.4\nName: x\nLicense-Expression: MIT AND (Apache-2.0 OR BSD-2-Clause)\n",
-     "mit and (apache-2.0 or bsd-2-clause)", "License-Expression"),
-])
+@pytest.mark.parametrize(
+    ("name", "text", "expected", "field"),
+    [
+        ("package.json", json.dumps({"name": "x", "license": "ISC"}), "isc", "license"),
+        ("package.json", json.dumps({"license": {"type": "MIT"}}), "mit", "license"),
+        (
+            "package.json",
+            json.dumps({"licenses": [{"type": "MIT"}, {"type": "GPL-2.0"}]}),
+            "mit or gpl-2.0",
+            "licenses",
+        ),
+        (
+            "Cargo.toml",
+            '[package]\nname = "x"\nlicense = "MIT/Apache-2.0"\n',
+            "mit or apache-2.0",
+            "package.license",
+        ),
+        (
+            "pyproject.toml",
+            '[project]\nname = "x"\nlicense = "BSD-3-Clause"\n',
+            "bsd-3-clause",
+            "project.license",
+        ),
+        (
+            "pyproject.toml",
+            '[project]\nname = "x"\nlicense = {text = "Apache-2.0"}\n',
+            "apache-2.0",
+            "project.license.text",
+        ),
+        (
+            "pyproject.toml",
+            '[tool.poetry]\nname = "x"\nlicense = "GPL-3.0-only"\n',
+            "gpl-3.0",
+            "tool.poetry.license",
+        ),
+        ("setup.cfg", "[metadata]\nname = x\nlicense = MIT\n", "mit", "metadata.license"),
+        (
+            "composer.json",
+            json.dumps({"license": ["LGPL-2.1-only", "GPL-3.0-or-later"]}),
+            "lgpl-2.1 or gpl-3.0-or-later",
+            "license",
+        ),
+        (
+            "acme.gemspec",
+            'Gem::Specification.new do |s|\n  s.name = "acme"\n  s.licenses = ["MIT", "Ruby"]\nend\n',
+            "mit or ruby",
+            "license",
+        ),
+        (
+            "acme.gemspec",
+            "Gem::Specification.new do |spec|\n  spec.license = 'BSD-2-Clause'\nend\n",
+            "bsd-2-clause",
+            "license",
+        ),
+        (
+            "PKG-INFO",
+            "Metadata-Version: 2.4\nName: x\nLicense-Expression: MIT AND (Apache-2.0 OR BSD-2-Clause)\n",
+            "mit and (apache-2.0 or bsd-2-clause)",
+            "License-Expression",
+        ),
+    ],
+)
 def test_metadata_only_repositories(tmp_path, name, text, expected, field):
     write(tmp_path, name, text)
     info = identify_license(tmp_path)
@@ -221,9 +328,14 @@ def test_metadata_only_repositories(tmp_path, name, text, expected, field):
 
 def test_metadata_pointing_at_a_license_file(tmp_path):
     write(tmp_path, "docs/LEGAL.txt", spdx_text("BSD-2-Clause"))
-    write(tmp_path, "pyproject.toml", '[project]\nname = "x"\nlicense = {file = "docs/LEGAL.txt"}\n')
+    write(
+        tmp_path, "pyproject.toml", '[project]\nname = "x"\nlicense = {file = "docs/LEGAL.txt"}\n'
+    )
     info = identify_license(tmp_path)
-    assert info.expression == "bsd-2-clause" and info.evidence == "pyproject.toml project.license.file (text)"
+    assert (
+        info.expression == "bsd-2-clause"
+        and info.evidence == "pyproject.toml project.license.file (text)"
+    )
 
 
 def test_license_file_wins_over_metadata_and_bad_metadata_is_explained(tmp_path):
@@ -235,7 +347,10 @@ def test_license_file_wins_over_metadata_and_bad_metadata_is_explained(tmp_path)
     write(other, "setup.cfg", "[metadata]\nlicense = BSD\n")
     info = identify_license(other)
     assert info.expression is None
-    assert "'SEE LICENSE IN legal.txt' is not an SPDX expression" in info.evidence and "'BSD'" in info.evidence
+    assert (
+        "'SEE LICENSE IN legal.txt' is not an SPDX expression" in info.evidence
+        and "'BSD'" in info.evidence
+    )
     write(other, "package.json", "{not json")
     assert "package.json: unreadable" in identify_license(other).evidence
 
@@ -245,19 +360,47 @@ def test_license_file_wins_over_metadata_and_bad_metadata_is_explained(tmp_path)
 
 def test_expressions_are_normalised():
     assert normalize_expression("MIT OR Apache-2.0") == "mit or apache-2.0"
-    assert normalize_expression("(MIT OR Apache-2.0) AND Unicode-DFS-2016") == "(mit or apache-2.0) and unicode-dfs-2016"
+    assert (
+        normalize_expression("(MIT OR Apache-2.0) AND Unicode-DFS-2016")
+        == "(mit or apache-2.0) and unicode-dfs-2016"
+    )
     assert normalize_expression("GPL-3.0-only") == normalize_expression("gpl-3.0") == "gpl-3.0"
-    assert normalize_expression("Apache-2.0 WITH LLVM-exception") == "apache-2.0 with llvm-exception"
-    assert normalize_expression("BSD") is None and normalize_expression("") is None and normalize_expression(None) is None
+    assert (
+        normalize_expression("Apache-2.0 WITH LLVM-exception") == "apache-2.0 with llvm-exception"
+    )
+    assert (
+        normalize_expression("BSD") is None
+        and normalize_expression("") is None
+        and normalize_expression(None) is None
+    )
 
 
 def test_is_permissive_follows_scancode_categories_and_the_expression():
-    assert all(is_permissive(x) for x in ("mit", "Apache-2.0", "bsd-3-clause", "isc", "0bsd", "zlib", "unlicense",
-                                          "cc0-1.0", "python-2.0", "mit-0"))
-    assert not any(is_permissive(x) for x in ("gpl-3.0", "lgpl-2.1", "agpl-3.0", "mpl-2.0", "cc-by-nc-4.0"))
+    assert all(
+        is_permissive(x)
+        for x in (
+            "mit",
+            "Apache-2.0",
+            "bsd-3-clause",
+            "isc",
+            "0bsd",
+            "zlib",
+            "unlicense",
+            "cc0-1.0",
+            "python-2.0",
+            "mit-0",
+        )
+    )
+    assert not any(
+        is_permissive(x) for x in ("gpl-3.0", "lgpl-2.1", "agpl-3.0", "mpl-2.0", "cc-by-nc-4.0")
+    )
     assert is_permissive("mit or gpl-3.0") and not is_permissive("mit and gpl-3.0")
     assert is_permissive("apache-2.0 with llvm-exception")
-    assert not is_permissive(None) and not is_permissive("LicenseRef-acme") and not is_permissive("BSD")
+    assert (
+        not is_permissive(None)
+        and not is_permissive("LicenseRef-acme")
+        and not is_permissive("BSD")
+    )
 
 
 def test_minhash_prefers_the_same_permissive_licenses():
@@ -265,7 +408,9 @@ def test_minhash_prefers_the_same_permissive_licenses():
     from pipeline.minhash import is_permissive as minhash_permissive
 
     assert minhash_permissive("MIT OR GPL-3.0") and not minhash_permissive("gpl-3.0")
-    assert minhash_permissive("mpl-2.0", ("permissive", "mpl-*")) and not minhash_permissive("mit", ("gpl-*",))
+    assert minhash_permissive("mpl-2.0", ("permissive", "mpl-*")) and not minhash_permissive(
+        "mit", ("gpl-*",)
+    )
     assert MinHashConfig().permissive_licenses == ("permissive",)
 
 
@@ -276,7 +421,10 @@ def test_policies_parse_and_validate():
     assert parse_license_policy("any") == LicensePolicy()
     assert parse_license_policy(" Permissive ") == LicensePolicy("permissive")
     listed = parse_license_policy("MIT, Apache-2.0,gpl-3.0-only,mit")
-    assert listed == LicensePolicy("list", ("mit", "apache-2.0", "gpl-3.0")) and str(listed) == "mit,apache-2.0,gpl-3.0"
+    assert (
+        listed == LicensePolicy("list", ("mit", "apache-2.0", "gpl-3.0"))
+        and str(listed) == "mit,apache-2.0,gpl-3.0"
+    )
     with pytest.raises(ValueError, match="'foo-1.0' is not an SPDX license id"):
         parse_license_policy("mit,foo-1.0")
     for bad in ("", " , ", "mit or apache-2.0"):
@@ -291,26 +439,49 @@ def test_policy_checks_give_reasons():
     listed = parse_license_policy("mit,apache-2.0")
     assert any_.check(None) is None and any_.check("gpl-3.0") is None
     assert permissive.check("mit") is None and permissive.check("gpl-3.0 or mit") is None
-    assert permissive.check(None)[0] == "license_unknown" and permissive.check("  ")[0] == "license_unknown"
-    assert permissive.check("Apache 2") == ("license_unknown", "license 'Apache 2' is not an SPDX expression; "
-                                                                "--licenses=permissive")
+    assert (
+        permissive.check(None)[0] == "license_unknown"
+        and permissive.check("  ")[0] == "license_unknown"
+    )
+    assert permissive.check("Apache 2") == (
+        "license_unknown",
+        "license 'Apache 2' is not an SPDX expression; --licenses=permissive",
+    )
     reason, message = permissive.check("gpl-3.0 and mit")
     assert reason == "license_not_allowed" and "'gpl-3.0 and mit'" in message
     assert listed.check("MIT") is None and listed.check("apache-2.0 or gpl-2.0") is None
     assert listed.check("mit and gpl-2.0")[0] == "license_not_allowed"
-    assert listed.check("bsd-3-clause")[0] == "license_not_allowed" and listed.check(None)[0] == "license_unknown"
+    assert (
+        listed.check("bsd-3-clause")[0] == "license_not_allowed"
+        and listed.check(None)[0] == "license_unknown"
+    )
 
 
 def test_make_pair_rejects_refused_licenses():
-    fields = {"repository_name": "acme/x", "func_path_in_repository": "x.py", "func_name": "f", "language": "python",
-              "code": "def f(a):\n    return a\n", "docstring": "Return a unchanged please.", "license": "gpl-3.0"}
+    fields = {
+        "repository_name": "acme/x",
+        "func_path_in_repository": "x.py",
+        "func_name": "f",
+        "language": "python",
+        "code": "def f(a):\n    return a\n",
+        "docstring": "Return a unchanged please.",
+        "license": "gpl-3.0",
+    }
     assert isinstance(make_pair(fields, "x.py:1", SourceConfig(), SourceStats()), SourcePair)
     row = make_pair(fields, "x.py:1", SourceConfig(licenses="permissive"), SourceStats())
-    assert isinstance(row, RejectedRow) and row.stage == "source" and row.reason == "license_not_allowed"
+    assert (
+        isinstance(row, RejectedRow)
+        and row.stage == "source"
+        and row.reason == "license_not_allowed"
+    )
     assert row.detail.startswith("x.py:1: license 'gpl-3.0'") and row.repository_name == "acme/x"
-    row = make_pair({**fields, "license": None}, "x.py:1", SourceConfig(licenses="mit"), SourceStats())
+    row = make_pair(
+        {**fields, "license": None}, "x.py:1", SourceConfig(licenses="mit"), SourceStats()
+    )
     assert row.reason == "license_unknown"
-    assert isinstance(make_pair(fields, "x.py:1", SourceConfig(licenses="mit,gpl-3.0"), SourceStats()), SourcePair)
+    assert isinstance(
+        make_pair(fields, "x.py:1", SourceConfig(licenses="mit,gpl-3.0"), SourceStats()), SourcePair
+    )
     with pytest.raises(ValueError):
         SourceConfig(licenses="mit,nope")
 
@@ -356,10 +527,18 @@ def test_read_repo_source_keeps_permissive_and_rejects_the_rest(tmp_path):
     stats = SourceStats()
     records = list(read_source(spec, SourceConfig(licenses="permissive"), stats))
     kept = {r.repository_name: r.license for r in records if isinstance(r, SourcePair)}
-    assert kept == {"mit-tool": "mit", "dual-tool": "apache-2.0 or mit", "meta-tool": "bsd-2-clause"}
-    rejected = {r.repository_name: (r.reason, r.detail) for r in records if isinstance(r, RejectedRow)}
+    assert kept == {
+        "mit-tool": "mit",
+        "dual-tool": "apache-2.0 or mit",
+        "meta-tool": "bsd-2-clause",
+    }
+    rejected = {
+        r.repository_name: (r.reason, r.detail) for r in records if isinstance(r, RejectedRow)
+    }
     assert set(rejected) == {"gpl-tool", "bare-tool"}
-    assert rejected["gpl-tool"][0] == "license_not_allowed" and "'gpl-3.0'" in rejected["gpl-tool"][1]
+    assert (
+        rejected["gpl-tool"][0] == "license_not_allowed" and "'gpl-3.0'" in rejected["gpl-tool"][1]
+    )
     assert rejected["bare-tool"][0] == "license_unknown"
     assert stats.dropped == {"license_not_allowed": 1, "license_unknown": 1} and stats.kept == 3
 
@@ -375,7 +554,9 @@ def test_pipeline_flag_reaches_the_source_config():
     from pipeline.options import run_config_from_options
     from pipeline.run import stage_configs
 
-    cfg = run_config_from_options(PipelineOptions(["--licenses=MIT,apache-2.0", "--translator=py2many"]))
+    cfg = run_config_from_options(
+        PipelineOptions(["--licenses=MIT,apache-2.0", "--translator=py2many"])
+    )
     assert cfg.licenses == LicensePolicy("list", ("mit", "apache-2.0"))
     assert stage_configs(cfg, "none")["source"].licenses == cfg.licenses
     assert run_config_from_options(PipelineOptions([])).licenses == LicensePolicy()
@@ -396,10 +577,18 @@ def test_license_table_command(tmp_path, capsys):
     assert "package.json license" in lines[str(repos["meta-tool"])]
     assert lines[str(repos["bare-tool"])].split()[1:3] == ["unknown", "no"]
     totals = {line.split()[0]: line.split()[1:] for line in out.split("\n\n")[-1].splitlines()[1:]}
-    assert totals["mit"] == ["1", "yes"] and totals["unknown"] == ["1", "no"] and totals["total"] == ["5"]
+    assert (
+        totals["mit"] == ["1", "yes"]
+        and totals["unknown"] == ["1", "no"]
+        and totals["total"] == ["5"]
+    )
 
     assert main(["--json", str(repos["gpl-tool"] / "COPYING")]) == 0
     row = json.loads(capsys.readouterr().out)
-    assert row["expression"] == "gpl-3.0" and row["permissive"] is False and row["evidence"] == "COPYING (text)"
+    assert (
+        row["expression"] == "gpl-3.0"
+        and row["permissive"] is False
+        and row["evidence"] == "COPYING (text)"
+    )
     assert main([str(tmp_path / "nope")]) == 2
     assert main([str(tmp_path / "nothing-*")]) == 2

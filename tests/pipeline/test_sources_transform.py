@@ -27,8 +27,17 @@ INC = 'def inc(x: int) -> int:\n    """Add one.\n\n    >>> inc(1)\n    2\n    >>
 
 
 def row(i: int, **over) -> dict:
-    r = {"repo": f"o/r{i % 3}", "path": f"m{i}.py", "func_name": "inc", "language": "python", "code": INC,
-         "docstring": "Add one.", "sha": None, "url": None, "partition": "train"}
+    r = {
+        "repo": f"o/r{i % 3}",
+        "path": f"m{i}.py",
+        "func_name": "inc",
+        "language": "python",
+        "code": INC,
+        "docstring": "Add one.",
+        "sha": None,
+        "url": None,
+        "partition": "train",
+    }
     r.update(over)
     return r
 
@@ -57,7 +66,11 @@ def test_read_source_sharded_by_file_with_tagged_outputs(tmp_path):
     assert_that(out["candidates"], equal_to([]), label="NoCandidates")
     result = p.run()
     result.wait_until_finish()
-    assert len(pairs) == 12 and reasons == ["malformed_json", "unknown_language", "unknown_language"]
+    assert len(pairs) == 12 and reasons == [
+        "malformed_json",
+        "unknown_language",
+        "unknown_language",
+    ]
     c = counters(result)
     assert c["total"] == 15 and c["kept"] == 12 and c["dropped"] == 3
     assert c["dropped_unknown_language"] == 2 and c["dropped_malformed_json"] == 1
@@ -65,18 +78,42 @@ def test_read_source_sharded_by_file_with_tagged_outputs(tmp_path):
 
 
 def test_synthconl_release_shard_goes_to_candidates(tmp_path):
-    rows = [ReleaseRow(
-        repository_name="o/r", func_path_in_repository="m.py", language2=target, func2=code, language1_CSN="python",
-        func1_CSN=INC, func_documentation_string="Add one.", func_code_url=None, pair_id="00ff00ff00ff00ff",
-        translator="vllm:Qwen/Qwen2.5-Coder-7B-Instruct", split="train",
-    ).to_row() for target, code in (("go", "func inc(x int) int {\n\treturn x + 1\n}\n"),
-                                    ("ruby", "def inc(x)\n  x + 1\nend\n"))]
-    pq.write_table(pa.Table.from_pylist(rows, schema=RELEASE_SCHEMA), tmp_path / "train-00000-of-00001.parquet")
+    rows = [
+        ReleaseRow(
+            repository_name="o/r",
+            func_path_in_repository="m.py",
+            language2=target,
+            func2=code,
+            language1_CSN="python",
+            func1_CSN=INC,
+            func_documentation_string="Add one.",
+            func_code_url=None,
+            pair_id="00ff00ff00ff00ff",
+            translator="vllm:Qwen/Qwen2.5-Coder-7B-Instruct",
+            split="train",
+        ).to_row()
+        for target, code in (
+            ("go", "func inc(x int) int {\n\treturn x + 1\n}\n"),
+            ("ruby", "def inc(x)\n  x + 1\nend\n"),
+        )
+    ]
+    pq.write_table(
+        pa.Table.from_pylist(rows, schema=RELEASE_SCHEMA), tmp_path / "train-00000-of-00001.parquet"
+    )
     p = BeamTestPipeline()
     out = p | ReadSource(f"synthconl:{tmp_path}")
-    keys = out["candidates"] | beam.Map(lambda c: (c.key, c.translation.translator, len(c.pair.tests)))
-    assert_that(keys, equal_to([("00ff00ff00ff00ff/go/0", "vllm:Qwen/Qwen2.5-Coder-7B-Instruct", 1),
-                                ("00ff00ff00ff00ff/ruby/0", "vllm:Qwen/Qwen2.5-Coder-7B-Instruct", 1)]))
+    keys = out["candidates"] | beam.Map(
+        lambda c: (c.key, c.translation.translator, len(c.pair.tests))
+    )
+    assert_that(
+        keys,
+        equal_to(
+            [
+                ("00ff00ff00ff00ff/go/0", "vllm:Qwen/Qwen2.5-Coder-7B-Instruct", 1),
+                ("00ff00ff00ff00ff/ruby/0", "vllm:Qwen/Qwen2.5-Coder-7B-Instruct", 1),
+            ]
+        ),
+    )
     assert_that(out["pairs"], equal_to([]), label="NoPairs")
     p.run().wait_until_finish()
 
@@ -99,8 +136,10 @@ def test_repository_is_read_one_file_per_unit(tmp_path):
     assert [(u.kind, u.location) for u in files] == [("repo", "a.py"), ("repo", "b.py")]
     p = BeamTestPipeline()
     out = p | transform
-    assert_that(out["pairs"] | beam.Map(lambda r: (r.func_name, r.repository_name)),
-                equal_to([("a", tmp_path.name), ("b", tmp_path.name)]))
+    assert_that(
+        out["pairs"] | beam.Map(lambda r: (r.func_name, r.repository_name)),
+        equal_to([("a", tmp_path.name), ("b", tmp_path.name)]),
+    )
     result = p.run()
     result.wait_until_finish()
     counters = {c.key.metric.name: c.committed for c in result.metrics().query()["counters"]}

@@ -13,7 +13,11 @@ from pipeline.splits import AssignSplits, SplitConfig, assign_split, split_for
 
 
 def _rows(n_repos=2000, per_repo=3):
-    return [{"id": f"{r}-{k}", "repository_name": f"org{r % 17}/repo{r}"} for r in range(n_repos) for k in range(per_repo)]
+    return [
+        {"id": f"{r}-{k}", "repository_name": f"org{r % 17}/repo{r}"}
+        for r in range(n_repos)
+        for k in range(per_repo)
+    ]
 
 
 def test_splits_are_repository_disjoint_deterministic_and_near_the_fractions():
@@ -26,7 +30,9 @@ def test_splits_are_repository_disjoint_deterministic_and_near_the_fractions():
     assert rows == [assign_split(r, cfg) for r in _rows()]
     counts = collections.Counter(next(iter(s)) for s in by_repo.values())
     assert abs(counts["train"] / 2000 - 0.8) < 0.03
-    assert abs(counts["validation"] / 2000 - 0.1) < 0.025 and abs(counts["test"] / 2000 - 0.1) < 0.025
+    assert (
+        abs(counts["validation"] / 2000 - 0.1) < 0.025 and abs(counts["test"] / 2000 - 0.1) < 0.025
+    )
     other_seed = [assign_split(r, SplitConfig(seed=4)) for r in _rows(200, 1)]
     assert [r["split"] for r in other_seed] != [r["split"] for r in rows[::3][:200]]
 
@@ -38,7 +44,9 @@ def test_zero_fraction_split_gets_nothing():
 
 def test_rows_without_repository_fall_back_to_their_id():
     cfg = SplitConfig()
-    splits = {assign_split({"id": f"x{i}", "repository_name": None}, cfg)["split"] for i in range(200)}
+    splits = {
+        assign_split({"id": f"x{i}", "repository_name": None}, cfg)["split"] for i in range(200)
+    }
     assert splits == {"train", "validation", "test"}
     with pytest.raises(ValueError):
         assign_split({"repository_name": ""}, cfg)

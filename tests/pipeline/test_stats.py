@@ -33,13 +33,34 @@ FULL = {
     "language_matrix": {"python": {"go": 2}},
     "verdicts": {"go": {"passed": 2}},
     "dedup": {"exact_duplicate_rows": 0, "near_duplicate_rows": 0, "contaminated_rows": {}},
-    "stage_rates": {"stages": [{"stage": "source", "in": 2, "out": 1, "busy_s": 0.1, "rows_per_s": 20.0,
-                                "cpu_s": 0.2, "cpu_s_per_released_row": 0.1}], "cpu_s": 0.2},
+    "stage_rates": {
+        "stages": [
+            {
+                "stage": "source",
+                "in": 2,
+                "out": 1,
+                "busy_s": 0.1,
+                "rows_per_s": 20.0,
+                "cpu_s": 0.2,
+                "cpu_s_per_released_row": 0.1,
+            }
+        ],
+        "cpu_s": 0.2,
+    },
     "source_files": {},
     "repo_corpus": {},
-    "accounting": {"source_rows": 2, "pairs": 1, "ready_candidates": 0, "rejected_at_source": 1,
-                   "translation_requests": 2, "released_rows": 2, "rejected_after_source": 0,
-                   "source_balanced": True, "flow_balanced": True, "balanced": True},
+    "accounting": {
+        "source_rows": 2,
+        "pairs": 1,
+        "ready_candidates": 0,
+        "rejected_at_source": 1,
+        "translation_requests": 2,
+        "released_rows": 2,
+        "rejected_after_source": 0,
+        "source_balanced": True,
+        "flow_balanced": True,
+        "balanced": True,
+    },
     "metrics": {"counters": {"ledger/pairs": 1}, "distributions": {}},
 }
 
@@ -56,7 +77,12 @@ def test_unknown_keys_survive_and_missing_ones_read_as_absent():
     stats = RunStats.from_json({**FULL, "added_later": {"x": 1}})
     assert stats.to_json()["added_later"] == {"x": 1}
     minimal = RunStats.from_json({"run_id": "r", "splits": {"train": 1}})
-    assert (minimal.run_id, minimal.splits, minimal.released_rows, minimal.accounting) == ("r", {"train": 1}, None, None)
+    assert (minimal.run_id, minimal.splits, minimal.released_rows, minimal.accounting) == (
+        "r",
+        {"train": 1},
+        None,
+        None,
+    )
     assert "wall_s" not in minimal.to_json()  # run facts not given stay out of the file
     older = {k: v for k, v in FULL.items() if k != "stage_rates"}  # a file from before the rates
     assert json.dumps(RunStats.from_json(older).to_json()) == json.dumps(older)
@@ -81,5 +107,8 @@ def test_stage_fn_counts_kept_and_rejected_by_reason():
     _ = out.kept, out.rejected
     counters = beam_metrics(p.run())["counters"]
     assert {k: v for k, v in counters.items() if k.startswith("halves/")} == {
-        "halves/total": 5, "halves/kept": 3, "halves/dropped": 2, "halves/dropped_odd": 2,
+        "halves/total": 5,
+        "halves/kept": 3,
+        "halves/dropped": 2,
+        "halves/dropped_odd": 2,
     }

@@ -15,7 +15,9 @@ RUST = "pub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}"
 
 
 def test_prose_around_a_tagged_block():
-    reply = f"Sure! Here is the Rust translation:\n\n```rust\n{RUST}\n```\n\nThis keeps the behaviour."
+    reply = (
+        f"Sure! Here is the Rust translation:\n\n```rust\n{RUST}\n```\n\nThis keeps the behaviour."
+    )
     got = extract_code(reply, "rust")
     assert got.code == RUST + "\n" and got.how == "tagged"
 
@@ -73,17 +75,37 @@ def test_crlf_replies():
 
 
 def test_build_result_keeps_the_raw_reply_in_rejected_rows():
-    pair = SourcePair.create(repository_name="o/r", func_path_in_repository="a.py", func_name="f",
-                             language="python", code="def f():\n    return 1\n", docstring="One.")
+    pair = SourcePair.create(
+        repository_name="o/r",
+        func_path_in_repository="a.py",
+        func_name="f",
+        language="python",
+        code="def f():\n    return 1\n",
+        docstring="One.",
+    )
     request = TranslationRequest(pair, "rust", attempt=2)
     raw = "```rust\nfn f() -> i32 {"
-    result = build_result(request, raw, truncated=True, translator="hf:tiny", prompt_version="v1",
-                          sampling="{}", latency_s=0.5)
+    result = build_result(
+        request,
+        raw,
+        truncated=True,
+        translator="hf:tiny",
+        prompt_version="v1",
+        sampling="{}",
+        latency_s=0.5,
+    )
     assert isinstance(result, TranslationFailure) and result.reason == "truncated"
     row = result.to_rejected()
     assert row.stage == "translate" and row.reason == "truncated"
     assert row.raw_reply == raw and row.target_language == "rust" and row.attempt == 2
-    ok = build_result(request, f"```rust\n{RUST}\n```", truncated=False, translator="hf:tiny",
-                      prompt_version="v1", sampling="{}", latency_s=0.5)
+    ok = build_result(
+        request,
+        f"```rust\n{RUST}\n```",
+        truncated=False,
+        translator="hf:tiny",
+        prompt_version="v1",
+        sampling="{}",
+        latency_s=0.5,
+    )
     assert isinstance(ok, Translation) and ok.attempt == 2 and ok.prompt_version == "v1"
     assert ok.raw_reply.startswith("```rust")

@@ -30,8 +30,14 @@ from tests.pipeline.test_translate_transform import run_translate  # noqa: E402
 def _pair(i: int, body_lines: int = 1) -> SourcePair:
     body = "".join(f"    x = x + {k}\n" for k in range(body_lines))
     code = f'def bump_{i}(x: int) -> int:\n    """Add small numbers."""\n{body}    return x\n'
-    return SourcePair.create(repository_name="o/r", func_path_in_repository="m.py", func_name=f"bump_{i}",
-                             language="python", code=code, docstring="Add small numbers.")
+    return SourcePair.create(
+        repository_name="o/r",
+        func_path_in_repository="m.py",
+        func_name=f"bump_{i}",
+        language="python",
+        code=code,
+        docstring="Add small numbers.",
+    )
 
 
 def save_tiny_model(path, chat_template: str | None = None, context: int = 2048) -> str:
@@ -39,21 +45,43 @@ def save_tiny_model(path, chat_template: str | None = None, context: int = 2048)
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    corpus = [m["content"] for i in range(8) for t in ("go", "rust", "cpp") for m in render_messages(_pair(i, 3), t)]
+    corpus = [
+        m["content"]
+        for i in range(8)
+        for t in ("go", "rust", "cpp")
+        for m in render_messages(_pair(i, 3), t)
+    ]
     corpus += [render_plain(render_messages(_pair(0), "go"))]
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=400, special_tokens=["<unk>", "<pad>", "<eos>"],
-                                                         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>", eos_token="<eos>")
+    tok.train_from_iterator(
+        corpus,
+        trainers.BpeTrainer(
+            vocab_size=400,
+            special_tokens=["<unk>", "<pad>", "<eos>"],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>", eos_token="<eos>"
+    )
     if chat_template:
         fast.chat_template = chat_template
     fast.save_pretrained(path)
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=context,
-                         eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id, bos_token_id=None)
+    config = LlamaConfig(
+        vocab_size=len(fast),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=context,
+        eos_token_id=fast.eos_token_id,
+        pad_token_id=fast.pad_token_id,
+        bos_token_id=None,
+    )
     LlamaForCausalLM(config).save_pretrained(path)
     return str(path)
 
@@ -65,10 +93,16 @@ def tiny_model(tmp_path_factory):
 
 def test_tiny_model_output_is_rejected_with_reasons(tiny_model, caplog):
     caplog.set_level("INFO")
-    config = TranslateConfig(translator="hf", model=tiny_model, max_tokens=12, hf_batch_size=3, hf_device="cpu")
+    config = TranslateConfig(
+        translator="hf", model=tiny_model, max_tokens=12, hf_batch_size=3, hf_device="cpu"
+    )
     t = HFTranslator(config)
-    requests = [TranslationRequest(_pair(i), target, 0) for i in range(3) for target in ("go", "rust")]
-    requests.append(TranslationRequest(_pair(99, body_lines=200), "go", 0))  # does not fit the context
+    requests = [
+        TranslationRequest(_pair(i), target, 0) for i in range(3) for target in ("go", "rust")
+    ]
+    requests.append(
+        TranslationRequest(_pair(99, body_lines=200), "go", 0)
+    )  # does not fit the context
     results = t.translate(requests)
     assert len(results) == len(requests)
     assert all(isinstance(r, TranslationFailure) for r in results)
@@ -84,7 +118,9 @@ def test_tiny_model_output_is_rejected_with_reasons(tiny_model, caplog):
 def test_chat_template_and_sampling(tmp_path):
     template = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}assistant:"
     path = save_tiny_model(tmp_path / "chat", chat_template=template)
-    config = TranslateConfig(translator="hf", model=path, max_tokens=4, temperature=0.8, hf_device="cpu")
+    config = TranslateConfig(
+        translator="hf", model=path, max_tokens=4, temperature=0.8, hf_device="cpu"
+    )
     t = HFTranslator(config)
     assert t._prompt(TranslationRequest(_pair(1), "go")).startswith("system: ")
     reqs = [TranslationRequest(_pair(1), "go", a) for a in range(2)]
@@ -94,9 +130,16 @@ def test_chat_template_and_sampling(tmp_path):
 
 
 def test_translate_stage_on_the_tiny_model_accounts_for_every_row(tiny_model, tmp_path):
-    config = TranslateConfig(translator="hf", model=tiny_model, max_tokens=8, hf_device="cpu",
-                             target_languages=("go", "rust", "python"), num_samples=2, temperature=0.7,
-                             cache_dir=str(tmp_path / "cache"))
+    config = TranslateConfig(
+        translator="hf",
+        model=tiny_model,
+        max_tokens=8,
+        hf_device="cpu",
+        target_languages=("go", "rust", "python"),
+        num_samples=2,
+        temperature=0.7,
+        cache_dir=str(tmp_path / "cache"),
+    )
     pairs = [_pair(i) for i in range(3)]
     out = run_translate(pairs, config, tmp_path / "run")
     expected = sum(len(requests_for(p, config)) for p in pairs)
@@ -129,24 +172,34 @@ def _fail_batches_above(translator: HFTranslator, size: int, error: BaseExceptio
 
 
 def test_out_of_memory_is_retried_with_smaller_batches(tiny_model):
-    config = TranslateConfig(translator="hf", model=tiny_model, max_tokens=6, hf_batch_size=8, hf_device="cpu")
+    config = TranslateConfig(
+        translator="hf", model=tiny_model, max_tokens=6, hf_batch_size=8, hf_device="cpu"
+    )
     t = HFTranslator(config)
-    oom = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 23.65 GiB total capacity)")
+    oom = torch.OutOfMemoryError(
+        "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 23.65 GiB total capacity)"
+    )
     calls = _fail_batches_above(t, 2, oom)
     requests = [TranslationRequest(_pair(i), "go", 0) for i in range(10)]
     results = t.translate(requests)
     assert len(results) == 10 and [r.request.key for r in results] == [r.key for r in requests]
     assert all(r.reason in {"truncated", "empty_reply"} for r in results)  # answered, not failed
     assert t.batch_size == 2 and t.stats()["device_retries"] >= 2
-    assert calls[0] == 8 and max(calls[calls.index(2):]) == 2  # the smaller size is kept afterwards
+    assert (
+        calls[0] == 8 and max(calls[calls.index(2) :]) == 2
+    )  # the smaller size is kept afterwards
 
 
 def test_a_device_error_that_persists_is_transient_and_other_errors_are_not(tiny_model):
-    config = TranslateConfig(translator="hf", model=tiny_model, max_tokens=6, hf_batch_size=4, hf_device="cpu")
+    config = TranslateConfig(
+        translator="hf", model=tiny_model, max_tokens=6, hf_batch_size=4, hf_device="cpu"
+    )
     t = HFTranslator(config)
     _fail_batches_above(t, 0, RuntimeError("CUDA error: an illegal memory access was encountered"))
     results = t.translate([TranslationRequest(_pair(i), "go", 0) for i in range(3)])
-    assert [r.reason for r in results] == ["inference_error"] * 3 and all(r.transient for r in results)
+    assert [r.reason for r in results] == ["inference_error"] * 3 and all(
+        r.transient for r in results
+    )
     assert "illegal memory access" in results[0].detail
     other = HFTranslator(config)
     _fail_batches_above(other, 0, ValueError("input contains an unsupported token"))
@@ -160,14 +213,26 @@ def test_smollm2_through_the_translate_stage(tmp_path):
     from tests.pipeline.local_model import smollm2_path
 
     torch.set_num_threads(1)
-    config = TranslateConfig(translator="hf", model=smollm2_path(), max_tokens=48, hf_device="cpu", hf_batch_size=4,
-                             target_languages=("go", "javascript"), num_samples=2, temperature=0.7,
-                             cache_dir=str(tmp_path / "cache"))
+    config = TranslateConfig(
+        translator="hf",
+        model=smollm2_path(),
+        max_tokens=48,
+        hf_device="cpu",
+        hf_batch_size=4,
+        target_languages=("go", "javascript"),
+        num_samples=2,
+        temperature=0.7,
+        cache_dir=str(tmp_path / "cache"),
+    )
     pairs = [_pair(i) for i in range(2)]
     out = run_translate(pairs, config, tmp_path / "run")
     expected = sum(len(requests_for(p, config)) for p in pairs)
     assert len(out["candidates"]) + len(out["rejected"]) == expected == 8
-    assert all(r["reason"] in {"truncated", "empty_reply"} and r["raw_reply"] for r in out["rejected"])
-    assert all(c["code"].strip() and c["translator"] == f"hf:{config.model}" for c in out["candidates"])
+    assert all(
+        r["reason"] in {"truncated", "empty_reply"} and r["raw_reply"] for r in out["rejected"]
+    )
+    assert all(
+        c["code"].strip() and c["translator"] == f"hf:{config.model}" for c in out["candidates"]
+    )
     counters = out["metrics"]["counters"]
     assert counters["translate/hf_requests"] == expected and counters["translate/hf_tokens_out"] > 0

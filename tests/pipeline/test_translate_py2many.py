@@ -35,8 +35,14 @@ FUNCTIONS = {
 
 
 def _pair(name: str, code: str, language: str = "python") -> SourcePair:
-    return SourcePair.create(repository_name="octo/algos", func_path_in_repository="algos.py",
-                             func_name=name, language=language, code=code, docstring=name)
+    return SourcePair.create(
+        repository_name="octo/algos",
+        func_path_in_repository="algos.py",
+        func_name=name,
+        language=language,
+        code=code,
+        docstring=name,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +76,9 @@ def test_typed_functions_translate_and_parse(translator, checker, target):
 
 
 def test_py2many_errors_are_rejected_with_its_message(translator):
-    request = TranslationRequest(_pair("rev", "def rev(s: str) -> str:\n    return s[::-1]\n"), "cpp")
+    request = TranslationRequest(
+        _pair("rev", "def rev(s: str) -> str:\n    return s[::-1]\n"), "cpp"
+    )
     (result,) = translator.translate([request])
     assert isinstance(result, TranslationFailure) and result.reason == "translator_error"
     assert "Advanced Slicing not supported" in result.detail
@@ -97,8 +105,10 @@ def test_postprocess_strips_generated_main_and_unused_imports():
     go = 'package main\n\nimport (\n\t"fmt"\n\t"math"\n)\n\nfunc Sq(x float64) float64 {\n\treturn math.Pow(x, 2)\n}\n\nfunc main() {\n\tfmt.Println(Sq(2))\n}\n'
     out = postprocess("go", go)
     assert "fmt" not in out and '"math"' in out and "func main" not in out and "package" not in out
-    rust = ('//! ```cargo\n//! [dependencies]\n//! anyhow = "*"\n//! ```\n#![allow(unused)]\nextern crate anyhow;\n'
-            'use anyhow::Result;\n\npub fn f(x: i32) -> Result<i32> {\n    Ok(x)\n}\n\npub fn main() -> Result<()> {\n    Ok(())\n}\n')
+    rust = (
+        '//! ```cargo\n//! [dependencies]\n//! anyhow = "*"\n//! ```\n#![allow(unused)]\nextern crate anyhow;\n'
+        "use anyhow::Result;\n\npub fn f(x: i32) -> Result<i32> {\n    Ok(x)\n}\n\npub fn main() -> Result<()> {\n    Ok(())\n}\n"
+    )
     out = postprocess("rust", rust)
     assert "anyhow" not in out and "fn main" not in out and "//!" not in out
     assert out.startswith("type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;")

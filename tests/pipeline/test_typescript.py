@@ -135,7 +135,9 @@ TRANSLATIONS = [
 UNTYPED = "function countUpto(n) {\n  return n * (n + 1) / 2;\n}\n"
 
 
-@pytest.fixture(scope="module", params=[pytest.param(b, marks=getattr(pytest.mark, b)) for b in BACKENDS])
+@pytest.fixture(
+    scope="module", params=[pytest.param(b, marks=getattr(pytest.mark, b)) for b in BACKENDS]
+)
 def checked(request):
     """Every translation above checked once per backend, in one batch."""
     validator = Validator(ExecuteConfig(sandbox=request.param), get_sandbox(request.param))

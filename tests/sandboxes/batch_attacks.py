@@ -55,25 +55,79 @@ class Attack:
 
 
 ATTACKS: tuple[Attack, ...] = (
-    Attack("deep_tree", "python", "batch_attacks/deep_tree.py", "python/ok.py", "sum 15",
-           "own 5000", "5000-level directory tree in its dir and /tmp"),
-    Attack("sabotage_dirs", "python", "batch_attacks/sabotage_dirs.py", "python/ok.py",
-           "sum 15", "own True", "pre-create and chmod 000 later jobs' dirs /work/jN"),
-    Attack("lock_compiled", "go", "batch_attacks/lock_compiled.go", "go/ok.go", "sum 15",
-           "created", "chmod 000 a later Go job's batch-compiled dir"),
-    Attack("shm_hog", "python", "batch_attacks/shm_hog.py", "batch_attacks/memory_canary.py",
-           "sum 15 330", "attached 420 MiB", "420 MiB of SysV shm left; canary needs 330 MiB"),
-    Attack("file_hog", "python", "batch_attacks/file_hog.py", "batch_attacks/memory_canary.py",
-           "sum 15 330", "wrote 248 MiB", "248 MiB of files left; canary needs 330 MiB"),
-    Attack("plant_node", "javascript", "batch_attacks/plant_node.js",
-           "batch_attacks/node_canary.js", "sum 15 probe absent", "own planted",
-           "/work/package.json type=module, /work/node_modules/<name>"),
-    Attack("carry_data", "python", "batch_attacks/carry_data.py",
-           "batch_attacks/snoop_canary.py", "sum 15\nclean", "sysv-shm sysv-msg sysv-sem posix-mq",
-           "files in /tmp, /dev/shm, /work, SysV shm/msg/sem, POSIX mqueue"),
-    Attack("read_batch", "python", "batch_attacks/read_batch.py",
-           "batch_attacks/snoop_canary.py", "sum 15\nclean", "own True",
-           "read the batch manifest, other job dirs, /proc of others", harmless="leaked []"),
+    Attack(
+        "deep_tree",
+        "python",
+        "batch_attacks/deep_tree.py",
+        "python/ok.py",
+        "sum 15",
+        "own 5000",
+        "5000-level directory tree in its dir and /tmp",
+    ),
+    Attack(
+        "sabotage_dirs",
+        "python",
+        "batch_attacks/sabotage_dirs.py",
+        "python/ok.py",
+        "sum 15",
+        "own True",
+        "pre-create and chmod 000 later jobs' dirs /work/jN",
+    ),
+    Attack(
+        "lock_compiled",
+        "go",
+        "batch_attacks/lock_compiled.go",
+        "go/ok.go",
+        "sum 15",
+        "created",
+        "chmod 000 a later Go job's batch-compiled dir",
+    ),
+    Attack(
+        "shm_hog",
+        "python",
+        "batch_attacks/shm_hog.py",
+        "batch_attacks/memory_canary.py",
+        "sum 15 330",
+        "attached 420 MiB",
+        "420 MiB of SysV shm left; canary needs 330 MiB",
+    ),
+    Attack(
+        "file_hog",
+        "python",
+        "batch_attacks/file_hog.py",
+        "batch_attacks/memory_canary.py",
+        "sum 15 330",
+        "wrote 248 MiB",
+        "248 MiB of files left; canary needs 330 MiB",
+    ),
+    Attack(
+        "plant_node",
+        "javascript",
+        "batch_attacks/plant_node.js",
+        "batch_attacks/node_canary.js",
+        "sum 15 probe absent",
+        "own planted",
+        "/work/package.json type=module, /work/node_modules/<name>",
+    ),
+    Attack(
+        "carry_data",
+        "python",
+        "batch_attacks/carry_data.py",
+        "batch_attacks/snoop_canary.py",
+        "sum 15\nclean",
+        "sysv-shm sysv-msg sysv-sem posix-mq",
+        "files in /tmp, /dev/shm, /work, SysV shm/msg/sem, POSIX mqueue",
+    ),
+    Attack(
+        "read_batch",
+        "python",
+        "batch_attacks/read_batch.py",
+        "batch_attacks/snoop_canary.py",
+        "sum 15\nclean",
+        "own True",
+        "read the batch manifest, other job dirs, /proc of others",
+        harmless="leaked []",
+    ),
 )
 
 
@@ -82,8 +136,14 @@ def run_attack(sandbox, attack: Attack) -> tuple:
     from sandboxes import Program
 
     attacker, canary = attack.sources()
-    return tuple(sandbox.run_batch([Program(attack.language, attacker, stdin=STDIN),
-                                    Program(attack.language, canary, stdin=STDIN)]))
+    return tuple(
+        sandbox.run_batch(
+            [
+                Program(attack.language, attacker, stdin=STDIN),
+                Program(attack.language, canary, stdin=STDIN),
+            ]
+        )
+    )
 
 
 def run_alone(sandbox, attack: Attack):
@@ -126,8 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default="docker,bwrap")
     parser.add_argument("--verbose", action="store_true", help="also print the programs' output")
     args = parser.parse_args(argv)
-    print("| attack | backend | attacker | attack happened | canary after it | canary alone "
-          "| reached the canary |")
+    print(
+        "| attack | backend | attacker | attack happened | canary after it | canary alone "
+        "| reached the canary |"
+    )
     print("|---|---|---|---|---|---|---|")
     for backend in args.backends.split(","):
         try:
@@ -141,9 +203,11 @@ def main(argv: list[str] | None = None) -> int:
                 alone = run_alone(sandbox, attack)
                 happened = "yes" if attack.done in attacker.stdout else "no"
                 hit = "YES" if reached(attack, attacker, canary, alone) else "no"
-                print(f"| {attack.name} | {backend} | {attacker.status.value} | {happened} | "
-                      f"{_cell(canary, alone.stdout.strip())} | {_cell(alone)} | {hit} |",
-                      flush=True)
+                print(
+                    f"| {attack.name} | {backend} | {attacker.status.value} | {happened} | "
+                    f"{_cell(canary, alone.stdout.strip())} | {_cell(alone)} | {hit} |",
+                    flush=True,
+                )
                 if args.verbose:
                     for label, result in (("attacker", attacker), ("canary", canary)):
                         print(f"#   {label}: {result.stdout.strip()!r} {result.stderr[-300:]!r}")

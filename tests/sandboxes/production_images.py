@@ -41,8 +41,7 @@ COMMON_PACKAGES = ("python3", "dash", "coreutils")
 #: headers are only a Recommends of gcc-12).
 EXTRA_PACKAGES: dict[str, tuple[str, ...]] = {lang: ("libc6-dev",) for lang in ("c", "cpp", "rust")}
 #: Documentation: in no runtime's way, left out of the stand-in base.
-SKIPPED_PARTS = ("/share/doc/", "/share/man/", "/share/info/", "/share/locale/",
-                 "/share/lintian/")
+SKIPPED_PARTS = ("/share/doc/", "/share/man/", "/share/info/", "/share/locale/", "/share/lintian/")
 #: Commands a toolchain runs besides those of its table entry (rustc links with ``cc``).
 EXTRA_COMMANDS: dict[str, tuple[str, ...]] = {"rust": ("cc",)}
 #: Empty directories every Debian base image has (``/tmp`` world-writable, sticky).
@@ -80,12 +79,20 @@ def installed_packages(status: str = DPKG_STATUS) -> dict[str, _Package]:
                 fields[key] = value.strip()
         if "Package" not in fields or not fields.get("Status", "").endswith(" installed"):
             continue
-        groups = [g.strip() for f in ("Pre-Depends", "Depends")
-                  for g in fields.get(f, "").split(",") if g.strip()]
+        groups = [
+            g.strip()
+            for f in ("Pre-Depends", "Depends")
+            for g in fields.get(f, "").split(",")
+            if g.strip()
+        ]
         provides = [p.split()[0] for p in fields.get("Provides", "").split(",") if p.strip()]
-        packages[fields["Package"]] = _Package(fields["Package"], fields.get("Version", ""),
-                                               fields.get("Architecture", ""), tuple(groups),
-                                               tuple(provides))
+        packages[fields["Package"]] = _Package(
+            fields["Package"],
+            fields.get("Version", ""),
+            fields.get("Architecture", ""),
+            tuple(groups),
+            tuple(provides),
+        )
     return packages
 
 
@@ -119,8 +126,9 @@ def dependency_closure(seeds: list[str], packages: dict[str, _Package]) -> list[
                     todo.append(sorted(providers[dep])[0])
                     break
             else:
-                raise NoDebianToolchain(f"{name} depends on {group!r}, which nothing installed "
-                                        "satisfies")
+                raise NoDebianToolchain(
+                    f"{name} depends on {group!r}, which nothing installed satisfies"
+                )
     return sorted(seen)
 
 
@@ -143,7 +151,7 @@ def _unmerged(path: str) -> str:
     """``/usr/bin/sh`` -> ``/bin/sh``: the name an older package list may use."""
     for top in USR_MERGED:
         if path.startswith("/usr" + top + "/"):
-            return path[len("/usr"):]
+            return path[len("/usr") :]
     return path
 
 
@@ -207,10 +215,13 @@ def stand_in(lang: Language, packages: dict[str, _Package]) -> StandIn:
                 links.add(path)
             path = os.path.normpath(os.path.join(os.path.dirname(path), os.readlink(path)))
         if owner is None:
-            raise NoDebianToolchain(f"{lang.name}: {path} belongs to no Debian package and to "
-                                    "none of the table's toolchain mounts")
-    return StandIn(tuple(dependency_closure(sorted(seeds), packages)), tuple(sorted(links)),
-                   tuple(trees))
+            raise NoDebianToolchain(
+                f"{lang.name}: {path} belongs to no Debian package and to "
+                "none of the table's toolchain mounts"
+            )
+    return StandIn(
+        tuple(dependency_closure(sorted(seeds), packages)), tuple(sorted(links)), tuple(trees)
+    )
 
 
 def _host_command(name: str, lang: Language, trees: list[tuple[str, str]]) -> str | None:
@@ -221,7 +232,7 @@ def _host_command(name: str, lang: Language, trees: list[tuple[str, str]]) -> st
             continue
         for host, target in trees:
             if directory == target or directory.startswith(target + "/"):
-                directory = host + directory[len(target):]
+                directory = host + directory[len(target) :]
         candidate = os.path.join(directory, name)
         if os.access(candidate, os.X_OK):
             return candidate
@@ -254,7 +265,7 @@ def rootfs_entries(content: StandIn, packages: dict[str, _Package]) -> list[tupl
             for name in dirs + files:
                 path = os.path.join(root, name)
                 if not _skipped(path + "/"):
-                    entries[target + path[len(host):]] = path
+                    entries[target + path[len(host) :]] = path
         entries[target] = host
     for path in list(entries):  # every parent directory, so the tar implies none
         parent = os.path.dirname(path)
@@ -330,8 +341,15 @@ def build_production_image(language: str, client=None) -> str:
             write_rootfs_tar(rootfs_entries(content, packages), tar)
             repo, tag = base.rsplit(":", 1)
             client.api.import_image_from_file(tar, repository=repo, tag=tag)
-    client.images.build(path=str(DOCKERFILES), dockerfile=dockerfile.name, tag=image,
-                        buildargs={"BASE_IMAGE": base}, pull=False, rm=True, forcerm=True)
+    client.images.build(
+        path=str(DOCKERFILES),
+        dockerfile=dockerfile.name,
+        tag=image,
+        buildargs={"BASE_IMAGE": base},
+        pull=False,
+        rm=True,
+        forcerm=True,
+    )
     return image
 
 

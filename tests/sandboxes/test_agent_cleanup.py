@@ -124,10 +124,13 @@ def test_a_symlink_is_removed_not_followed(tmp_path: Path) -> None:
     assert _remove_tree(str(tmp_path / "missing"))
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("cache 1000\nrss 300\nrss_huge 0\nshmem 40\nmapped_file 7\n", 340),  # cgroup v1
-    ("anon 500\nfile 9000\nshmem 60\n", 560),  # cgroup v2
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("cache 1000\nrss 300\nrss_huge 0\nshmem 40\nmapped_file 7\n", 340),  # cgroup v1
+        ("anon 500\nfile 9000\nshmem 60\n", 560),  # cgroup v2
+    ],
+)
 def test_charge_counts_anonymous_memory_and_shmem(tmp_path: Path, text: str, expected: int) -> None:
     stat = tmp_path / "memory.stat"
     stat.write_text(text)

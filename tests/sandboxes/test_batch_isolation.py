@@ -79,11 +79,17 @@ def test_every_python_attack_in_one_batch(backend: str) -> None:
     programs = []
     for attack in attacks:
         attacker, canary = attack.sources()
-        programs += [Program("python", attacker, stdin=STDIN), Program("python", canary, stdin=STDIN)]
+        programs += [
+            Program("python", attacker, stdin=STDIN),
+            Program("python", canary, stdin=STDIN),
+        ]
     results = get_sandbox(backend).run_batch(programs)
     for i, attack in enumerate(attacks):
         attacker, canary = results[2 * i], results[2 * i + 1]
-        assert attacker.status is RunStatus.OK and attack.done in attacker.stdout, (attack.name, attacker)
+        assert attacker.status is RunStatus.OK and attack.done in attacker.stdout, (
+            attack.name,
+            attacker,
+        )
         assert canary.status is RunStatus.OK, (attack.name, canary)
         assert canary.stdout.strip() == attack.canary_stdout, (attack.name, canary)
 
@@ -103,9 +109,11 @@ def test_memory_left_behind_moves_the_rest_to_a_fresh_sandbox(backend: str, monk
     sandbox = get_sandbox(backend)
     module = _backend_module(sandbox)
     real_spec = module.batch_spec
-    monkeypatch.setattr(module, "batch_spec",
-                        lambda *args, **kwargs: {**real_spec(*args, **kwargs),
-                                                 "wipe": ["/tmp", "/dev/mqueue"]})
+    monkeypatch.setattr(
+        module,
+        "batch_spec",
+        lambda *args, **kwargs: {**real_spec(*args, **kwargs), "wipe": ["/tmp", "/dev/mqueue"]},
+    )
     groups = []
     real_run_group = sandbox._run_group
 
@@ -114,10 +122,14 @@ def test_memory_left_behind_moves_the_rest_to_a_fresh_sandbox(backend: str, monk
         return real_run_group(jobs)
 
     monkeypatch.setattr(sandbox, "_run_group", counting)
-    hog = ("with open('/dev/shm/hog', 'wb') as fh:\n    fh.write(b'x' * (60 << 20))\n"
-           "print('left 60 MiB')\n")
+    hog = (
+        "with open('/dev/shm/hog', 'wb') as fh:\n    fh.write(b'x' * (60 << 20))\n"
+        "print('left 60 MiB')\n"
+    )
     canary = (ATTACKS_DIR / "snoop_canary.py").read_text()
-    left, after = sandbox.run_batch([Program("python", hog), Program("python", canary, stdin=STDIN)])
+    left, after = sandbox.run_batch(
+        [Program("python", hog), Program("python", canary, stdin=STDIN)]
+    )
     assert left.status is RunStatus.OK and "left 60 MiB" in left.stdout, left
     assert after.status is RunStatus.OK and after.stdout.strip() == "sum 15\nclean", after
     assert groups == [2, 1]
@@ -131,8 +143,16 @@ def test_kernel_probes_are_refused(backend: str) -> None:
     result = sandbox.run(Program("python", PROBE, stdin=""))
     assert result.status is RunStatus.OK, result
     probes = _probes(result.stdout)
-    for name in ("add_key", "keyctl", "request_key", "unshare_user", "clone_newuser", "ptrace",
-                 "io_uring_setup", "personality"):
+    for name in (
+        "add_key",
+        "keyctl",
+        "request_key",
+        "unshare_user",
+        "clone_newuser",
+        "ptrace",
+        "io_uring_setup",
+        "personality",
+    ):
         assert probes[name] == "EPERM", (name, probes)
     assert probes["clone3_newuser"] == "ENOSYS", probes
     assert probes["fork"] == "ok" and probes["hostname"] == "sandbox", probes
@@ -153,8 +173,14 @@ def test_host_usr_local_is_hidden(backend: str) -> None:
 def test_kernel_probes_work_on_the_host() -> None:
     """Positive control: outside a sandbox the same probe gets the keyring and ptrace (and a
     user namespace where the host allows them), so an EPERM inside is the sandbox's doing."""
-    out = subprocess.run([sys.executable, "-I", "-c", PROBE], input="", capture_output=True,
-                         text=True, timeout=60, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", PROBE],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     probes = _probes(out)
     assert probes["add_key"] == "ok" and probes["keyctl"] == "ok", probes
     assert probes["ptrace"] == "ok" and probes["fork"] == "ok", probes
@@ -191,4 +217,3 @@ def test_cpu_quota_bounds_a_forking_burner(backend: str) -> None:
     cpu, wall = float(fields[1]), float(fields[3])
     assert wall >= 3.0
     assert cpu <= 0.25 * wall * 1.2 + 0.3, result.stdout
-

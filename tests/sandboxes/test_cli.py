@@ -16,11 +16,21 @@ def test_cli_prints_one_json_object(tmp_path, capsys, backend):
     src.write_text("import sys\nprint(sys.stdin.read().upper())\n")
     stdin = tmp_path / "in.txt"
     stdin.write_text("hello")
-    assert main(["--language=py", str(src), f"--stdin={stdin}", "--timeout=30",
-                 f"--backend={backend}"]) == 0
+    assert (
+        main(
+            ["--language=py", str(src), f"--stdin={stdin}", "--timeout=30", f"--backend={backend}"]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["status"] == "ok" and out["stdout"] == "HELLO\n" and out["exit_code"] == 0
-    assert out["backend"] == backend and set(out) >= {"status", "exit_code", "stdout", "stderr", "wall_s"}
+    assert out["backend"] == backend and set(out) >= {
+        "status",
+        "exit_code",
+        "stdout",
+        "stderr",
+        "wall_s",
+    }
     assert out["file"] == str(src)
 
 
@@ -29,10 +39,12 @@ def test_cli_runs_several_files_as_one_batch_in_order(tmp_path, capsys, backend)
     """Languages from the extensions, one stdin per file; one line per file, in order; the
     programs share the batch, so the second cannot see what the first left in /tmp."""
     get_sandbox(backend)
-    files = {"a.py": "open('/tmp/left', 'w').write('x')\nprint('py', input())\n",
-             "b.c": '#include <stdio.h>\nint main(void) { char s[9]; scanf("%8s", s); '
-                    'printf("c %s\\n", s); return 3; }\n',
-             "c.py": "import os\nprint('py', input(), os.path.exists('/tmp/left'))\n"}
+    files = {
+        "a.py": "open('/tmp/left', 'w').write('x')\nprint('py', input())\n",
+        "b.c": '#include <stdio.h>\nint main(void) { char s[9]; scanf("%8s", s); '
+        'printf("c %s\\n", s); return 3; }\n',
+        "c.py": "import os\nprint('py', input(), os.path.exists('/tmp/left'))\n",
+    }
     argv = [f"--backend={backend}"]
     for i, (name, source) in enumerate(files.items()):
         (tmp_path / name).write_text(source)
@@ -42,7 +54,10 @@ def test_cli_runs_several_files_as_one_batch_in_order(tmp_path, capsys, backend)
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["file"] for line in lines] == [str(tmp_path / name) for name in files]
     assert [(line["status"], line["stdout"]) for line in lines] == [
-        ("ok", "py input0\n"), ("runtime_error", "c input1\n"), ("ok", "py input2 False\n")]
+        ("ok", "py input0\n"),
+        ("runtime_error", "c input1\n"),
+        ("ok", "py input2 False\n"),
+    ]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -65,8 +80,10 @@ def test_cli_reports_timeouts_and_truncates(tmp_path, capsys):
     get_sandbox("bwrap")
     src = tmp_path / "loop.py"
     src.write_text("print('x' * 10000)\nwhile True:\n    pass\n")
-    assert main(["--language=python", str(src), "--timeout=1", "--backend=bwrap",
-                 "--max_chars=100"]) == 0
+    assert (
+        main(["--language=python", str(src), "--timeout=1", "--backend=bwrap", "--max_chars=100"])
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["status"] == "timeout" and len(out["stdout"]) < 200
 

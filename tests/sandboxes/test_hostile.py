@@ -52,8 +52,10 @@ class HostileWorld:
     def __init__(self) -> None:
         token = secrets.token_hex(8)  # names the files; the content is another random value
         self.secret_text = f"s3cret-{secrets.token_hex(16)}"
-        self.secret_paths = [Path(tempfile.gettempdir()) / f"codetrans-secret-{token}.txt",
-                             Path("/root") / f"codetrans-secret-{token}.txt"]
+        self.secret_paths = [
+            Path(tempfile.gettempdir()) / f"codetrans-secret-{token}.txt",
+            Path("/root") / f"codetrans-secret-{token}.txt",
+        ]
         for path, mode in zip(self.secret_paths, (0o644, 0o600), strict=True):
             try:
                 path.write_text(self.secret_text)
@@ -114,8 +116,9 @@ def _results(backend: str) -> dict[str, tuple[RunResult, RunResult]]:
         options = dict(options)
         if "memory_mb" in options:
             options["memory_mb"] = _MEMORY_MB.get(lang, options["memory_mb"])
-        programs.append(Program(lang, (HOSTILE / case).read_text(), stdin=world.stdin_for(kind),
-                                **options))
+        programs.append(
+            Program(lang, (HOSTILE / case).read_text(), stdin=world.stdin_for(kind), **options)
+        )
         programs.append(Program("python", CANARY, stdin="1 2 3 4 5"))
     results = sandbox.run_batch(programs)
     return {case: (results[2 * i], results[2 * i + 1]) for i, case in enumerate(CASES)}
@@ -189,7 +192,9 @@ def test_batch_compile_cannot_be_tampered_with(backend):
     dir belongs to another uid (and a changed dir would be recompiled alone)."""
     sandbox = get_sandbox(backend)
     ok = (FIXTURES / "go" / "ok.go").read_text()
-    tamper, victim = sandbox.run_batch([Program("go", _TAMPER_GO), Program("go", ok, stdin="1 2 3 4 5")])
+    tamper, victim = sandbox.run_batch(
+        [Program("go", _TAMPER_GO), Program("go", ok, stdin="1 2 3 4 5")]
+    )
     assert tamper.status is RunStatus.OK, tamper
     assert tamper.stdout.startswith("denied:") and "permission denied" in tamper.stdout, tamper
     assert victim.status is RunStatus.OK and victim.stdout.strip() == "sum 15", victim

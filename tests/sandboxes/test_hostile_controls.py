@@ -46,11 +46,18 @@ FORK_CAP = 48
 
 
 def _tool(language: str, name: str) -> str:
-    path = shutil.which(name, path=os.pathsep.join(
-        (*LANGUAGES[language].path, "/usr/bin", "/bin", os.environ.get("PATH", ""))))
+    path = shutil.which(
+        name,
+        path=os.pathsep.join(
+            (*LANGUAGES[language].path, "/usr/bin", "/bin", os.environ.get("PATH", ""))
+        ),
+    )
     if path is None:
-        missing(language, f"{name} is not installed, so the {language} hostile program "
-                          "cannot run without the sandbox")
+        missing(
+            language,
+            f"{name} is not installed, so the {language} hostile program "
+            "cannot run without the sandbox",
+        )
     return path
 
 
@@ -73,8 +80,7 @@ def _argv(case: str) -> list[str]:
     exe = str(build / "main")
 
     def compile_(*argv: str, env: dict | None = None) -> None:
-        done = subprocess.run(argv, cwd=build, env=env, capture_output=True, text=True,
-                              timeout=600)
+        done = subprocess.run(argv, cwd=build, env=env, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, f"{case} does not build on the host: {done.stderr[-2000:]}"
 
     if language == "c":
@@ -82,16 +88,26 @@ def _argv(case: str) -> list[str]:
         return [exe]
     if language == "go":
         shutil.copy(src, build / "main.go")
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(build), "GOCACHE": str(build / ".gocache"),
-               "GOPATH": str(build / ".gopath"), "GO111MODULE": "off", "CGO_ENABLED": "0"}
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(build),
+            "GOCACHE": str(build / ".gocache"),
+            "GOPATH": str(build / ".gopath"),
+            "GO111MODULE": "off",
+            "CGO_ENABLED": "0",
+        }
         compile_(_tool("go", "go"), "build", "-o", exe, "main.go", env=env)
         return [exe]
     if language == "java":
         shutil.copy(src, build / "Main.java")
         compile_(_tool("java", "javac"), "-d", str(build), "Main.java")
         return [_tool("java", "java"), "-XX:-UsePerfData", "-cp", str(build), "Main"]
-    interpreter = {"python": ("python3", "-I"), "javascript": ("node",), "ruby": ("ruby",),
-                   "php": ("php", "-n")}[language]
+    interpreter = {
+        "python": ("python3", "-I"),
+        "javascript": ("node",),
+        "ruby": ("ruby",),
+        "php": ("php", "-n"),
+    }[language]
     shutil.copy(src, build / src.name)
     (build / src.name).chmod(0o644)
     return [_tool(language, interpreter[0]), *interpreter[1:], str(build / src.name)]
@@ -161,15 +177,22 @@ class _Watch:
             self._thread.join(timeout=5)
 
 
-def _run(argv: list[str], limits: Limits, stdin: str = "",
-         watch: _Watch | None = None) -> ProcessOutcome:
+def _run(
+    argv: list[str], limits: Limits, stdin: str = "", watch: _Watch | None = None
+) -> ProcessOutcome:
     """Run unsandboxed as ``CONTROL_UID`` (when root; else as the unprivileged caller)."""
     user = CONTROL_UID if os.geteuid() == 0 else None
     home = _workdir()
     try:
-        return spawn(argv, limits=limits, cwd=str(home), stdin=stdin.encode(), user=user,
-                     env={"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"},
-                     on_start=watch.start if watch is not None else None)
+        return spawn(
+            argv,
+            limits=limits,
+            cwd=str(home),
+            stdin=stdin.encode(),
+            user=user,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"},
+            on_start=watch.start if watch is not None else None,
+        )
     finally:
         if watch is not None:
             watch.stop()
@@ -182,7 +205,9 @@ def _kill_uid_leftovers() -> None:
         return
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        pids = [int(e) for e in os.listdir("/proc") if e.isdigit() and _uid_of(int(e)) == CONTROL_UID]
+        pids = [
+            int(e) for e in os.listdir("/proc") if e.isdigit() and _uid_of(int(e)) == CONTROL_UID
+        ]
         if not pids:
             return
         for pid in pids:
@@ -243,8 +268,10 @@ def _scratch(mode: int) -> Path:
 
 
 def _write_outside(argv):
-    require_root(f"the control runs as uid {CONTROL_UID}: as the caller it could write into "
-                 "whatever the caller may write")
+    require_root(
+        f"the control runs as uid {CONTROL_UID}: as the caller it could write into "
+        "whatever the caller may write"
+    )
     target = _scratch(0o777)  # anyone on the host may write here: only a sandbox stops a program
     out = _run(argv, Limits(wall_s=60), stdin=f"{target}\n")
     assert out.exit_code == 0 and f"WROTE {target}" in out.stdout.decode(), out
@@ -274,8 +301,9 @@ def _connect_loopback(argv):
 
 
 def _fork_bomb(argv):
-    require_root(f"the fork bomb's control runs as uid {CONTROL_UID}, whose process count "
-                 "RLIMIT_NPROC caps")
+    require_root(
+        f"the fork bomb's control runs as uid {CONTROL_UID}, whose process count RLIMIT_NPROC caps"
+    )
     watch = _Watch()
     out = _run(argv, Limits(wall_s=3, nproc=FORK_CAP), watch=watch)
     assert out.timed_out, out  # it never ends by itself

@@ -25,9 +25,18 @@ def test_every_language_has_fixtures(name):
 
 @pytest.mark.parametrize(
     ("alias", "name"),
-    [("py", "python"), ("Python3", "python"), ("js", "javascript"), ("node", "javascript"),
-     ("c++", "cpp"), ("golang", "go"), ("rs", "rust"), ("rb", "ruby"), ("java", "java"),
-     ("TS", "typescript")],
+    [
+        ("py", "python"),
+        ("Python3", "python"),
+        ("js", "javascript"),
+        ("node", "javascript"),
+        ("c++", "cpp"),
+        ("golang", "go"),
+        ("rs", "rust"),
+        ("rb", "ruby"),
+        ("java", "java"),
+        ("TS", "typescript"),
+    ],
 )
 def test_aliases_resolve(alias, name):
     assert resolve_language(alias).name == name

@@ -69,8 +69,10 @@ def test_batch_compile_gives_the_verdicts_of_one_by_one(name):
     """The batch compile (PCH, shared Go cache, warm javac) changes no status and no diagnostic."""
     sandbox = get_sandbox("bwrap")
     lang = LANGUAGES[name]
-    programs = [Program(name, (FIXTURES / name / f"{kind}{lang.extension}").read_text(), stdin=STDIN)
-                for kind in ("ok", "compile_error", "fail", "ok")]
+    programs = [
+        Program(name, (FIXTURES / name / f"{kind}{lang.extension}").read_text(), stdin=STDIN)
+        for kind in ("ok", "compile_error", "fail", "ok")
+    ]
     batched = sandbox.run_batch(programs)
     alone = [sandbox.run(program) for program in programs]
     assert [r.status for r in batched] == [r.status for r in alone]
@@ -80,28 +82,28 @@ def test_batch_compile_gives_the_verdicts_of_one_by_one(name):
 
 _GO_TRICKY = {
     "init": 'package main\n\nimport "fmt"\n\nfunc init() { fmt.Println("init ran") }\n\n'
-            'func main() { fmt.Println("main ran") }\n',
+    'func main() { fmt.Println("main ran") }\n',
     "global": 'package main\n\nimport "fmt"\n\nvar counter = start()\n\n'
-              'func start() int { fmt.Println("global ran"); return 3 }\n\n'
-              'func main() { fmt.Println("counter", counter) }\n',
+    'func start() int { fmt.Println("global ran"); return 3 }\n\n'
+    'func main() { fmt.Println("counter", counter) }\n',
     "args": 'package main\n\nimport (\n\t"flag"\n\t"fmt"\n\t"os"\n)\n\n'
-            'func main() {\n\tn := flag.Int("n", 5, "a number")\n\tflag.Parse()\n'
-            '\tfmt.Println(len(os.Args), os.Args[0], *n, flag.NArg())\n}\n',
+    'func main() {\n\tn := flag.Int("n", 5, "a number")\n\tflag.Parse()\n'
+    "\tfmt.Println(len(os.Args), os.Args[0], *n, flag.NArg())\n}\n",
     "exit": 'package main\n\nimport (\n\t"fmt"\n\t"os"\n)\n\n'
-            'func main() {\n\tfmt.Println("before exit")\n\tos.Exit(3)\n}\n',
+    'func main() {\n\tfmt.Println("before exit")\n\tos.Exit(3)\n}\n',
     "recursive_main": 'package main\n\nimport "fmt"\n\nvar n int\n\n'
-                      'func main() {\n\tif n < 2 {\n\t\tn++\n\t\tmain()\n\t\treturn\n\t}\n'
-                      '\tfmt.Println("depth", n)\n}\n',
+    "func main() {\n\tif n < 2 {\n\t\tn++\n\t\tmain()\n\t\treturn\n\t}\n"
+    '\tfmt.Println("depth", n)\n}\n',
     "calls_main_value": 'package main\n\nimport "fmt"\n\n'
-                        'func run(f func()) { f() }\n\n'
-                        'func main() {\n\tdefer fmt.Println("deferred")\n'
-                        '\tif false {\n\t\trun(main)\n\t}\n\tfmt.Println("main")\n}\n',
+    "func run(f func()) { f() }\n\n"
+    'func main() {\n\tdefer fmt.Println("deferred")\n'
+    '\tif false {\n\t\trun(main)\n\t}\n\tfmt.Println("main")\n}\n',
     "entry_clash": 'package main\n\nimport "fmt"\n\nfunc XSandboxBatchEntry() {}\n\n'
-                   'func main() { XSandboxBatchEntry(); fmt.Println("clash ok") }\n',
+    'func main() { XSandboxBatchEntry(); fmt.Println("clash ok") }\n',
     "comment_package": '// package main is the entry point\npackage main\n\nimport "fmt"\n\n'
-                       'func main() { fmt.Println("comment ok") }\n',
+    'func main() { fmt.Println("comment ok") }\n',
     "unused_import": 'package main\n\nimport (\n\t"fmt"\n\t"os"\n)\n\n'
-                     'func main() { fmt.Println("x") }\n',
+    'func main() { fmt.Println("x") }\n',
 }
 
 
@@ -110,8 +112,10 @@ def _batch_matches_alone(language: str, ext: str, tricky: dict[str, str]) -> dic
     assert the same status, stdout, exit code and compile diagnostics; return the batched
     results by name (fixtures: ok, compile_error, fail, ok2)."""
     sandbox = get_sandbox("bwrap")
-    fixtures = [(FIXTURES / language / f"{kind}.{ext}").read_text()
-                for kind in ("ok", "compile_error", "fail", "ok")]
+    fixtures = [
+        (FIXTURES / language / f"{kind}.{ext}").read_text()
+        for kind in ("ok", "compile_error", "fail", "ok")
+    ]
     programs = [Program(language, source, stdin=STDIN) for source in [*fixtures, *tricky.values()]]
     batched = sandbox.run_batch(programs)
     alone = [sandbox.run(program) for program in programs]
@@ -137,16 +141,19 @@ def test_go_batch_link_gives_the_verdicts_of_one_by_one():
     assert "main.go" in named["unused_import"].stderr
 
 
-@pytest.mark.parametrize(("source", "linkable"), [
-    (LANGUAGES["go"].smoke_ok, True),
-    (_GO_TRICKY["args"], True),
-    (_GO_TRICKY["init"], False),
-    (_GO_TRICKY["global"], False),
-    (_GO_TRICKY["entry_clash"], False),
-    ('package main\n\n//go:noinline\nfunc f() {}\n\nfunc main() { f() }\n', False),
-    ('package main\n\nfunc main() int { return 0 }\n', False),
-    ('package main\n\nfunc main() {\n\tvar x = "}"\n\t_ = x\n}\n', True),
-])
+@pytest.mark.parametrize(
+    ("source", "linkable"),
+    [
+        (LANGUAGES["go"].smoke_ok, True),
+        (_GO_TRICKY["args"], True),
+        (_GO_TRICKY["init"], False),
+        (_GO_TRICKY["global"], False),
+        (_GO_TRICKY["entry_clash"], False),
+        ("package main\n\n//go:noinline\nfunc f() {}\n\nfunc main() { f() }\n", False),
+        ("package main\n\nfunc main() int { return 0 }\n", False),
+        ('package main\n\nfunc main() {\n\tvar x = "}"\n\t_ = x\n}\n', True),
+    ],
+)
 def test_go_link_once_takes_only_programs_it_can_run_unchanged(source, linkable):
     """Only code with nothing running before ``main`` (no init, no package-level var) is linked
     into the shared binary; everything else is compiled alone."""
@@ -156,11 +163,11 @@ def test_go_link_once_takes_only_programs_it_can_run_unchanged(source, linkable)
 
 
 _RUST_TRICKY = {
-    "args_env": 'fn main() {\n    let n = std::env::args().count();\n'
-                '    let batch = std::env::vars().any(|(k, _)| k.starts_with("SANDBOX_BATCH"));\n'
-                '    println!("{} {}", n, batch);\n}\n',
+    "args_env": "fn main() {\n    let n = std::env::args().count();\n"
+    '    let batch = std::env::vars().any(|(k, _)| k.starts_with("SANDBOX_BATCH"));\n'
+    '    println!("{} {}", n, batch);\n}\n',
     "result_err": 'fn main() -> Result<(), String> {\n    println!("before");\n'
-                  '    Err("bad".to_string())\n}\n',
+    '    Err("bad".to_string())\n}\n',
     "result_ok": 'fn main() -> Result<(), String> {\n    println!("fine");\n    Ok(())\n}\n',
     "exit": 'fn main() {\n    println!("before exit");\n    std::process::exit(3);\n}\n',
     "static": 'static GREETING: &str = "static ok";\n\nfn main() {\n    println!("{}", GREETING);\n}\n',
@@ -183,10 +190,16 @@ def test_rust_batch_link_gives_the_verdicts_of_one_by_one():
     assert named["type_error"].status is RunStatus.COMPILE_ERROR
 
 
-@pytest.mark.parametrize(("name", "linkable"), [
-    ("args_env", True), ("result_err", True), ("static", False), ("crate_path", False),
-    ("inner_attr", False),
-])
+@pytest.mark.parametrize(
+    ("name", "linkable"),
+    [
+        ("args_env", True),
+        ("result_err", True),
+        ("static", False),
+        ("crate_path", False),
+        ("inner_attr", False),
+    ],
+)
 def test_rust_link_once_takes_only_programs_it_can_run_unchanged(name, linkable):
     from sandboxes.agent import _rust_linkable
 

@@ -30,29 +30,36 @@ def test_the_plan_takes_the_run_every_program_with_that_first_header_shares():
 
 def test_a_shorter_run_keeps_the_pch_to_what_it_opens_with():
     # the second program does not include <map>: a PCH holding <map> would let it compile
-    sources = [PRELUDE + "int main() {}\n", "#include <iostream>\nint main() { std::map<int, int> m; }\n"]
+    sources = [
+        PRELUDE + "int main() {}\n",
+        "#include <iostream>\nint main() { std::map<int, int> m; }\n",
+    ]
     assert pch_plan(sources) == [("iostream", ["iostream"], 2)]
 
 
 def test_a_program_that_does_not_open_with_includes_gives_only_its_first_header():
-    sources = ["// a comment first\n#include <vector>\n#include <map>\nint main() {}\n",
-               "#include <vector>\n#include <map>\nint main() {}\n"]
+    sources = [
+        "// a comment first\n#include <vector>\n#include <map>\nint main() {}\n",
+        "#include <vector>\n#include <map>\nint main() {}\n",
+    ]
     assert pch_plan(sources) == [("vector", ["vector"], 2)]
     assert pch_plan(['#include "mine.h"\nint main() {}\n'] * 2) == []  # not a system header
 
 
 PROGRAMS = [
     # ok, uses every header of the shared opening
-    PRELUDE + 'int main() { std::map<std::string, int> m{{"a", 1}}; std::cout << m["a"] << "\\n"; }\n',
+    PRELUDE
+    + 'int main() { std::map<std::string, int> m{{"a", 1}}; std::cout << m["a"] << "\\n"; }\n',
     # ok, opens with the same run and one more header
-    PRELUDE + "#include <vector>\nint main() { std::vector<int> v{1, 2}; std::cout << v.size() << \"\\n\"; }\n",
+    PRELUDE
+    + '#include <vector>\nint main() { std::vector<int> v{1, 2}; std::cout << v.size() << "\\n"; }\n',
     # compile error alone: opens with <iostream> only and uses std::map
     "#include <iostream>\nint main() { std::map<int, int> m; std::cout << m.size(); }\n",
     # compile error in its own code
     PRELUDE + "int main() { undeclared(); }\n",
     # ok: includes its first header again further down, as translations under the C++
     # harness's opening headers do (GCC finds that header's PCH, cannot use it a second time)
-    PRELUDE + "#include <iostream>\nint main() { std::cout << 7 << \"\\n\"; }\n",
+    PRELUDE + '#include <iostream>\nint main() { std::cout << 7 << "\\n"; }\n',
 ]
 
 

@@ -52,8 +52,11 @@ def _results() -> tuple[dict[tuple[str, str], RunResult], dict[str, tuple], RunR
     for name, lang in LANGUAGES.items():
         for kind in _kinds(name):
             keys.append((name, kind))
-            programs.append(Program(name, (FIXTURES / name / f"{kind}{lang.extension}").read_text(),
-                                    stdin=STDIN))
+            programs.append(
+                Program(
+                    name, (FIXTURES / name / f"{kind}{lang.extension}").read_text(), stdin=STDIN
+                )
+            )
     with pytest.MonkeyPatch.context() as patch:
         for name, image in images.items():
             patch.setitem(LANGUAGES, name, dataclasses.replace(LANGUAGES[name], image=image))

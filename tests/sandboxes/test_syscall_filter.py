@@ -24,8 +24,10 @@ HEADERS = {
 
 def _header_numbers(path: Path) -> dict[str, int]:
     text = path.read_text()
-    return {name: int(number)
-            for name, number in re.findall(r"#define __NR(?:3264)?_(\w+)\s+(\d+)\b", text)}
+    return {
+        name: int(number)
+        for name, number in re.findall(r"#define __NR(?:3264)?_(\w+)\s+(\d+)\b", text)
+    }
 
 
 @pytest.mark.parametrize("machine", sorted(SYSCALLS))
@@ -58,27 +60,50 @@ def test_filter_alone_refuses_keyring_namespaces_and_ptrace() -> None:
         pytest.skip("the probe program uses x86_64 system call numbers")
     install = syscall_filter.installer(syscall_filter.program())
     probe = (ATTACKS_DIR / "kernel_probes.py").read_text()
-    out = subprocess.run([sys.executable, "-I", "-c", probe], input="", capture_output=True,
-                         text=True, timeout=60, check=True, preexec_fn=install).stdout
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", probe],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        preexec_fn=install,
+    ).stdout
     probes = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
-    for name in ("add_key", "keyctl", "request_key", "unshare_user", "clone_newuser", "ptrace",
-                 "io_uring_setup", "personality"):
+    for name in (
+        "add_key",
+        "keyctl",
+        "request_key",
+        "unshare_user",
+        "clone_newuser",
+        "ptrace",
+        "io_uring_setup",
+        "personality",
+    ):
         assert probes[name] == "EPERM", (name, probes)
     assert probes["clone3_newuser"] == "ENOSYS" and probes["fork"] == "ok", probes
 
 
-@pytest.mark.parametrize(("language", "argv"), [
-    ("java", ["/usr/bin/java", "-version"]),
-    ("javascript", ["/usr/bin/node"]),
-    ("go", ["/usr/bin/go", "version"]),
-], ids=["java", "node", "go"])
+@pytest.mark.parametrize(
+    ("language", "argv"),
+    [
+        ("java", ["/usr/bin/java", "-version"]),
+        ("javascript", ["/usr/bin/node"]),
+        ("go", ["/usr/bin/go", "version"]),
+    ],
+    ids=["java", "node", "go"],
+)
 def test_runtimes_start_under_the_filter(language: str, argv: list[str]) -> None:
     """Threads (clone3 -> ENOSYS -> clone) and runtimes' start-up survive the filter."""
     if not Path(argv[0]).exists():
         missing(language, f"{argv[0]} is not installed")
     if argv[0].endswith("node"):
-        argv = [argv[0], "-e", "const { Worker } = require('worker_threads');"
-                "new Worker('process.exit(0)', { eval: true }).on('exit', c => process.exit(c));"]
+        argv = [
+            argv[0],
+            "-e",
+            "const { Worker } = require('worker_threads');"
+            "new Worker('process.exit(0)', { eval: true }).on('exit', c => process.exit(c));",
+        ]
     install = syscall_filter.installer(syscall_filter.program())
     result = subprocess.run(argv, capture_output=True, timeout=120, preexec_fn=install)
     assert result.returncode == 0, result.stderr[-500:]

@@ -502,8 +502,15 @@ def main(argv: list[str] | None = None) -> int:
     record = os.environ.get("VLLM_STANDIN_RECORD")  # tests: where the arguments can be read back
     if record:
         with open(record, "a") as f:
-            f.write(json.dumps({k: v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
-                                for k, v in changed.items()}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        k: v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
+                        for k, v in changed.items()
+                    }
+                )
+                + "\n"
+            )
     if args.enable_log_outputs and not args.enable_log_requests:
         raise TypeError("Error: --enable-log-outputs requires --enable-log-requests")
     engine = Engine(args)
