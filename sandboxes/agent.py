@@ -634,6 +634,18 @@ def _build_pchs(ctx: Context, jobs: list[dict], batch: dict) -> None:
             pass
 
 
+#: The compile facts of a program built by a batch's one link (Go) or one crate (Rust).
+_LINKED_FACTS = {
+    "phase": "compile",
+    "exit_code": 0,
+    "timed_out": False,
+    "oom_killed": False,
+    "output_exceeded": False,
+    "stdout": "",
+    "stderr": "",
+    "error": None,
+}
+
 _GO_ENTRY = "XSandboxBatchEntry"
 
 
@@ -781,16 +793,7 @@ def _go_link_once(
             except OSError:
                 continue
             done[i] = {
-                "facts": {
-                    "phase": "compile",
-                    "exit_code": 0,
-                    "timed_out": False,
-                    "oom_killed": False,
-                    "output_exceeded": False,
-                    "stdout": "",
-                    "stderr": "",
-                    "error": None,
-                },
+                "facts": _LINKED_FACTS.copy(),
                 "run_args": [f"p{i}"],
             }
     _remove_tree(gopath)
@@ -919,16 +922,7 @@ def _rust_link_once(ctx: Context, jobs: list[dict], ready: list[int]) -> dict[in
             except OSError:
                 continue
             done[i] = {
-                "facts": {
-                    "phase": "compile",
-                    "exit_code": 0,
-                    "timed_out": False,
-                    "oom_killed": False,
-                    "output_exceeded": False,
-                    "stdout": "",
-                    "stderr": "",
-                    "error": None,
-                },
+                "facts": _LINKED_FACTS.copy(),
                 "run_env": {"SANDBOX_BATCH_ENTRY": f"p{i}"},
             }
     _remove_tree(build)
