@@ -73,8 +73,9 @@ REQUIREMENTS = ("default", "passed", "compiled", "parsed")
 #: messages (v5 kept only the closing ``too many errors``), and no message keeps an absolute
 #: directory path of the sandbox (v5 kept those of Go's ``cannot find package``). v7: a C++
 #: program that included its first header again was a compile error in a batch with a PCH of
-#: that header (``sandboxes/agent.py``, ``_build_pchs``), though right alone.
-CACHE_VERSION = "execute/v7"
+#: that header (``sandboxes/agent.py``, ``_build_pchs``), though right alone. v8: a harness
+#: run's limit is CPU time, the wall limit only a backstop (``WALL_BACKSTOP_FACTOR``).
+CACHE_VERSION = "execute/v8"
 PROTOCOL = f"harness-protocol/{PROTOCOL_VERSION}"
 STDERR_TAIL = 1000
 TOOLCHAIN_UNAVAILABLE = "toolchain_unavailable"
@@ -82,7 +83,9 @@ TESTS_UNAVAILABLE = "tests_unavailable"
 #: Program statuses that say nothing about the program (the machine or the sandbox decided):
 #: a source validation that ends in one is retried, and no verdict that ends in one is cached.
 TRANSIENT = ("timeout", "sandbox_error")
-#: A harness run that timed out is run once more with this many times its wall limit.
+#: A harness run's limit is CPU time; its wall-clock backstop is this many times longer.
+WALL_BACKSTOP_FACTOR = 2.0
+#: A harness run that timed out is run once more with this many times its wall backstop.
 TIMEOUT_RETRY_FACTOR = 3.0
 #: Pairs whose source tests a worker keeps in memory (far more than one batch's pairs).
 SOURCE_TESTS_KEPT = 4096
@@ -386,6 +389,15 @@ class Validator:
             timeout_s=timeout_s if timeout_s is not None else self.config.timeout_s,
         )
 
+    def _harness_program(self, language: str, source: str, nonce: str, wall_factor: float) -> Any:
+        """A harness run: its limit is CPU time (``_base_timeout_s``), with a wall-clock
+        backstop ``wall_factor`` times longer for programs that wait without computing. A
+        busy machine slows a program's wall clock, not its CPU count, so it cannot turn a
+        program within its CPU into a timeout."""
+        base = self._base_timeout_s(language)
+        program = self._program(language, source, nonce, wall_factor * base)
+        return dataclasses.replace(program, cpu_s=max(1.0, base))
+
     def _base_timeout_s(self, language: str) -> float:
         """The run limit a harness gets (as ``Program.timeout_s``): the configured one, else
         the language table's default expressed before its ``time_factor``."""
@@ -655,15 +667,16 @@ class Validator:
         results = (
             self.sandbox.run_batch(
                 [
-                    self._program(p.language, p.source, nonce)
+                    self._harness_program(p.language, p.source, nonce, WALL_BACKSTOP_FACTOR)
                     for (_, p), nonce in zip(to_run, nonces, strict=True)
                 ]
             )
             if to_run
             else []
         )
-        # A wall-clock timeout may be the machine's load, not the program: run those once more
-        # with TIMEOUT_RETRY_FACTOR times the limit (a backstop, not a budget).
+        # A timeout at the wall backstop may still be the machine's load: run the timeouts once
+        # more with a backstop TIMEOUT_RETRY_FACTOR times longer and the same CPU limit (one
+        # over its CPU ends the same way again).
         again = [j for j, res in enumerate(results) if res.status.value == "timeout"]
         if again:
             self._count("timeout_retries", len(again))
@@ -671,11 +684,11 @@ class Validator:
                 nonces[j] = new_nonce()
             rerun = self.sandbox.run_batch(
                 [
-                    self._program(
+                    self._harness_program(
                         to_run[j].plan.language,
                         to_run[j].plan.source,
                         nonces[j],
-                        TIMEOUT_RETRY_FACTOR * self._base_timeout_s(to_run[j].plan.language),
+                        TIMEOUT_RETRY_FACTOR * WALL_BACKSTOP_FACTOR,
                     )
                     for j in again
                 ]

@@ -451,6 +451,7 @@ def _env(job: dict, work: str, extra: dict | None = None) -> dict:
 def _limits(job: dict, step: dict, wall_s: float | None = None) -> Limits:
     return Limits(
         wall_s=float(wall_s if wall_s is not None else step["timeout_s"]),
+        cpu_s=step.get("cpu_s"),
         output_bytes=int(job.get("output_bytes", 65536)),
         kill_on_output_cap=step["phase"] == "run",
         file_size_bytes=job.get("file_size_bytes"),

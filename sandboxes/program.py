@@ -45,11 +45,20 @@ class Program:
     timeout_s: float | None = None
     memory_mb: int | None = None
     extra_files: tuple[tuple[str, str], ...] = ()
+    #: CPU seconds the run may use (RLIMIT_CPU, scaled like ``timeout_s`` by the language's
+    #: time factor); ``timeout_s`` is then only a wall-clock backstop, so how busy the machine
+    #: is cannot turn a program that stays within its CPU into a timeout. None: the wall limit
+    #: decides (and the CPU limit is one second above it).
+    cpu_s: float | None = None
 
     def __post_init__(self) -> None:
         resolve_language(self.language)  # ValueError for an unknown language
         if self.timeout_s is not None and not self.timeout_s > 0:
             raise ValueError(f"timeout_s must be > 0, got {self.timeout_s!r}")
+        if self.cpu_s is not None and not self.cpu_s >= 1:
+            raise ValueError(
+                f"cpu_s must be >= 1 (RLIMIT_CPU counts whole seconds), got {self.cpu_s!r}"
+            )
         if self.memory_mb is not None and self.memory_mb < 16:
             raise ValueError(f"memory_mb must be >= 16, got {self.memory_mb!r}")
         for name, _ in self.extra_files:
@@ -132,6 +141,8 @@ def make_job(
             "stdin": program.stdin,
         }
     )
+    if program.cpu_s is not None:
+        steps[-1]["cpu_s"] = program.cpu_s * lang.time_factor
     env = {
         "PATH": lang.search_path(),
         "LANG": "C.UTF-8",

@@ -68,7 +68,11 @@ class Limits:
 
     @property
     def effective_cpu_s(self) -> int:
-        return int(self.cpu_s) if self.cpu_s is not None else int(math.ceil(self.wall_s)) + 1
+        return (
+            int(math.ceil(self.cpu_s))
+            if self.cpu_s is not None
+            else int(math.ceil(self.wall_s)) + 1
+        )
 
 
 @dataclass(frozen=True)

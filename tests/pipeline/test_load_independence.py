@@ -274,3 +274,17 @@ def test_a_lost_validation_run_is_retried_and_only_the_answer_is_cached(sandbox,
     assert never.source_tests([PLAIN])[PLAIN.pair_id].unavailable.startswith(
         "source validation ended in sandbox_error"
     )
+
+
+def test_a_harness_run_is_limited_by_cpu_time_with_wall_time_only_a_backstop(sandbox):
+    """A translation that waits 3 s without computing stays within a 2 s CPU limit (its wall
+    backstop is twice that) and passes at the first run, with no timeout retry; one that
+    spins is stopped by its CPU limit, not the backstop."""
+    waits = "import time\ntime.sleep(3)\n\ndef scale(xs, k):\n    return [x * k for x in xs]\n"
+    spins = "def scale(xs, k):\n    while True:\n        pass\n"
+    validator = Validator(ExecuteConfig(sandbox="bwrap", timeout_s=2.0), sandbox)
+    waited, spun = validator.check([cand(PLAIN, "python", waits), cand(PLAIN, "python", spins, 1)])
+    assert str(waited.verdict.exec_status) == "passed", waited.verdict.stderr_tail
+    assert str(spun.verdict.exec_status) == "timeout"
+    assert validator.counts.get("timeout_retries") == 1, "only the spinning one was run again"
+    assert spun.verdict.wall_s < 2 * 2.0 * 3, "ended by the CPU limit, not the wall backstop"

@@ -204,3 +204,16 @@ def test_rust_link_once_takes_only_programs_it_can_run_unchanged(name, linkable)
     from sandboxes.agent import _rust_linkable
 
     assert _rust_linkable({"files": [["main.rs", _RUST_TRICKY[name]]]}) is linkable
+
+
+def test_a_cpu_limit_stops_a_spinning_program_and_lets_a_waiting_one_finish(sandbox):
+    """``Program.cpu_s``: RLIMIT_CPU decides, ``timeout_s`` is only the wall backstop."""
+    spins = Program("python", "while True:\n    pass\n", timeout_s=20.0, cpu_s=1.0)
+    waits = Program(
+        "python", "import time\ntime.sleep(2)\nprint('done')\n", timeout_s=20.0, cpu_s=1.0
+    )
+    spun, waited = sandbox.run_batch([spins, waits])
+    assert spun.status is RunStatus.TIMEOUT and spun.wall_s < 10.0, spun
+    assert waited.status is RunStatus.OK and waited.stdout == "done\n", waited
+    with pytest.raises(ValueError, match="cpu_s"):
+        Program("python", "pass", cpu_s=0.5)
