@@ -13,10 +13,10 @@ JavaScript harness does (``Map``, ``Set``, arrays, plain objects, ``bigint``).
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
+from pipeline.harness import javascript
 from pipeline.harness.base import (
     PREFIX,
     HarnessRequest,
@@ -124,22 +124,10 @@ def literal(v: Any, t: str = "unknown") -> str:
     """A TypeScript expression for a Python value, shaped by the declared type ``t``."""
     t = _union_member(_strip_readonly(t)) or "unknown"
     g = _generic(t)
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        if t == "bigint" or abs(v) > 2**53:
-            return f"{v}n"
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "NaN"
-        if math.isinf(v):
-            return "Infinity" if v > 0 else "-Infinity"
-        return repr(v)
-    if isinstance(v, str):
-        return hex_string(v)
+    if isinstance(v, int) and not isinstance(v, bool) and t == "bigint":
+        return f"{v}n"
+    if v is None or isinstance(v, (bool, int, float, str)):  # scalars are written as in JavaScript
+        return javascript.literal(v)
     if isinstance(v, (set, frozenset)):
         items = sorted(v, key=repr)
         if (
